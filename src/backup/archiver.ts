@@ -1,0 +1,120 @@
+import * as os from "node:os";
+import { CairnError, InterruptedError } from "../errors.js";
+import type { Id } from "../store/id.js";
+import type { Repository } from "../store/repository.js";
+import type { Snapshot, StoredSnapshot } from "../store/snapshot/snapshot.js";
+import { PROGRAM_VERSION } from "../version.js";
+import { emptyCounters, type BackupContext, type BackupCounters, type BackupWarning, type ExcludeFilter } from "./backup-context.js";
+import type { BackupSource } from "./backup-source.js";
+import type { ChangeDetectionOptions } from "./change-detection.js";
+import { ParentLookup } from "./parent-lookup.js";
+import { SnapshotTreeBuilder } from "./snapshot-tree-builder.js";
+
+export interface BackupOptions {
+  sources: BackupSource[];
+  hostname?: string;
+  tags?: string[];
+  /** The snapshot to compare against; see findParentSnapshot. */
+  parent?: StoredSnapshot;
+  changeDetection?: Partial<ChangeDetectionOptions>;
+  exclude?: ExcludeFilter;
+  excludeIfPresent?: string[];
+  oneFileSystem?: boolean;
+  /** Time recorded in the snapshot (default: when the backup started). */
+  time?: Date;
+  onWarning?: (warning: BackupWarning) => void;
+  onFile?: (path: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface BackupResult {
+  snapshotId: Id;
+  snapshot: Snapshot;
+  warnings: BackupWarning[];
+  counters: BackupCounters;
+}
+
+/** The newest snapshot of the same host and the same set of paths: the default parent. */
+export function findParentSnapshot(snapshots: readonly StoredSnapshot[], hostname: string, paths: readonly string[]): StoredSnapshot | undefined {
+  const wanted = [...paths].sort().join("\0");
+  let best: StoredSnapshot | undefined;
+  for (const s of snapshots) {
+    if (s.hostname !== hostname || [...s.paths].sort().join("\0") !== wanted) continue;
+    if (!best || Date.parse(s.time) >= Date.parse(best.time)) best = s;
+  }
+  return best;
+}
+
+/**
+ * Runs a backup: every source is archived into one tree, every blob is flushed, and only then
+ * is the snapshot written, so no snapshot can reference anything that is not durable.
+ */
+export async function runBackup(repo: Repository, options: BackupOptions): Promise<BackupResult> {
+  if (options.sources.length === 0) throw new CairnError("nothing to back up: give at least one path or source");
+  const start = new Date();
+  const warnings: BackupWarning[] = [];
+  const counters = emptyCounters();
+  const ctx: BackupContext = {
+    repo,
+    changeDetection: { force: false, ignoreInode: false, ignoreCtime: false, ...options.changeDetection },
+    counters,
+    excludeIfPresent: options.excludeIfPresent ?? [],
+    oneFileSystem: options.oneFileSystem ?? false,
+    warn: (warning) => {
+      counters.errors++;
+      warnings.push(warning);
+      options.onWarning?.(warning);
+    },
+  };
+  if (options.exclude) ctx.exclude = options.exclude;
+  if (options.onFile) ctx.onFile = options.onFile;
+  if (options.signal) ctx.signal = options.signal;
+
+  const tree = new SnapshotTreeBuilder();
+  const parent = new ParentLookup(repo, options.parent?.tree);
+  const blobsBefore = { ...repo.stats.blobsAdded };
+  const bytesBefore = repo.stats.bytesAdded;
+  const storedBefore = repo.stats.bytesAddedStored;
+  for (const source of options.sources) {
+    if (options.signal?.aborted) throw new InterruptedError();
+    await source.archive(ctx, tree, parent);
+  }
+  const rootTree = await tree.write(repo);
+  await repo.flush();
+  if (options.signal?.aborted) throw new InterruptedError();
+
+  const facts = Object.assign({}, ...options.sources.map((s) => s.facts ?? {})) as Record<string, string>;
+  const user = os.userInfo();
+  const snapshot: Snapshot = {
+    time: (options.time ?? start).toISOString(),
+    tree: rootTree,
+    paths: options.sources.map((s) => s.path),
+    hostname: options.hostname ?? os.hostname(),
+    username: user.username,
+    uid: user.uid,
+    gid: user.gid,
+    tags: [...new Set(options.tags ?? [])].sort(),
+    programVersion: `cairn ${PROGRAM_VERSION}`,
+    summary: {
+      backupStart: start.toISOString(),
+      backupEnd: new Date().toISOString(),
+      filesNew: counters.filesNew,
+      filesChanged: counters.filesChanged,
+      filesUnmodified: counters.filesUnmodified,
+      dirsNew: counters.dirsNew,
+      dirsChanged: counters.dirsChanged,
+      dirsUnmodified: counters.dirsUnmodified,
+      dataBlobs: repo.stats.blobsAdded.data - blobsBefore.data,
+      treeBlobs: repo.stats.blobsAdded.tree - blobsBefore.tree,
+      dataAdded: repo.stats.bytesAdded - bytesBefore,
+      dataAddedPacked: repo.stats.bytesAddedStored - storedBefore,
+      totalFilesProcessed: counters.filesProcessed,
+      totalBytesProcessed: counters.bytesProcessed,
+      filesRead: counters.filesRead,
+    },
+  };
+  if (options.parent) snapshot.parent = options.parent.id;
+  if (Object.keys(facts).length > 0) snapshot.source = facts;
+  const snapshotId = await repo.saveSnapshot(snapshot);
+  return { snapshotId, snapshot, warnings, counters };
+}

@@ -1,0 +1,51 @@
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { CairnError } from "../errors.js";
+import type { TreeNode } from "../store/tree/tree-node.js";
+import type { BackupContext } from "./backup-context.js";
+import type { BackupSource } from "./backup-source.js";
+import { archiveEntry } from "./directory-archiver.js";
+import { nodeFromStat } from "./fs-metadata.js";
+import type { ParentLookup } from "./parent-lookup.js";
+import type { SnapshotTreeBuilder } from "./snapshot-tree-builder.js";
+
+/** A file or directory on the local file system, stored at its absolute path. */
+export class PathSource implements BackupSource {
+  readonly path: string;
+
+  constructor(target: string) {
+    this.path = path.resolve(target);
+  }
+
+  /** Fails early, before anything is written, when the path cannot be backed up at all. */
+  async check(): Promise<void> {
+    try {
+      await fs.lstat(this.path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new CairnError(code === "ENOENT" ? `${this.path}: no such file or directory` : `${this.path}: ${code ?? (err as Error).message}`);
+    }
+  }
+
+  async archive(ctx: BackupContext, tree: SnapshotTreeBuilder, parent: ParentLookup): Promise<void> {
+    const components = this.path.split("/").filter(Boolean);
+    const ancestors = components.slice(0, -1);
+    const ancestorNodes: TreeNode[] = [];
+    for (let depth = 0; depth < ancestors.length; depth++) {
+      const dir = "/" + ancestors.slice(0, depth + 1).join("/");
+      ancestorNodes.push(nodeFromStat(Buffer.from(ancestors[depth]!), await fs.lstat(dir, { bigint: true }), "dir"));
+    }
+    tree.ensureDir(ancestors, (depth) => ancestorNodes[depth]!);
+    const st = await fs.lstat(this.path, { bigint: true });
+    const previous = await parent.nodeAt(components);
+    const node = await archiveEntry(ctx, Buffer.from(this.path), st, previous, st.dev);
+    if (!node) return;
+    if (components.length === 0) {
+      // Backing up "/" itself: its entries become the root's children.
+      await ctx.repo.flush();
+      for (const child of node.subtree ? await ctx.repo.loadTree(node.subtree) : []) tree.put([], child);
+      return;
+    }
+    tree.put(ancestors, node);
+  }
+}

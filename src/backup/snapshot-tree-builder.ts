@@ -1,0 +1,73 @@
+import type { Id } from "../store/id.js";
+import type { Repository } from "../store/repository.js";
+import { formatNanos } from "../store/tree/time.js";
+import { nodeNameBytes, type TreeNode } from "../store/tree/tree-node.js";
+
+class VirtualDir {
+  readonly children = new Map<string, VirtualDir | TreeNode>();
+  constructor(readonly node: TreeNode) {}
+}
+
+function key(node: TreeNode): string {
+  return nodeNameBytes(node).toString("latin1");
+}
+
+/** Metadata for a directory that exists only in the snapshot (e.g. /postgres). */
+export function syntheticDirNode(name: string, time = new Date()): TreeNode {
+  return {
+    name,
+    type: "dir",
+    mode: 0o755,
+    uid: process.getuid?.() ?? 0,
+    gid: process.getgid?.() ?? 0,
+    mtime: formatNanos(BigInt(time.getTime()) * 1_000_000n),
+  };
+}
+
+/**
+ * The snapshot's root tree, assembled from every source: each source places its nodes at its
+ * absolute path, and the directories above them are filled in. Written bottom-up at the end.
+ */
+export class SnapshotTreeBuilder {
+  private readonly root = new VirtualDir(syntheticDirNode("/"));
+
+  /** Makes sure the directories along `components` exist, describing new ones with `describe`. */
+  ensureDir(components: readonly string[], describe: (depth: number) => TreeNode): void {
+    let dir = this.root;
+    components.forEach((_, depth) => {
+      const node = describe(depth);
+      const existing = dir.children.get(key(node));
+      if (existing instanceof VirtualDir) {
+        dir = existing;
+      } else {
+        const created = new VirtualDir({ ...node, type: "dir" });
+        dir.children.set(key(node), created);
+        dir = created;
+      }
+    });
+  }
+
+  /** Places a finished node (a file, or a directory with its subtree) under the directory at `parent`. */
+  put(parent: readonly string[], node: TreeNode): void {
+    let dir = this.root;
+    for (const name of parent) {
+      const next = dir.children.get(Buffer.from(name, "utf8").toString("latin1"));
+      if (!(next instanceof VirtualDir)) throw new Error(`internal: ${parent.join("/")} was not prepared`);
+      dir = next;
+    }
+    dir.children.set(key(node), node);
+  }
+
+  async write(repo: Repository): Promise<Id> {
+    return writeDir(repo, this.root);
+  }
+}
+
+async function writeDir(repo: Repository, dir: VirtualDir): Promise<Id> {
+  const nodes: TreeNode[] = [];
+  for (const child of dir.children.values()) {
+    if (child instanceof VirtualDir) nodes.push({ ...child.node, subtree: await writeDir(repo, child) });
+    else nodes.push(child);
+  }
+  return repo.saveTree(nodes);
+}

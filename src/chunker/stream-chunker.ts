@@ -1,0 +1,48 @@
+import { validateChunkerParams, type ChunkerParams } from "./chunker-params.js";
+import { cutPoints, MAX_CDC_BUFFER } from "./fastcdc.js";
+
+const MIN_WINDOW = 8 * 1024 * 1024;
+
+/**
+ * Splits a byte stream into content-defined chunks. The boundaries depend only on the bytes, never
+ * on how the source splits its reads, and equal those of one FastCDC pass over the whole input.
+ *
+ * Every chunk is a fresh copy that owns its whole ArrayBuffer: consumers may keep it as long as
+ * they like, or transfer it to a worker thread. Only the last chunk may be shorter than minSize.
+ */
+export async function* chunkStream(
+  source: AsyncIterable<Uint8Array>,
+  params: ChunkerParams,
+): AsyncGenerator<Uint8Array> {
+  const p = validateChunkerParams(params);
+  // FastCDC decides a cut from the bytes after the chunk start alone, so every chunk of a window
+  // but the last is final; the last may have been cut only because the window ended, so it is
+  // carried to the front and chunked again with what follows. It is at most maxSize, and the window
+  // is at least 4 x maxSize (validation caps maxSize at 16 MiB), so a full window always holds 2+
+  // chunks and at most a quarter of it is scanned twice.
+  const window = new Uint8Array(Math.min(Math.max(4 * p.maxSize, MIN_WINDOW), MAX_CDC_BUFFER));
+  let filled = 0;
+  for await (const read of source) {
+    for (let taken = 0; taken < read.length; ) {
+      const n = Math.min(window.length - filled, read.length - taken);
+      window.set(read.subarray(taken, taken + n), filled);
+      filled += n;
+      taken += n;
+      if (filled < window.length) continue;
+      const ends = cutPoints(window, p);
+      const carryStart = ends[ends.length - 2]; // there are always 2+ chunks: see above
+      yield* copyChunks(window, ends.subarray(0, ends.length - 1));
+      window.copyWithin(0, carryStart, filled);
+      filled -= carryStart;
+    }
+  }
+  yield* copyChunks(window, cutPoints(window.subarray(0, filled), p));
+}
+
+function* copyChunks(window: Uint8Array, ends: Uint32Array): Generator<Uint8Array> {
+  let start = 0;
+  for (const end of ends) {
+    yield window.slice(start, end);
+    start = end;
+  }
+}

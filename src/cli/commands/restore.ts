@@ -1,0 +1,48 @@
+import type { Command } from "commander";
+import { restoreSnapshot, type OverwritePolicy, type RestoreOptions } from "../../restore/restorer.js";
+import { ExitCode, UsageError } from "../../errors.js";
+import { shortId } from "../../store/id.js";
+import { selectSnapshot } from "../../store/snapshot/snapshot-filter.js";
+import { commandContext } from "../command-context.js";
+import { formatBytes } from "../parse-options.js";
+import { withRepository } from "../repository-session.js";
+import { splitSnapshotPath } from "../snapshot-argument.js";
+import { addSnapshotFilterOptions, snapshotFilter } from "../snapshot-options.js";
+
+interface RestoreFlags {
+  host: string[];
+  tag: string[];
+  path: string[];
+  target?: string;
+  overwrite: string;
+}
+
+const OVERWRITE: readonly OverwritePolicy[] = ["always", "if-changed", "if-newer", "never"];
+
+export function registerRestore(program: Command): void {
+  addSnapshotFilterOptions(program.command("restore").description("restore a snapshot (or SNAPSHOT:PATH, a part of one) into a directory"))
+    .argument("<snapshot>", "snapshot id, unique prefix or latest, optionally :/path/inside")
+    .option("-t, --target <dir>", "directory to restore into")
+    .option("--overwrite <when>", `replace existing files: ${OVERWRITE.join(", ")}`, "always")
+    .action(async (argument: string, flags: RestoreFlags, command: Command) => {
+      const { globals, out } = commandContext(command);
+      if (!flags.target) throw new UsageError("restore needs --target DIR");
+      if (!OVERWRITE.includes(flags.overwrite as OverwritePolicy)) throw new UsageError(`--overwrite must be one of ${OVERWRITE.join(", ")}`);
+      const { selector, path } = splitSnapshotPath(argument);
+      await withRepository(globals, out, "shared", async (repo) => {
+        const snapshot = selectSnapshot(await repo.listSnapshots(), selector, snapshotFilter(flags));
+        const options: RestoreOptions = {
+          target: flags.target!,
+          overwrite: flags.overwrite as OverwritePolicy,
+          onProblem: (p) => out.warn(`${p.path}: ${p.message}`),
+        };
+        if (path) options.subpath = path;
+        out.info(`restoring snapshot ${shortId(snapshot.id)} of [${snapshot.paths.join(" ")}] at ${snapshot.time} to ${flags.target}`);
+        const result = await restoreSnapshot(repo, snapshot.tree, options);
+        for (const d of result.damaged) out.error(`damaged: ${d.path}: ${d.message}`);
+        out.line(`restored ${result.files} files, ${result.dirs} directories, ${result.others} other items, ${formatBytes(result.bytes)}`);
+        out.record({ message_type: "summary", snapshot_id: snapshot.id, files_restored: result.files, dirs_restored: result.dirs, bytes_restored: result.bytes, files_skipped: result.skipped, damaged: result.damaged, problems: result.problems });
+        if (result.damaged.length > 0 || result.problems.length > 0) process.exitCode = ExitCode.fatal;
+      });
+    });
+}

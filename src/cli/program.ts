@@ -1,0 +1,24 @@
+import { Command } from "commander";
+import { PROGRAM_VERSION } from "../version.js";
+import { registerBackup } from "./commands/backup.js";
+import { registerInit } from "./commands/init.js";
+import { registerLs } from "./commands/ls.js";
+import { registerRestore } from "./commands/restore.js";
+import { registerSnapshots } from "./commands/snapshots.js";
+import { addGlobalOptions } from "./global-options.js";
+
+/** The `cairn` command: global options plus one registered subcommand per file in commands/. */
+export function buildProgram(): Command {
+  const program = new Command("cairn")
+    .description("incremental, content-addressed, deduplicating backups of directories, Docker and databases")
+    .version(PROGRAM_VERSION)
+    .showHelpAfterError(false)
+    .enablePositionalOptions(false);
+  addGlobalOptions(program);
+  registerInit(program);
+  registerBackup(program);
+  registerSnapshots(program);
+  registerLs(program);
+  registerRestore(program);
+  return program;
+}

@@ -1,0 +1,66 @@
+import * as path from "node:path";
+import { RepositoryNotFoundError } from "../errors.js";
+import { LocalBackend } from "../store/backend/local-backend.js";
+import { RepositoryLock } from "../store/lock/repository-lock.js";
+import { initLocalRepository, openLocalRepository } from "../store/open-local.js";
+import { Repository } from "../store/repository.js";
+import { defaultRepositoryPath } from "../store/repository-location.js";
+import type { GlobalOptions } from "./global-options.js";
+import type { Output } from "./output.js";
+
+export type LockMode = "shared" | "exclusive" | "none";
+
+/** Where the repository is, and whether the user named it (only the default is created on use). */
+export function repositoryLocation(globals: GlobalOptions): { path: string; explicit: boolean } {
+  const named = globals.repo ?? process.env.CAIRN_REPOSITORY;
+  if (named) return { path: path.resolve(named), explicit: true };
+  return { path: defaultRepositoryPath(), explicit: false };
+}
+
+async function createDefaultIfMissing(dir: string, out: Output): Promise<void> {
+  try {
+    await Repository.readConfig(new LocalBackend(dir));
+  } catch (err) {
+    if (!(err instanceof RepositoryNotFoundError) || err.message.includes("damaged")) throw err;
+    await initLocalRepository(dir);
+    out.info(`created repository at ${dir} (no --repo or CAIRN_REPOSITORY given)`);
+  }
+}
+
+/** For commands that need only the backend (snapshot documents, locks), never the index database. */
+export async function withBackend<T>(globals: GlobalOptions, out: Output, lock: LockMode, fn: (backend: LocalBackend) => Promise<T>): Promise<T> {
+  const location = repositoryLocation(globals);
+  if (!location.explicit) await createDefaultIfMissing(location.path, out);
+  const backend = new LocalBackend(location.path);
+  await Repository.readConfig(backend);
+  const held = lock === "none" ? undefined : await RepositoryLock.acquire(backend, { exclusive: lock === "exclusive", waitMs: globals.retryLock, onWait: (m) => out.info(m) });
+  try {
+    return await fn(backend);
+  } finally {
+    await held?.release();
+  }
+}
+
+/**
+ * Opens the repository for one command, holding the lock the command needs, and always
+ * releases both. The lock is taken before the index database so two commands can never wait
+ * on each other. The default repository is created on first use; a named one never is.
+ */
+export async function withRepository<T>(globals: GlobalOptions, out: Output, lock: LockMode, fn: (repo: Repository) => Promise<T>): Promise<T> {
+  const location = repositoryLocation(globals);
+  if (!location.explicit) await createDefaultIfMissing(location.path, out);
+  const backend = new LocalBackend(location.path);
+  await Repository.readConfig(backend);
+  const onWait = (message: string) => out.info(message);
+  const held = lock === "none" ? undefined : await RepositoryLock.acquire(backend, { exclusive: lock === "exclusive", waitMs: globals.retryLock, onWait });
+  try {
+    const repo = await openLocalRepository(location.path, { waitMs: globals.retryLock, onWait });
+    try {
+      return await fn(repo);
+    } finally {
+      await repo.close();
+    }
+  } finally {
+    await held?.release();
+  }
+}

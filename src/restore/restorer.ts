@@ -1,0 +1,376 @@
+import { execFile } from "node:child_process";
+import { constants as fsConstants } from "node:fs";
+import * as fs from "node:fs/promises";
+import { promisify } from "node:util";
+import { CairnError, IntegrityError, InterruptedError } from "../errors.js";
+import { findNode } from "../store/tree/tree-walker.js";
+import { decodeBlob } from "../store/blob-codec.js";
+import type { Id } from "../store/id.js";
+import { packKey } from "../store/pack/pack-format.js";
+import type { Repository } from "../store/repository.js";
+import { nanosToSeconds, parseNanos } from "../store/tree/time.js";
+import { linkTargetBytes, nodeNameBytes, type TreeNode } from "../store/tree/tree-node.js";
+import { readRanges, RestorePlan, type FileTarget, type PlannedBlob } from "./restore-plan.js";
+import { unsafeNameReason } from "./safe-name.js";
+
+const run = promisify(execFile);
+const MERGE_GAP = 1024 * 1024;
+const PACK_READS_IN_FLIGHT = 3;
+
+export type OverwritePolicy = "always" | "if-changed" | "if-newer" | "never";
+
+export interface RestoreOptions {
+  target: string;
+  /** Restore only what is below this path of the snapshot (e.g. "/home/ann"). */
+  subpath?: string;
+  /** Decides per snapshot path whether to restore it; directories on the way are always kept. */
+  filter?: (path: string, isDir: boolean) => boolean;
+  overwrite?: OverwritePolicy;
+  /** Told about each item that could not be restored (the restore goes on). */
+  onProblem?: (problem: RestoreProblem) => void;
+  onFileDone?: (path: string, bytes: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface RestoreProblem {
+  path: string;
+  message: string;
+}
+
+export interface RestoreResult {
+  files: number;
+  dirs: number;
+  others: number;
+  bytes: number;
+  skipped: number;
+  /** Files that could not be restored whole: named with the reason. */
+  damaged: RestoreProblem[];
+  problems: RestoreProblem[];
+}
+
+interface MetadataTarget {
+  path: Buffer;
+  node: TreeNode;
+}
+
+function join(dir: Buffer, name: Buffer): Buffer {
+  return Buffer.concat([dir, Buffer.from("/"), name]);
+}
+
+function isZero(buffer: Buffer): boolean {
+  for (let i = 0; i < buffer.length; i++) if (buffer[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * Restores a snapshot (or a part of it) into a directory: first the directory skeleton, links
+ * and special files, then file contents pack by pack (each pack read once, every blob verified
+ * before a byte is written), then file metadata, then directory metadata from the deepest up.
+ */
+export class Restorer {
+  private readonly plan = new RestorePlan();
+  private readonly files: FileTarget[] = [];
+  private readonly hardlinks = new Map<string, FileTarget>();
+  private readonly links: { path: Buffer; to: FileTarget }[] = [];
+  private readonly metadata: MetadataTarget[] = [];
+  private readonly dirs: MetadataTarget[] = [];
+  private readonly result: RestoreResult = { files: 0, dirs: 0, others: 0, bytes: 0, skipped: 0, damaged: [], problems: [] };
+  private readonly asRoot = process.getuid?.() === 0;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly options: RestoreOptions,
+  ) {}
+
+  async restore(treeId: Id): Promise<RestoreResult> {
+    const target = Buffer.from(this.options.target);
+    await fs.mkdir(target, { recursive: true, mode: 0o700 });
+    const start = await this.findSubtree(treeId);
+    if (start.node && start.node.type !== "dir") {
+      await this.restoreNode(start.node, target, this.options.subpath ?? "/", true);
+    } else {
+      await this.restoreTree(start.tree, target, start.node ? this.options.subpath ?? "/" : "");
+    }
+    await this.writeContents();
+    for (const link of this.links) await this.makeHardlink(link.path, link.to);
+    for (const item of this.metadata) await this.applyMetadata(item.path, item.node);
+    for (const item of this.dirs.reverse()) await this.applyMetadata(item.path, item.node);
+    return this.result;
+  }
+
+  private problem(path: string, message: string): void {
+    const p = { path, message };
+    this.result.problems.push(p);
+    this.options.onProblem?.(p);
+  }
+
+  private async findSubtree(rootTree: Id): Promise<{ tree: Id; node?: TreeNode }> {
+    const node = await findNode(this.repo, rootTree, this.options.subpath ?? "/");
+    if (!node) return { tree: rootTree };
+    return node.type === "dir" ? { tree: node.subtree!, node } : { tree: rootTree, node };
+  }
+
+  private async restoreTree(treeId: Id, dir: Buffer, snapshotDir: string): Promise<void> {
+    if (this.options.signal?.aborted) throw new InterruptedError();
+    let nodes: TreeNode[];
+    try {
+      nodes = await this.repo.loadTree(treeId);
+    } catch (err) {
+      this.result.damaged.push({ path: snapshotDir || "/", message: `directory listing unreadable: ${(err as Error).message}` });
+      return;
+    }
+    const seen = new Set<string>();
+    for (const node of nodes) {
+      const snapshotPath = `${snapshotDir}/${node.name}`;
+      const unsafe = unsafeNameReason(node);
+      const key = nodeNameBytes(node).toString("latin1");
+      if (unsafe || seen.has(key)) {
+        this.problem(snapshotPath, unsafe ?? "duplicate name in directory, skipped");
+        continue;
+      }
+      seen.add(key);
+      await this.restoreNode(node, join(dir, nodeNameBytes(node)), snapshotPath, false);
+    }
+  }
+
+  private async restoreNode(node: TreeNode, path: Buffer, snapshotPath: string, isTop: boolean): Promise<void> {
+    const isDir = node.type === "dir";
+    if (!isTop && this.options.filter && !this.options.filter(snapshotPath, isDir) && !isDir) {
+      this.result.skipped++;
+      return;
+    }
+    try {
+      switch (node.type) {
+        case "dir":
+          await this.makeDir(path);
+          this.result.dirs++;
+          this.dirs.push({ path, node });
+          await this.restoreTree(node.subtree!, path, snapshotPath);
+          return;
+        case "file":
+          await this.planFile(node, path, snapshotPath);
+          return;
+        case "symlink":
+          await this.replaceable(path);
+          await fs.symlink(linkTargetBytes(node), path);
+          break;
+        case "fifo":
+        case "chardev":
+        case "blockdev":
+          await this.replaceable(path);
+          await this.makeSpecial(node, path);
+          break;
+        case "socket":
+          // A socket only exists while a process listens on it: there is nothing to recreate.
+          this.result.skipped++;
+          return;
+      }
+      this.result.others++;
+      this.metadata.push({ path, node });
+    } catch (err) {
+      if (err instanceof InterruptedError) throw err;
+      this.problem(snapshotPath, (err as Error).message);
+    }
+  }
+
+  private async makeDir(path: Buffer): Promise<void> {
+    try {
+      await fs.mkdir(path, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      // Never follow a symlink that stands where a directory should be.
+      const st = await fs.lstat(path);
+      if (!st.isDirectory()) {
+        await fs.rm(path, { force: true });
+        await fs.mkdir(path, { mode: 0o700 });
+      }
+    }
+  }
+
+  /** Removes whatever non-directory stands at `path`, so a new link or special file can take its place. */
+  private async replaceable(path: Buffer): Promise<void> {
+    try {
+      const st = await fs.lstat(path);
+      if (st.isDirectory()) throw new CairnError("a directory is in the way");
+      await fs.unlink(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
+
+  private async makeSpecial(node: TreeNode, path: Buffer): Promise<void> {
+    const file = path.toString("utf8");
+    const mode = (node.mode & 0o777).toString(8);
+    if (node.type === "fifo") {
+      await run("mkfifo", ["-m", mode, "--", file]);
+    } else {
+      const rdev = node.rdev ?? 0;
+      const major = Number((BigInt(rdev) >> 8n) & 0xfffn) | Number((BigInt(rdev) >> 32n) & ~0xfffn);
+      const minor = Number(BigInt(rdev) & 0xffn) | Number((BigInt(rdev) >> 12n) & ~0xffn);
+      await run("mknod", ["-m", mode, "--", file, node.type === "chardev" ? "c" : "b", String(major), String(minor)]);
+    }
+  }
+
+  private async planFile(node: TreeNode, path: Buffer, snapshotPath: string): Promise<void> {
+    const file: FileTarget = { path, display: snapshotPath, node, pending: 0, damaged: false };
+    if (node.links !== undefined && node.links > 1 && node.inode !== undefined) {
+      const key = `${node.deviceId ?? 0}:${node.inode}`;
+      const first = this.hardlinks.get(key);
+      if (first) {
+        this.links.push({ path, to: first });
+        return;
+      }
+      this.hardlinks.set(key, file);
+    }
+    if (!(await this.shouldWrite(node, path))) {
+      this.result.skipped++;
+      return;
+    }
+    this.files.push(file);
+    this.metadata.push({ path, node });
+    let offset = 0;
+    for (const id of node.content ?? []) {
+      const location = this.repo.lookupBlob(id);
+      if (!location) {
+        this.markDamaged(file, `blob ${id} is missing from the repository`);
+        break;
+      }
+      this.plan.add(id, location, { file, offset });
+      file.pending++;
+      offset += location.plainLength;
+    }
+    if (file.pending === 0) {
+      await this.ensureCreated(file);
+      this.options.onFileDone?.(file.display, 0);
+    }
+  }
+
+  private async shouldWrite(node: TreeNode, path: Buffer): Promise<boolean> {
+    const policy = this.options.overwrite ?? "always";
+    if (policy === "always") return true;
+    let st;
+    try {
+      st = await fs.lstat(path, { bigint: true });
+    } catch {
+      return true;
+    }
+    if (policy === "never") return false;
+    if (policy === "if-newer") return st.mtimeNs < parseNanos(node.mtime);
+    return !(st.isFile() && Number(st.size) === node.size && st.mtimeNs === parseNanos(node.mtime));
+  }
+
+  private markDamaged(file: FileTarget, message: string): void {
+    if (!file.damaged) this.result.damaged.push({ path: file.display, message });
+    file.damaged = true;
+  }
+
+  /** Opens a file for writing, refusing to follow a symlink planted where the file goes. */
+  private async open(file: FileTarget, truncate: boolean): Promise<fs.FileHandle> {
+    const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | (truncate ? fsConstants.O_TRUNC : 0);
+    try {
+      return await fs.open(file.path, flags, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ELOOP") throw err;
+      await fs.unlink(file.path);
+      return fs.open(file.path, flags, 0o600);
+    }
+  }
+
+  /** Creates (or truncates) the file once, at its final size: what is never written stays a hole. */
+  private ensureCreated(file: FileTarget): Promise<void> {
+    file.creating ??= (async () => {
+      const handle = await this.open(file, true);
+      try {
+        await handle.truncate(file.node.size ?? 0);
+      } finally {
+        await handle.close();
+      }
+      this.result.files++;
+    })();
+    return file.creating;
+  }
+
+  private async writeContents(): Promise<void> {
+    const packs = [...this.plan.packs.entries()].sort(([a], [b]) => a.localeCompare(b));
+    let next = 0;
+    const worker = async () => {
+      while (next < packs.length) {
+        if (this.options.signal?.aborted) throw new InterruptedError();
+        const [packId, blobs] = packs[next++]!;
+        await this.restorePack(packId, [...blobs.values()]);
+      }
+    };
+    await Promise.all(Array.from({ length: PACK_READS_IN_FLIGHT }, worker));
+  }
+
+  private async restorePack(packId: Id, blobs: PlannedBlob[]): Promise<void> {
+    for (const range of readRanges(blobs, MERGE_GAP)) {
+      let bytes: Buffer | undefined;
+      let readError: string | undefined;
+      try {
+        bytes = await this.repo.backend.get(packKey(packId), { offset: range.offset, length: range.length });
+      } catch (err) {
+        readError = `pack ${packId} unreadable: ${(err as Error).message}`;
+      }
+      for (const blob of range.blobs) {
+        let plain: Buffer | undefined;
+        if (bytes) {
+          const start = blob.location.offset - range.offset;
+          try {
+            plain = decodeBlob(blob.id, bytes.subarray(start, start + blob.location.storedLength), blob.location.compression, blob.location.plainLength);
+          } catch (err) {
+            if (!(err instanceof IntegrityError)) throw err;
+            readError = err.message;
+          }
+        }
+        await this.writeBlob(blob, plain, readError);
+      }
+    }
+  }
+
+  private async writeBlob(blob: PlannedBlob, plain: Buffer | undefined, error: string | undefined): Promise<void> {
+    const zero = plain !== undefined && isZero(plain);
+    for (const use of blob.uses) {
+      const file = use.file;
+      if (!plain) this.markDamaged(file, error ?? `blob ${blob.id} unreadable`);
+      await this.ensureCreated(file);
+      if (plain && !zero) {
+        const handle = await this.open(file, false);
+        try {
+          await handle.write(plain, 0, plain.length, use.offset);
+        } finally {
+          await handle.close();
+        }
+      }
+      if (plain) this.result.bytes += plain.length;
+      file.pending--;
+      if (file.pending === 0) this.options.onFileDone?.(file.display, file.node.size ?? 0);
+    }
+  }
+
+  private async makeHardlink(path: Buffer, to: FileTarget): Promise<void> {
+    try {
+      await this.replaceable(path);
+      await fs.link(to.path, path);
+      this.result.files++;
+    } catch (err) {
+      this.problem(path.toString("utf8"), `cannot create hard link: ${(err as Error).message}`);
+    }
+  }
+
+  private async applyMetadata(path: Buffer, node: TreeNode): Promise<void> {
+    try {
+      if (this.asRoot) await fs.lchown(path, node.uid, node.gid);
+      if (node.type !== "symlink") await fs.chmod(path, node.mode & 0o7777);
+      const mtime = nanosToSeconds(parseNanos(node.mtime));
+      const atime = node.atime ? nanosToSeconds(parseNanos(node.atime)) : mtime;
+      await fs.lutimes(path, atime, mtime);
+    } catch (err) {
+      this.problem(path.toString("utf8"), `cannot set metadata: ${(err as Error).message}`);
+    }
+  }
+}
+
+export async function restoreSnapshot(repo: Repository, treeId: Id, options: RestoreOptions): Promise<RestoreResult> {
+  return new Restorer(repo, options).restore(treeId);
+}

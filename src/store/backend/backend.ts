@@ -1,0 +1,30 @@
+/** Size and key of a stored object. */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+}
+
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
+/**
+ * A dumb object store: everything cairn keeps lives behind these five calls, so the same
+ * repository format works on a local directory today and on object storage later.
+ * Keys are slash-separated relative paths such as `data/ab/ab12…` or `snapshots/<id>`.
+ */
+export interface Backend {
+  /** Human-readable location, used in messages. */
+  readonly location: string;
+  /** Stores `data` under `key` atomically and durably; throws AlreadyExistsError if the key exists. */
+  put(key: string, data: Uint8Array): Promise<void>;
+  /** Reads a whole object, or a byte range of it; throws NotFoundError if it does not exist. */
+  get(key: string, range?: ByteRange): Promise<Buffer>;
+  /** Lists the objects whose key starts with `prefix` (a folder such as `snapshots/`). */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Size of an object, or undefined when it does not exist. */
+  stat(key: string): Promise<ObjectInfo | undefined>;
+  /** Removes an object; removing one that does not exist is not an error. */
+  delete(key: string): Promise<void>;
+}

@@ -1,0 +1,168 @@
+import { randomBytes } from "node:crypto";
+import { constants as fsConstants } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { AlreadyExistsError, CairnError, NotFoundError } from "../../errors.js";
+import type { Backend, ByteRange, ObjectInfo } from "./backend.js";
+
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+const TEMP_PREFIX = ".tmp-";
+
+function isErrno(err: unknown, ...codes: string[]): boolean {
+  return err instanceof Error && codes.includes((err as NodeJS.ErrnoException).code ?? "");
+}
+
+/** Wraps an operating-system error in a one-line message that names the operation and path. */
+function ioError(op: string, file: string, err: unknown): CairnError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const reason = code === "ENOSPC" ? "no space left on device" : code === "EACCES" ? "permission denied" : (err as Error).message;
+  return new CairnError(`${op} ${file}: ${reason}`);
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A repository in a local directory. Writes go to a temporary file in the destination
+ * directory, are fsynced, then hard-linked into place (which fails instead of overwriting),
+ * and the directory is fsynced so the new name survives a crash.
+ */
+export class LocalBackend implements Backend {
+  private readonly knownDirs = new Set<string>();
+
+  constructor(readonly root: string) {}
+
+  get location(): string {
+    return this.root;
+  }
+
+  private pathOf(key: string): string {
+    return path.join(this.root, ...key.split("/"));
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
+    const parent = path.dirname(dir);
+    if (parent !== dir && !this.knownDirs.has(parent) && path.relative(this.root, parent) !== "") {
+      await this.ensureDir(parent);
+    }
+    try {
+      await fs.mkdir(dir, { mode: DIR_MODE });
+      await fsyncDir(parent);
+    } catch (err) {
+      if (!isErrno(err, "EEXIST")) throw ioError("create directory", dir, err);
+    }
+    this.knownDirs.add(dir);
+  }
+
+  async put(key: string, data: Uint8Array): Promise<void> {
+    const file = this.pathOf(key);
+    const dir = path.dirname(file);
+    await this.ensureDir(dir);
+    const temp = path.join(dir, TEMP_PREFIX + randomBytes(8).toString("hex"));
+    try {
+      const handle = await fs.open(temp, "wx", FILE_MODE);
+      try {
+        await handle.writeFile(data);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      try {
+        await fs.link(temp, file);
+      } catch (err) {
+        if (isErrno(err, "EEXIST")) throw new AlreadyExistsError(`${key} already exists in ${this.root}`);
+        if (!isErrno(err, "EPERM", "ENOTSUP", "EOPNOTSUPP")) throw err;
+        // File systems without hard links: check-then-rename is the best that remains.
+        if (await this.stat(key)) throw new AlreadyExistsError(`${key} already exists in ${this.root}`);
+        await fs.rename(temp, file);
+      }
+      await fsyncDir(dir);
+    } catch (err) {
+      if (err instanceof CairnError) throw err;
+      throw ioError("write", file, err);
+    } finally {
+      await fs.rm(temp, { force: true });
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Buffer> {
+    const file = this.pathOf(key);
+    try {
+      if (!range) return await fs.readFile(file);
+      const handle = await fs.open(file, "r");
+      try {
+        const buffer = Buffer.allocUnsafe(range.length);
+        let done = 0;
+        while (done < range.length) {
+          const { bytesRead } = await handle.read(buffer, done, range.length - done, range.offset + done);
+          if (bytesRead === 0) break;
+          done += bytesRead;
+        }
+        if (done !== range.length) {
+          throw new NotFoundError(`${key}: short read (wanted ${range.length} bytes at ${range.offset}, got ${done})`);
+        }
+        return buffer;
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      if (err instanceof CairnError) throw err;
+      if (isErrno(err, "ENOENT", "ENOTDIR")) throw new NotFoundError(`${key} not found in ${this.root}`);
+      throw ioError("read", file, err);
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    yield* this.walk(prefix.replace(/\/+$/, ""));
+  }
+
+  private async *walk(keyDir: string): AsyncIterable<ObjectInfo> {
+    let entries;
+    try {
+      entries = await fs.readdir(this.pathOf(keyDir), { withFileTypes: true });
+    } catch (err) {
+      if (isErrno(err, "ENOENT", "ENOTDIR")) return;
+      throw ioError("list", this.pathOf(keyDir), err);
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      if (entry.name.startsWith(".")) continue;
+      const key = keyDir === "" ? entry.name : `${keyDir}/${entry.name}`;
+      if (entry.isDirectory()) {
+        yield* this.walk(key);
+      } else if (entry.isFile()) {
+        const info = await this.stat(key);
+        if (info) yield info;
+      }
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const st = await fs.stat(this.pathOf(key));
+      return st.isFile() ? { key, size: st.size } : undefined;
+    } catch (err) {
+      if (isErrno(err, "ENOENT", "ENOTDIR")) return undefined;
+      throw ioError("stat", this.pathOf(key), err);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.pathOf(key);
+    try {
+      await fs.unlink(file);
+      await fsyncDir(path.dirname(file));
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) return;
+      throw ioError("delete", file, err);
+    }
+  }
+}

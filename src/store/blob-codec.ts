@@ -1,0 +1,56 @@
+import binding from "zstd-napi/binding.js";
+import { IntegrityError } from "../errors.js";
+import { hashBytes, type Id } from "./id.js";
+
+/** How a blob's bytes are stored in its pack. */
+export const Compression = { none: 0, zstd: 1 } as const;
+export type CompressionCode = (typeof Compression)[keyof typeof Compression];
+
+export interface EncodedBlob {
+  stored: Uint8Array;
+  compression: CompressionCode;
+}
+
+let compressionContext: InstanceType<typeof binding.CCtx> | undefined;
+let decompressionContext: InstanceType<typeof binding.DCtx> | undefined;
+
+/** Compresses with zstd; keeps the plaintext when compression would not make it smaller. */
+export function encodeBlob(plain: Uint8Array, level: number): EncodedBlob {
+  if (level <= 0 || plain.length === 0) return { stored: plain, compression: Compression.none };
+  compressionContext ??= new binding.CCtx();
+  const out = Buffer.allocUnsafe(binding.compressBound(plain.length));
+  const size = compressionContext.compress(out, plain, level);
+  if (size >= plain.length) return { stored: plain, compression: Compression.none };
+  return { stored: Buffer.from(out.subarray(0, size)), compression: Compression.zstd };
+}
+
+/**
+ * Decodes a stored blob and checks it against its id. Decompression writes into a buffer of the
+ * declared plaintext length, so a hostile frame cannot make us allocate more than that.
+ */
+export function decodeBlob(id: Id, stored: Uint8Array, compression: number, plainLength: number): Buffer {
+  let plain: Buffer;
+  if (compression === Compression.none) {
+    plain = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
+  } else if (compression === Compression.zstd) {
+    decompressionContext ??= new binding.DCtx();
+    plain = Buffer.allocUnsafe(plainLength);
+    let size: number;
+    try {
+      size = decompressionContext.decompress(plain, stored);
+    } catch (err) {
+      throw new IntegrityError(`blob ${id}: cannot decompress: ${(err as Error).message}`);
+    }
+    if (size !== plainLength) {
+      throw new IntegrityError(`blob ${id}: decompressed to ${size} bytes, expected ${plainLength}`);
+    }
+  } else {
+    throw new IntegrityError(`blob ${id}: unknown compression ${compression}`);
+  }
+  if (plain.length !== plainLength) {
+    throw new IntegrityError(`blob ${id}: ${plain.length} bytes, expected ${plainLength}`);
+  }
+  const actual = hashBytes(plain);
+  if (actual !== id) throw new IntegrityError(`blob ${id}: content hash is ${actual}`);
+  return plain;
+}

@@ -1,0 +1,171 @@
+import * as fs from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { Level } from "level";
+import { LockError } from "../../errors.js";
+import { blobTypeCode, blobTypeFromCode, type BlobType } from "../blob-type.js";
+import { ID_BYTES, type Id } from "../id.js";
+import type { BlobLocation } from "./blob-location.js";
+import type { IndexedPack } from "./index-file.js";
+
+const BLOB_PREFIX = "b/";
+const PACK_PREFIX = "p/";
+const INDEX_FILE_PREFIX = "i/";
+const HOLDER_FILE = "cairn-holder.json";
+const LOCATION_BYTES = ID_BYTES + 2 + 12;
+
+export interface PackSummary {
+  id: Id;
+  type: BlobType;
+  size: number;
+  blobCount: number;
+}
+
+export interface IndexDbOpenOptions {
+  /** How long to wait for another process that holds the database. */
+  waitMs: number;
+  /** Told once, when we start waiting, who holds the database. */
+  onWait?: (message: string) => void;
+}
+
+function encodeLocation(loc: BlobLocation): Buffer {
+  const value = Buffer.allocUnsafe(LOCATION_BYTES);
+  value.write(loc.packId, 0, ID_BYTES, "hex");
+  value.writeUInt8(blobTypeCode(loc.type), ID_BYTES);
+  value.writeUInt8(loc.compression, ID_BYTES + 1);
+  value.writeUInt32LE(loc.offset, ID_BYTES + 2);
+  value.writeUInt32LE(loc.storedLength, ID_BYTES + 6);
+  value.writeUInt32LE(loc.plainLength, ID_BYTES + 10);
+  return value;
+}
+
+function decodeLocation(value: Uint8Array): BlobLocation {
+  const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  return {
+    packId: buf.toString("hex", 0, ID_BYTES),
+    type: blobTypeFromCode(buf.readUInt8(ID_BYTES)) ?? "data",
+    compression: buf.readUInt8(ID_BYTES + 1),
+    offset: buf.readUInt32LE(ID_BYTES + 2),
+    storedLength: buf.readUInt32LE(ID_BYTES + 6),
+    plainLength: buf.readUInt32LE(ID_BYTES + 10),
+  };
+}
+
+function isLockedError(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = (e as Error & { cause?: unknown }).cause) {
+    if ((e as Error & { code?: string }).code === "LEVEL_LOCKED") return true;
+  }
+  return false;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The local LevelDB view of the repository's index files: blob id -> location, pack list,
+ * and which index files it reflects. Derived data only: it may be deleted at any time.
+ */
+export class IndexDb {
+  private constructor(
+    private readonly db: Level<string, Uint8Array>,
+    readonly location: string,
+  ) {}
+
+  static async open(location: string, options: IndexDbOpenOptions): Promise<IndexDb> {
+    await fs.mkdir(path.dirname(location), { recursive: true, mode: 0o700 });
+    const deadline = Date.now() + options.waitMs;
+    let told = false;
+    for (;;) {
+      const db = new Level<string, Uint8Array>(location, { keyEncoding: "utf8", valueEncoding: "view" });
+      try {
+        await db.open();
+        await fs.chmod(location, 0o700);
+        await fs.writeFile(
+          path.join(location, HOLDER_FILE),
+          JSON.stringify({ pid: process.pid, hostname: os.hostname(), command: process.argv.slice(2).join(" "), since: new Date().toISOString() }),
+          { mode: 0o600 },
+        );
+        return new IndexDb(db, location);
+      } catch (err) {
+        if (!isLockedError(err)) throw err;
+        const holder = await describeHolder(location);
+        if (Date.now() >= deadline) {
+          throw new LockError(`index database ${location} is in use by ${holder}; retry later or pass --retry-lock`);
+        }
+        if (!told) {
+          options.onWait?.(`waiting for the index database, held by ${holder}`);
+          told = true;
+        }
+        await sleep(Math.min(500, Math.max(50, deadline - Date.now())));
+      }
+    }
+  }
+
+  lookup(id: Id): BlobLocation | undefined {
+    const value = this.db.getSync(BLOB_PREFIX + id);
+    return value === undefined ? undefined : decodeLocation(value);
+  }
+
+  async lookupMany(ids: readonly Id[]): Promise<(BlobLocation | undefined)[]> {
+    const values = await this.db.getMany(ids.map((id) => BLOB_PREFIX + id));
+    return values.map((v) => (v === undefined ? undefined : decodeLocation(v)));
+  }
+
+  /** Records the packs of one index file; a blob already known keeps its first location. */
+  async addIndexFile(indexFileId: Id, packs: readonly IndexedPack[]): Promise<void> {
+    const batch = this.db.batch();
+    for (const pack of packs) {
+      const summary = { type: pack.type, size: pack.size, blobCount: pack.entries.length };
+      batch.put(PACK_PREFIX + pack.id, Buffer.from(JSON.stringify(summary)));
+      for (const entry of pack.entries) {
+        if (this.db.getSync(BLOB_PREFIX + entry.id) !== undefined) continue;
+        batch.put(BLOB_PREFIX + entry.id, encodeLocation({ packId: pack.id, ...entry }));
+      }
+    }
+    batch.put(INDEX_FILE_PREFIX + indexFileId, new Uint8Array(0));
+    await batch.write();
+  }
+
+  async indexFiles(): Promise<Set<Id>> {
+    const ids = new Set<Id>();
+    for await (const key of this.db.keys({ gte: INDEX_FILE_PREFIX, lt: INDEX_FILE_PREFIX + "~" })) {
+      ids.add(key.slice(INDEX_FILE_PREFIX.length));
+    }
+    return ids;
+  }
+
+  async *packs(): AsyncIterable<PackSummary> {
+    for await (const [key, value] of this.db.iterator({ gte: PACK_PREFIX, lt: PACK_PREFIX + "~" })) {
+      const meta = JSON.parse(Buffer.from(value).toString("utf8")) as Omit<PackSummary, "id">;
+      yield { id: key.slice(PACK_PREFIX.length), ...meta };
+    }
+  }
+
+  async *blobs(): AsyncIterable<[Id, BlobLocation]> {
+    for await (const [key, value] of this.db.iterator({ gte: BLOB_PREFIX, lt: BLOB_PREFIX + "~" })) {
+      yield [key.slice(BLOB_PREFIX.length), decodeLocation(value)];
+    }
+  }
+
+  async clear(): Promise<void> {
+    await this.db.clear();
+  }
+
+  async close(): Promise<void> {
+    await fs.rm(path.join(this.location, HOLDER_FILE), { force: true });
+    await this.db.close();
+  }
+}
+
+async function describeHolder(location: string): Promise<string> {
+  try {
+    const holder = JSON.parse(await fs.readFile(path.join(location, HOLDER_FILE), "utf8")) as {
+      pid?: number;
+      hostname?: string;
+      command?: string;
+      since?: string;
+    };
+    return `process ${holder.pid} on ${holder.hostname} (cairn ${holder.command}, since ${holder.since})`;
+  } catch {
+    return "another process";
+  }
+}

@@ -1,0 +1,36 @@
+import type { Backend } from "../backend/backend.js";
+import { decompressDocument } from "../document-codec.js";
+import type { Id } from "../id.js";
+import type { IndexDb } from "./index-db.js";
+import { parseIndexFile, type IndexFileContent } from "./index-file.js";
+
+export async function readIndexFile(backend: Backend, id: Id): Promise<IndexFileContent> {
+  const stored = await backend.get(`index/${id}`);
+  return parseIndexFile(id, decompressDocument(`index ${id}`, stored));
+}
+
+export async function listIndexFiles(backend: Backend): Promise<Id[]> {
+  const ids: Id[] = [];
+  for await (const info of backend.list("index/")) ids.push(info.key.slice("index/".length));
+  return ids;
+}
+
+/**
+ * Brings the database in line with `index/`: new index files are ingested; if any file the
+ * database reflects has gone (prune replaced it), the database is rebuilt from scratch.
+ * Returns what was done, for messages.
+ */
+export async function syncIndexDb(db: IndexDb, backend: Backend): Promise<"current" | "updated" | "rebuilt"> {
+  const present = await listIndexFiles(backend);
+  const known = await db.indexFiles();
+  const presentSet = new Set(present);
+  const gone = [...known].some((id) => !presentSet.has(id));
+  if (gone) await db.clear();
+  const toIngest = gone ? present : present.filter((id) => !known.has(id));
+  for (const id of toIngest) {
+    const content = await readIndexFile(backend, id);
+    await db.addIndexFile(id, content.packs);
+  }
+  if (gone || known.size === 0 && toIngest.length > 0) return "rebuilt";
+  return toIngest.length > 0 ? "updated" : "current";
+}

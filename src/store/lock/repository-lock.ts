@@ -1,0 +1,151 @@
+import { randomBytes } from "node:crypto";
+import * as os from "node:os";
+import { LockError } from "../../errors.js";
+import type { Backend } from "../backend/backend.js";
+import { hashBytes } from "../id.js";
+
+/** A lock not refreshed for this long belongs to a process that is gone. */
+export const STALE_AFTER_MS = 30 * 60 * 1000;
+const REFRESH_EVERY_MS = 5 * 60 * 1000;
+
+export interface LockInfo {
+  time: string;
+  exclusive: boolean;
+  hostname: string;
+  username: string;
+  pid: number;
+  command: string;
+  nonce: string;
+}
+
+export interface StoredLock extends LockInfo {
+  key: string;
+}
+
+export interface LockOptions {
+  exclusive: boolean;
+  /** How long to keep retrying while a conflicting lock is held. */
+  waitMs: number;
+  onWait?: (message: string) => void;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export function isStale(lock: LockInfo, now = Date.now()): boolean {
+  if (now - Date.parse(lock.time) > STALE_AFTER_MS) return true;
+  return lock.hostname === os.hostname() && !processAlive(lock.pid);
+}
+
+export function describeLock(lock: LockInfo): string {
+  const kind = lock.exclusive ? "exclusive" : "shared";
+  return `${kind} lock by PID ${lock.pid} on ${lock.hostname} (${lock.username}, "cairn ${lock.command}", since ${lock.time})`;
+}
+
+export async function listLocks(backend: Backend): Promise<StoredLock[]> {
+  const locks: StoredLock[] = [];
+  for await (const info of backend.list("locks/")) {
+    try {
+      const lock = JSON.parse((await backend.get(info.key)).toString("utf8")) as LockInfo;
+      locks.push({ ...lock, key: info.key });
+    } catch {
+      // A lock removed between list and get, or half-readable garbage: neither holds anything.
+    }
+  }
+  return locks;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A repository lock: shared for commands that only add or read, exclusive for those that
+ * remove. Held as a `locks/<id>` object that is refreshed while the command runs.
+ */
+export class RepositoryLock {
+  private timer: NodeJS.Timeout | undefined;
+  private released = false;
+
+  private constructor(
+    private readonly backend: Backend,
+    private key: string,
+    private readonly info: LockInfo,
+  ) {}
+
+  static async acquire(backend: Backend, options: LockOptions): Promise<RepositoryLock> {
+    const deadline = Date.now() + options.waitMs;
+    let told = false;
+    for (;;) {
+      const conflict = await findConflict(backend, options.exclusive, undefined);
+      if (!conflict) {
+        const lock = await RepositoryLock.write(backend, options.exclusive);
+        // Someone may have locked at the same moment: look again, and back off if so.
+        const race = await findConflict(backend, options.exclusive, lock.key);
+        if (!race) {
+          lock.startRefreshing();
+          return lock;
+        }
+        await lock.release();
+      }
+      const holder = conflict ?? (await findConflict(backend, options.exclusive, undefined));
+      const description = holder ? describeLock(holder) : "a concurrent command";
+      if (Date.now() >= deadline) {
+        throw new LockError(`repository is locked: ${description}; use --retry-lock to wait, or cairn unlock if it is stale`);
+      }
+      if (!told) {
+        options.onWait?.(`repository is locked (${description}), waiting`);
+        told = true;
+      }
+      await sleep(Math.min(Math.max(0, deadline - Date.now()), 200 + Math.random() * 800));
+    }
+  }
+
+  private static async write(backend: Backend, exclusive: boolean): Promise<RepositoryLock> {
+    const info: LockInfo = {
+      time: new Date().toISOString(),
+      exclusive,
+      hostname: os.hostname(),
+      username: os.userInfo().username,
+      pid: process.pid,
+      command: process.argv.slice(2, 4).join(" "),
+      nonce: randomBytes(8).toString("hex"),
+    };
+    const bytes = Buffer.from(JSON.stringify(info));
+    const key = `locks/${hashBytes(bytes)}`;
+    await backend.put(key, bytes);
+    return new RepositoryLock(backend, key, info);
+  }
+
+  private startRefreshing(): void {
+    this.timer = setInterval(() => void this.refresh(), REFRESH_EVERY_MS);
+    this.timer.unref();
+  }
+
+  /** Writes a fresh lock object, then removes the old one, so the lock never lapses. */
+  async refresh(): Promise<void> {
+    if (this.released) return;
+    const fresh = await RepositoryLock.write(this.backend, this.info.exclusive);
+    const old = this.key;
+    this.key = fresh.key;
+    await this.backend.delete(old);
+  }
+
+  async release(): Promise<void> {
+    this.released = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.backend.delete(this.key);
+  }
+}
+
+async function findConflict(backend: Backend, exclusive: boolean, ownKey: string | undefined): Promise<StoredLock | undefined> {
+  for (const lock of await listLocks(backend)) {
+    if (lock.key === ownKey || isStale(lock)) continue;
+    if (exclusive || lock.exclusive) return lock;
+  }
+  return undefined;
+}

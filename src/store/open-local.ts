@@ -1,0 +1,39 @@
+import * as fs from "node:fs/promises";
+import { CairnError, RepositoryNotFoundError } from "../errors.js";
+import { LocalBackend } from "./backend/local-backend.js";
+import { Repository, type InitOptions } from "./repository.js";
+import { localIndexDbPath } from "./repository-location.js";
+
+export interface OpenLocalOptions {
+  waitMs?: number;
+  onWait?: (message: string) => void;
+}
+
+/** Checks that `dir` can hold a repository, so init fails before writing anything if it cannot. */
+async function checkRepositoryDir(dir: string): Promise<void> {
+  try {
+    const st = await fs.stat(dir);
+    if (!st.isDirectory()) throw new RepositoryNotFoundError(`${dir} is not a directory`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+      if (err instanceof CairnError) throw err;
+      throw new RepositoryNotFoundError(`${dir}: ${(err as Error).message}`);
+    }
+  }
+}
+
+export async function initLocalRepository(dir: string, options: InitOptions = {}): Promise<void> {
+  await checkRepositoryDir(dir);
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  await fs.chmod(dir, 0o700);
+  await Repository.init(new LocalBackend(dir), options);
+}
+
+export async function openLocalRepository(dir: string, options: OpenLocalOptions = {}): Promise<Repository> {
+  await checkRepositoryDir(dir);
+  const openOptions = { indexDbPath: localIndexDbPath(dir), waitMs: options.waitMs ?? 0, ...(options.onWait ? { onWait: options.onWait } : {}) };
+  const backend = new LocalBackend(dir);
+  // Read the config first so a missing repository never gets an index.db created inside it.
+  await Repository.readConfig(backend);
+  return Repository.open(backend, openOptions);
+}

@@ -1,0 +1,285 @@
+import { randomBytes } from "node:crypto";
+import { IntegrityError, NotFoundError, RepositoryNotFoundError, AlreadyExistsError } from "../errors.js";
+import { DEFAULT_CHUNKER_PARAMS, validateChunkerParams, type ChunkerParams } from "../chunker/index.js";
+import type { Backend } from "./backend/backend.js";
+import { decodeBlob } from "./blob-codec.js";
+import type { BlobType } from "./blob-type.js";
+import { EncoderPool } from "./compression/encoder-pool.js";
+import {
+  DEFAULT_COMPRESSION_LEVEL,
+  DEFAULT_PACK_SIZE,
+  REPOSITORY_VERSION,
+  parseConfig,
+  serializeConfig,
+  validateCompressionLevel,
+  validatePackSize,
+  type RepositoryConfig,
+} from "./config.js";
+import { compressDocument } from "./document-codec.js";
+import { hashBytes, type Id } from "./id.js";
+import type { BlobLocation } from "./index/blob-location.js";
+import { IndexDb, type IndexDbOpenOptions } from "./index/index-db.js";
+import { serializeIndexFile, type IndexedPack } from "./index/index-file.js";
+import { syncIndexDb } from "./index/index-sync.js";
+import { PackBuilder } from "./pack/pack-builder.js";
+import { packKey } from "./pack/pack-format.js";
+import type { Snapshot, StoredSnapshot } from "./snapshot/snapshot.js";
+import { listSnapshots, loadSnapshot, writeSnapshot } from "./snapshot/snapshot-store.js";
+import { parseTree, serializeTree } from "./tree/tree-codec.js";
+import type { TreeNode } from "./tree/tree-node.js";
+
+export interface InitOptions {
+  chunker?: ChunkerParams;
+  compressionLevel?: number;
+  packSize?: number;
+}
+
+export interface OpenOptions extends IndexDbOpenOptions {
+  /** Directory of the derived LevelDB index. */
+  indexDbPath: string;
+}
+
+/** Counters of what this process added to the repository. */
+export interface WriteStats {
+  blobsAdded: Record<BlobType, number>;
+  bytesAdded: number;
+  bytesAddedStored: number;
+  packsWritten: number;
+}
+
+export interface SaveResult {
+  id: Id;
+  /** False when the repository already had this blob. */
+  added: boolean;
+}
+
+/** Packs written but not yet in an index file are indexed once there are this many. */
+const INDEX_FLUSH_PACKS = 8;
+/** Pack uploads allowed in flight before saveBlob waits. */
+const MAX_UPLOADS = 2;
+const TREE_CACHE_SIZE = 4096;
+
+/**
+ * A repository: the config, blobs in packs, the index, trees and snapshots, over a backend.
+ * Writes are asynchronous and bounded: `saveBlob` queues work and returns once it is accepted;
+ * `flush` makes everything saved so far durable and indexed. Errors from background work are
+ * rethrown by the next saveBlob or flush.
+ */
+export class Repository {
+  readonly stats: WriteStats = { blobsAdded: { data: 0, tree: 0 }, bytesAdded: 0, bytesAddedStored: 0, packsWritten: 0 };
+  /** Blobs accepted in this session but not yet in the index database. */
+  private readonly unindexed = new Set<Id>();
+  private readonly builders: Record<BlobType, PackBuilder>;
+  private readonly encodes = new Set<Promise<void>>();
+  private readonly uploads = new Set<Promise<void>>();
+  private packsToIndex: IndexedPack[] = [];
+  private indexing: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+  private encoder: EncoderPool | undefined;
+  private readonly treeCache = new Map<Id, TreeNode[]>();
+
+  private constructor(
+    readonly backend: Backend,
+    readonly config: RepositoryConfig,
+    readonly index: IndexDb,
+  ) {
+    this.builders = { data: new PackBuilder("data"), tree: new PackBuilder("tree") };
+  }
+
+  static async init(backend: Backend, options: InitOptions = {}): Promise<RepositoryConfig> {
+    const config: RepositoryConfig = {
+      version: REPOSITORY_VERSION,
+      id: randomBytes(32).toString("hex"),
+      created: new Date().toISOString(),
+      chunker: validateChunkerParams(options.chunker ?? DEFAULT_CHUNKER_PARAMS),
+      compression: { algorithm: "zstd", level: validateCompressionLevel(options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL) },
+      packSize: validatePackSize(options.packSize ?? DEFAULT_PACK_SIZE),
+    };
+    try {
+      await backend.put("config", serializeConfig(config));
+    } catch (err) {
+      if (err instanceof AlreadyExistsError) throw new AlreadyExistsError(`a repository already exists at ${backend.location}`);
+      throw err;
+    }
+    return config;
+  }
+
+  static async readConfig(backend: Backend): Promise<RepositoryConfig> {
+    let bytes: Buffer;
+    try {
+      bytes = await backend.get("config");
+    } catch (err) {
+      if (err instanceof NotFoundError) {
+        throw new RepositoryNotFoundError(`${backend.location} is not a cairn repository (no config); create one with: cairn init`);
+      }
+      throw err;
+    }
+    return parseConfig(backend.location, bytes);
+  }
+
+  /** Opens the repository and brings the index database up to date with `index/`. */
+  static async open(backend: Backend, options: OpenOptions): Promise<Repository> {
+    const config = await Repository.readConfig(backend);
+    const index = await IndexDb.open(options.indexDbPath, options);
+    try {
+      await syncIndexDb(index, backend);
+    } catch (err) {
+      await index.close();
+      throw err;
+    }
+    return new Repository(backend, config, index);
+  }
+
+  // ---- blobs -------------------------------------------------------------------------------
+
+  hasBlob(id: Id): boolean {
+    return this.unindexed.has(id) || this.index.lookup(id) !== undefined;
+  }
+
+  lookupBlob(id: Id): BlobLocation | undefined {
+    return this.index.lookup(id);
+  }
+
+  /**
+   * Queues a blob for storage unless the repository already has it. Returns once the blob is
+   * accepted (waiting while too much work is in flight); it is durable after `flush`.
+   */
+  async saveBlob(type: BlobType, plain: Uint8Array, knownId?: Id): Promise<SaveResult> {
+    this.throwIfFailed();
+    const id = knownId ?? hashBytes(plain);
+    if (this.hasBlob(id)) return { id, added: false };
+    this.unindexed.add(id);
+    this.encoder ??= new EncoderPool(this.config.compression.level);
+    while (this.encodes.size >= 8 || this.uploads.size >= MAX_UPLOADS) {
+      await Promise.race([...this.encodes, ...this.uploads]);
+      this.throwIfFailed();
+    }
+    const job = this.encoder
+      .encode(plain)
+      .then((encoded) => {
+        this.stats.blobsAdded[type]++;
+        this.stats.bytesAdded += plain.length;
+        this.stats.bytesAddedStored += encoded.stored.length;
+        const builder = this.builders[type];
+        builder.add(id, plain.length, encoded);
+        if (builder.byteLength >= this.config.packSize) this.startUpload(type);
+      })
+      .catch((err: Error) => this.fail(err))
+      .finally(() => this.encodes.delete(job));
+    this.encodes.add(job);
+    return { id, added: true };
+  }
+
+  private startUpload(type: BlobType): void {
+    const builder = this.builders[type];
+    if (builder.blobCount === 0) return;
+    this.builders[type] = new PackBuilder(type);
+    const pack = builder.finish();
+    const upload = this.backend
+      .put(packKey(pack.id), pack.bytes)
+      .then(() => {
+        this.stats.packsWritten++;
+        this.packsToIndex.push({ id: pack.id, type, size: pack.bytes.length, entries: pack.entries });
+        if (this.packsToIndex.length >= INDEX_FLUSH_PACKS) this.queueIndexWrite();
+      })
+      .catch((err: Error) => this.fail(err))
+      .finally(() => this.uploads.delete(upload));
+    this.uploads.add(upload);
+  }
+
+  /** Writes an index file for the packs uploaded so far; chained so index files never race. */
+  private queueIndexWrite(): Promise<void> {
+    const packs = this.packsToIndex;
+    this.packsToIndex = [];
+    if (packs.length === 0) return this.indexing;
+    this.indexing = this.indexing.then(async () => {
+      if (this.failure) return;
+      try {
+        const stored = compressDocument(serializeIndexFile({ packs }));
+        const id = hashBytes(stored);
+        await this.backend.put(`index/${id}`, stored);
+        await this.index.addIndexFile(id, packs);
+        for (const pack of packs) for (const entry of pack.entries) this.unindexed.delete(entry.id);
+      } catch (err) {
+        this.fail(err as Error);
+      }
+    });
+    return this.indexing;
+  }
+
+  /** Makes every blob saved so far durable: packs written, index file written and ingested. */
+  async flush(): Promise<void> {
+    while (this.encodes.size > 0) await Promise.all([...this.encodes]);
+    this.throwIfFailed();
+    this.startUpload("data");
+    this.startUpload("tree");
+    while (this.uploads.size > 0) await Promise.all([...this.uploads]);
+    this.throwIfFailed();
+    await this.queueIndexWrite();
+    this.throwIfFailed();
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  async loadBlob(id: Id): Promise<Buffer> {
+    const location = this.index.lookup(id);
+    if (!location) throw new NotFoundError(`blob ${id} is not in the index`);
+    return this.readBlobAt(id, location);
+  }
+
+  async readBlobAt(id: Id, location: BlobLocation): Promise<Buffer> {
+    const stored = await this.backend.get(packKey(location.packId), { offset: location.offset, length: location.storedLength });
+    return decodeBlob(id, stored, location.compression, location.plainLength);
+  }
+
+  // ---- trees -------------------------------------------------------------------------------
+
+  async saveTree(nodes: readonly TreeNode[]): Promise<Id> {
+    return (await this.saveBlob("tree", serializeTree(nodes))).id;
+  }
+
+  async loadTree(id: Id): Promise<TreeNode[]> {
+    const cached = this.treeCache.get(id);
+    if (cached) return cached;
+    const location = this.index.lookup(id);
+    if (location && location.type !== "tree") throw new IntegrityError(`blob ${id} is not a tree`);
+    const nodes = parseTree(id, await this.loadBlob(id));
+    if (this.treeCache.size >= TREE_CACHE_SIZE) this.treeCache.delete(this.treeCache.keys().next().value as Id);
+    this.treeCache.set(id, nodes);
+    return nodes;
+  }
+
+  // ---- snapshots ---------------------------------------------------------------------------
+
+  /** Writes a snapshot. Everything it references is flushed first: the snapshot is the last write. */
+  async saveSnapshot(snapshot: Snapshot): Promise<Id> {
+    await this.flush();
+    return writeSnapshot(this.backend, snapshot);
+  }
+
+  async loadSnapshot(id: Id): Promise<StoredSnapshot> {
+    return loadSnapshot(this.backend, id);
+  }
+
+  /** All snapshots, oldest first. */
+  async listSnapshots(): Promise<StoredSnapshot[]> {
+    return listSnapshots(this.backend);
+  }
+
+  async deleteSnapshot(id: Id): Promise<void> {
+    await this.backend.delete(`snapshots/${id}`);
+  }
+
+  /** Waits for background work, then releases the index database and worker threads. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.encodes, ...this.uploads, this.indexing]);
+    await this.encoder?.close();
+    await this.index.close();
+  }
+}

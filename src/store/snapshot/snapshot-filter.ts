@@ -1,0 +1,42 @@
+import { UsageError } from "../../errors.js";
+import type { StoredSnapshot } from "./snapshot.js";
+
+/** Narrows a set of snapshots: every given criterion must match. */
+export interface SnapshotFilter {
+  hosts?: string[];
+  /** Each entry is a comma-separated set of tags that must all be present; any entry may match. */
+  tags?: string[];
+  paths?: string[];
+  /** Only snapshots taken at or before this time. */
+  before?: Date;
+}
+
+export function matchesFilter(s: StoredSnapshot, filter: SnapshotFilter): boolean {
+  if (filter.hosts?.length && !filter.hosts.includes(s.hostname)) return false;
+  if (filter.tags?.length && !filter.tags.some((set) => set.split(",").filter(Boolean).every((t) => s.tags.includes(t)))) return false;
+  if (filter.paths?.length && !filter.paths.every((p) => s.paths.includes(p))) return false;
+  if (filter.before && Date.parse(s.time) > filter.before.getTime()) return false;
+  return true;
+}
+
+export function filterSnapshots(snapshots: readonly StoredSnapshot[], filter: SnapshotFilter): StoredSnapshot[] {
+  return snapshots.filter((s) => matchesFilter(s, filter));
+}
+
+/**
+ * Picks one snapshot by selector: a full id, a unique id prefix, or `latest` (the newest that
+ * passes the filter; with `before`, the newest at or before that time).
+ */
+export function selectSnapshot(snapshots: readonly StoredSnapshot[], selector: string, filter: SnapshotFilter = {}): StoredSnapshot {
+  if (selector === "latest") {
+    const matching = filterSnapshots(snapshots, filter);
+    const newest = matching.reduce<StoredSnapshot | undefined>((best, s) => (!best || Date.parse(s.time) >= Date.parse(best.time) ? s : best), undefined);
+    if (!newest) throw new UsageError(filter.before ? `no snapshot at or before ${filter.before.toISOString()} matches` : "no snapshot matches: the repository has none yet, or the filters exclude them all");
+    return newest;
+  }
+  if (!/^[0-9a-f]{1,64}$/.test(selector)) throw new UsageError(`invalid snapshot id ${JSON.stringify(selector)} (use an id, a unique prefix of one, or "latest")`);
+  const found = snapshots.filter((s) => s.id.startsWith(selector));
+  if (found.length === 0) throw new UsageError(`no snapshot with id ${selector}`);
+  if (found.length > 1) throw new UsageError(`snapshot prefix ${selector} is ambiguous (${found.length} snapshots match)`);
+  return found[0]!;
+}

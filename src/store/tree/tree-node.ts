@@ -1,0 +1,58 @@
+import type { Id } from "../id.js";
+
+export const NODE_TYPES = ["file", "dir", "symlink", "fifo", "socket", "chardev", "blockdev"] as const;
+export type NodeType = (typeof NODE_TYPES)[number];
+
+export interface ExtendedAttribute {
+  name: string;
+  value: Buffer;
+}
+
+/**
+ * One entry of a directory listing. Names and link targets that are not valid UTF-8 keep their
+ * exact bytes in `nameRaw` / `linkTargetRaw` (the string fields then hold a lossy display form).
+ * Times are RFC 3339 strings with nanoseconds, so no precision is lost in the repository.
+ */
+export interface TreeNode {
+  name: string;
+  nameRaw?: Buffer;
+  type: NodeType;
+  /** Permission bits including setuid, setgid and sticky (07777). */
+  mode: number;
+  uid: number;
+  gid: number;
+  user?: string;
+  group?: string;
+  mtime: string;
+  atime?: string;
+  ctime?: string;
+  inode?: number;
+  deviceId?: number;
+  links?: number;
+  size?: number;
+  /** Data blob ids, in order, for files. */
+  content?: Id[];
+  /** Tree blob id, for directories. */
+  subtree?: Id;
+  linkTarget?: string;
+  linkTargetRaw?: Buffer;
+  /** Device number, for character and block devices. */
+  rdev?: number;
+  xattrs?: ExtendedAttribute[];
+}
+
+/** The exact bytes of a node's name. */
+export function nodeNameBytes(node: TreeNode): Buffer {
+  return node.nameRaw ?? Buffer.from(node.name, "utf8");
+}
+
+/** The exact bytes of a symlink's target. */
+export function linkTargetBytes(node: TreeNode): Buffer {
+  return node.linkTargetRaw ?? Buffer.from(node.linkTarget ?? "", "utf8");
+}
+
+/** Splits raw bytes into a display string plus, when they are not valid UTF-8, the raw bytes. */
+export function decodeName(bytes: Buffer): { text: string; raw?: Buffer } {
+  const text = bytes.toString("utf8");
+  return Buffer.from(text, "utf8").equals(bytes) ? { text } : { text, raw: Buffer.from(bytes) };
+}

@@ -1,0 +1,47 @@
+import { UsageError } from "../../errors.js";
+import type { Id } from "../id.js";
+import type { Repository } from "../repository.js";
+import type { TreeNode } from "./tree-node.js";
+
+export interface WalkOptions {
+  /** Absolute path inside the snapshot to start from ("/" for everything). */
+  start?: string;
+  recursive?: boolean;
+}
+
+export interface WalkEntry {
+  path: string;
+  node: TreeNode;
+}
+
+/** Finds the node at an absolute snapshot path; the root itself has no node. */
+export async function findNode(repo: Repository, rootTree: Id, path: string): Promise<TreeNode | undefined> {
+  let tree: Id | undefined = rootTree;
+  let node: TreeNode | undefined;
+  for (const name of path.split("/").filter(Boolean)) {
+    if (!tree) throw new UsageError(`${path}: not a directory in the snapshot`);
+    node = (await repo.loadTree(tree)).find((n) => n.name === name);
+    if (!node) throw new UsageError(`${path}: no such file or directory in the snapshot`);
+    tree = node.subtree;
+  }
+  return node;
+}
+
+/** Walks a snapshot's tree depth-first in name order, yielding every node with its path. */
+export async function* walkTree(repo: Repository, rootTree: Id, options: WalkOptions = {}): AsyncGenerator<WalkEntry> {
+  const start = "/" + (options.start ?? "/").split("/").filter(Boolean).join("/");
+  const node = await findNode(repo, rootTree, start);
+  if (node && node.type !== "dir") {
+    yield { path: start, node };
+    return;
+  }
+  yield* walkDir(repo, node ? node.subtree! : rootTree, start === "/" ? "" : start, options.recursive ?? true);
+}
+
+async function* walkDir(repo: Repository, tree: Id, dir: string, recursive: boolean): AsyncGenerator<WalkEntry> {
+  for (const node of await repo.loadTree(tree)) {
+    const path = `${dir}/${node.name}`;
+    yield { path, node };
+    if (recursive && node.type === "dir" && node.subtree) yield* walkDir(repo, node.subtree, path, recursive);
+  }
+}
