@@ -1,0 +1,20 @@
+// The library API: everything the CLI does is built from these.
+export * from "./errors.js";
+export { chunkStream, DEFAULT_CHUNKER_PARAMS, validateChunkerParams, type ChunkerParams } from "./chunker/index.js";
+export type { Backend, ObjectInfo, ByteRange } from "./store/backend/backend.js";
+export { LocalBackend } from "./store/backend/local-backend.js";
+export { Repository, type InitOptions, type OpenOptions, type SaveResult, type WriteStats } from "./store/repository.js";
+export { initLocalRepository, openLocalRepository } from "./store/open-local.js";
+export { defaultRepositoryPath } from "./store/repository-location.js";
+export { RepositoryLock } from "./store/lock/repository-lock.js";
+export type { RepositoryConfig } from "./store/config.js";
+export type { Id } from "./store/id.js";
+export type { TreeNode, NodeType } from "./store/tree/tree-node.js";
+export { walkTree, findNode } from "./store/tree/tree-walker.js";
+export type { Snapshot, StoredSnapshot, SnapshotSummary } from "./store/snapshot/snapshot.js";
+export { selectSnapshot, filterSnapshots, type SnapshotFilter } from "./store/snapshot/snapshot-filter.js";
+export { runBackup, findParentSnapshot, type BackupOptions, type BackupResult } from "./backup/archiver.js";
+export type { BackupSource } from "./backup/backup-source.js";
+export { PathSource } from "./backup/path-source.js";
+export { restoreSnapshot, type RestoreOptions, type RestoreResult } from "./restore/restorer.js";
+export { applyRetentionPolicy, type RetentionPolicy } from "./prune/retention-policy.js";
