@@ -1,0 +1,66 @@
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { advanceCorpus, generateCorpus, type CorpusInfo, type CorpusScale } from "./corpus/corpus.js";
+import { diskUsage } from "./disk-usage.js";
+import { measure, type Measurement } from "./measure.js";
+import type { BackupTool } from "./tools/backup-tool.js";
+
+export const STEPS = ["initial backup", "no-change incremental", "small-change incremental", "restore", "check --read-data"] as const;
+export type StepName = (typeof STEPS)[number];
+
+export interface StepResult extends Measurement {
+  tool: string;
+  step: StepName;
+  /** Repository size after the step (caches such as cairn's index.db excluded). */
+  repoBytes: number;
+}
+
+export interface SuiteResult {
+  corpus: CorpusInfo;
+  corpusDay2: CorpusInfo;
+  results: StepResult[];
+}
+
+/** Index databases and caches are not part of a repository's size. */
+const CACHE_DIRS = ["index.db"];
+
+/**
+ * Runs every tool over the same corpus in the same run: day 1 (initial and no-change backups),
+ * then the corpus advances one day for all, then day 2 (small-change backup, restore, full check).
+ */
+export async function runSuite(tools: BackupTool[], workDir: string, scale: CorpusScale, seed: number, log: (line: string) => void): Promise<SuiteResult> {
+  const corpusDir = join(workDir, "corpus");
+  await rm(corpusDir, { recursive: true, force: true });
+  log(`generating ${scale} corpus in ${corpusDir}`);
+  const corpus = await generateCorpus(corpusDir, { scale, seed });
+  log(`corpus: ${corpus.total.files} files, ${(corpus.total.bytes / 1e6).toFixed(1)} MB`);
+  const results: StepResult[] = [];
+  const repoOf = (tool: BackupTool) => join(workDir, `repo-${tool.name}`);
+
+  const step = async (tool: BackupTool, name: StepName, spec: Parameters<typeof measure>[0]) => {
+    const m = await measure(spec);
+    const repoBytes = await diskUsage(repoOf(tool), CACHE_DIRS);
+    results.push({ tool: tool.name, step: name, repoBytes, ...m });
+    log(`${tool.name.padEnd(8)} ${name.padEnd(26)} ${m.wallSeconds.toFixed(2)}s wall, ${m.cpuSeconds.toFixed(2)}s cpu, ${m.peakRssMiB.toFixed(0)} MiB, repo ${(repoBytes / 1e6).toFixed(1)} MB`);
+  };
+
+  for (const tool of tools) {
+    const repo = repoOf(tool);
+    await rm(repo, { recursive: true, force: true });
+    await measure(tool.init(repo));
+    await step(tool, "initial backup", tool.backup(repo, corpusDir));
+    await step(tool, "no-change incremental", tool.backup(repo, corpusDir));
+  }
+  const change = await advanceCorpus(corpusDir, { scale, seed, day: 2 });
+  for (const tool of tools) {
+    const repo = repoOf(tool);
+    await step(tool, "small-change incremental", tool.backup(repo, corpusDir));
+    const target = join(workDir, `restore-${tool.name}`);
+    await rm(target, { recursive: true, force: true });
+    await mkdir(target, { recursive: true });
+    await step(tool, "restore", tool.restoreLatest(repo, target));
+    await rm(target, { recursive: true, force: true });
+    await step(tool, "check --read-data", tool.checkFullRead(repo));
+  }
+  return { corpus, corpusDay2: change.after, results };
+}
