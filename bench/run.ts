@@ -1,8 +1,9 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import * as os from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { CorpusScale } from "./corpus/corpus.js";
+import { runIndexScale } from "./index-scale.js";
 import { markdownTable, writeReport } from "./report.js";
 import { runSuite } from "./suite.js";
 import type { BackupTool } from "./tools/backup-tool.js";
@@ -10,7 +11,7 @@ import { BorgTool } from "./tools/borg-tool.js";
 import { CairnTool } from "./tools/cairn-tool.js";
 import { ResticTool } from "./tools/restic-tool.js";
 
-const USAGE = "usage: npm run bench -- [--scale tiny|small|default] [--seed N] [--out DIR] [--work DIR] [--tools cairn,restic,borg]";
+const USAGE = "usage: npm run bench -- [--scale tiny|small|default] [--seed N] [--out DIR] [--work DIR] [--tools cairn,restic,borg] [--index-scale 1000000,10000000]";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
       out: { type: "string", default: "bench/results" },
       work: { type: "string" },
       tools: { type: "string", default: "cairn,restic,borg" },
+      "index-scale": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -39,6 +41,15 @@ async function main(): Promise<void> {
     else console.log(`${tool.name} is not installed: skipped (install the Debian package to compare)`);
   }
   try {
+    if (values["index-scale"]) {
+      const sizes = values["index-scale"].split(",").map(Number);
+      const results = await runIndexScale(work, sizes, (line) => console.log(line));
+      const file = join(resolve(values.out), `index-scale-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+      await mkdir(resolve(values.out), { recursive: true });
+      await writeFile(file, JSON.stringify({ date: new Date().toISOString(), results }, null, 2) + "\n");
+      console.log(`results: ${file}`);
+      return;
+    }
     const suite = await runSuite(tools, work, scale, Number(values.seed), (line) => console.log(line));
     const files = await writeReport(resolve(values.out), {
       date: new Date().toISOString(),
