@@ -1,0 +1,30 @@
+/**
+ * Where database dumps live in a snapshot: `/postgres/<server>/<dbname>.sql` (plain SQL) or
+ * `<dbname>.dump` (pg_dump's custom format), and `globals.sql` for roles and tablespaces.
+ */
+export type DumpFormat = "plain" | "custom";
+
+export const DUMP_FORMATS: readonly DumpFormat[] = ["plain", "custom"];
+
+/** Top-level directory of every PostgreSQL dump in a snapshot. */
+export const POSTGRES_DIR = "postgres";
+
+/** pg_dumpall --globals-only output, next to the databases' dumps. */
+export const GLOBALS_FILE = "globals.sql";
+
+const EXTENSION: Record<DumpFormat, string> = { plain: ".sql", custom: ".dump" };
+
+/** A name usable as one path component: `%` and `/` are percent-encoded, `.` and `..` too. */
+export function safeName(name: string): string {
+  const encoded = name.replace(/[%/\0]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0").toUpperCase()}`);
+  return encoded === "." || encoded === ".." ? encoded.replace(/\./g, "%2E") : encoded;
+}
+
+export function dumpFileName(database: string, format: DumpFormat): string {
+  return safeName(database) + EXTENSION[format];
+}
+
+/** The format of a dump file, from its name; undefined for anything else. */
+export function dumpFormatOf(fileName: string): DumpFormat | undefined {
+  return DUMP_FORMATS.find((f) => fileName.endsWith(EXTENSION[f]));
+}

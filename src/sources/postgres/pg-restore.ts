@@ -1,0 +1,151 @@
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { CairnError, IntegrityError, UsageError } from "../../errors.js";
+import type { Id } from "../../store/id.js";
+import type { Repository } from "../../store/repository.js";
+import { findNode, walkTree } from "../../store/tree/tree-walker.js";
+import type { TreeNode } from "../../store/tree/tree-node.js";
+import { dumpFormatOf, GLOBALS_FILE, POSTGRES_DIR, type DumpFormat } from "./dump-layout.js";
+import { PostgresUri } from "./postgres-uri.js";
+import { PgProcess, type PgToolOptions } from "./pg-tools.js";
+
+export interface PostgresRestoreOptions extends PgToolOptions {
+  /** libpq URI of the database to restore into. */
+  target: string;
+  /** Create the target database first (through the server's `postgres` database). */
+  create?: boolean;
+  /** The dump inside the snapshot; by default the snapshot's only database dump. */
+  path?: string;
+  onInfo?: (message: string) => void;
+}
+
+export interface PostgresRestoreResult {
+  /** The dump restored, as a path inside the snapshot. */
+  path: string;
+  format: DumpFormat;
+  /** The target URI without its password. */
+  target: string;
+  bytes: number;
+  created: boolean;
+}
+
+interface DumpFile {
+  path: string;
+  node: TreeNode;
+  format: DumpFormat;
+}
+
+/** The dump to restore: the one named, or the only database dump in the snapshot. */
+async function chooseDump(repo: Repository, rootTree: Id, path: string | undefined): Promise<DumpFile> {
+  if (path !== undefined) {
+    const node = await findNode(repo, rootTree, path);
+    const format = node?.type === "file" ? dumpFormatOf(node.name) : undefined;
+    if (!node || !format) throw new UsageError(`${path} is not a PostgreSQL dump (a .sql or .dump file under /${POSTGRES_DIR})`);
+    return { path, node, format };
+  }
+  const root = await repo.loadTree(rootTree);
+  if (!root.some((n) => n.name === POSTGRES_DIR && n.type === "dir")) throw new UsageError(`the snapshot holds no PostgreSQL dump (nothing under /${POSTGRES_DIR})`);
+  const dumps: DumpFile[] = [];
+  for await (const { path: p, node } of walkTree(repo, rootTree, { start: `/${POSTGRES_DIR}` })) {
+    const format = node.type === "file" ? dumpFormatOf(node.name) : undefined;
+    if (format && node.name !== GLOBALS_FILE) dumps.push({ path: p, node, format });
+  }
+  if (dumps.length === 1) return dumps[0]!;
+  if (dumps.length === 0) throw new UsageError(`the snapshot holds no PostgreSQL database dump under /${POSTGRES_DIR}`);
+  throw new UsageError(`the snapshot holds ${dumps.length} database dumps (${dumps.map((d) => d.path).join(", ")}): choose one with SNAPSHOT:PATH`);
+}
+
+/** Every blob of the dump must be in the index before the target database is touched. */
+function checkComplete(repo: Repository, dump: DumpFile): void {
+  for (const id of dump.node.content ?? []) {
+    if (!repo.lookupBlob(id)) throw new IntegrityError(`${dump.path}: data blob ${id} is missing from the repository; nothing was restored`);
+  }
+}
+
+/** The dump's bytes, each blob verified against its hash as it is read; the next one is read ahead. */
+async function* dumpBytes(repo: Repository, content: readonly Id[]): AsyncGenerator<Buffer> {
+  const load = (i: number): Promise<Buffer> | undefined => {
+    if (i >= content.length) return undefined;
+    const p = repo.loadBlob(content[i]!);
+    p.catch(() => {}); // awaited below; this only keeps an abandoned read-ahead from being "unhandled"
+    return p;
+  };
+  let next = load(0);
+  for (let i = 0; next; i++) {
+    const current = await next;
+    next = load(i + 1);
+    yield current;
+  }
+}
+
+async function createDatabase(target: PostgresUri, database: string, options: PgToolOptions): Promise<void> {
+  // psql quotes the name itself (:"db"), so any database name is safe.
+  const proc = PgProcess.start("psql", ["--no-psqlrc", "--no-password", "--quiet", "--set=ON_ERROR_STOP=1", `--set=db=${database}`, `--dbname=${target.withDatabase("postgres")}`, "--file=-"], { ...options, stdin: true });
+  proc.stdin.end('CREATE DATABASE :"db";\n');
+  await proc.finish();
+}
+
+/**
+ * Restores a dump from a snapshot into a database: plain SQL through psql, custom-format dumps
+ * through pg_restore. Everything runs in one transaction that is committed only after the last
+ * verified byte has been sent, so the first error (from the server, or a damaged blob in the
+ * repository, or cairn being killed) leaves the target database as it was.
+ */
+export async function restoreToPostgres(repo: Repository, rootTree: Id, options: PostgresRestoreOptions): Promise<PostgresRestoreResult> {
+  const target = PostgresUri.parse(options.target);
+  const database = target.database;
+  if (database === undefined) throw new UsageError(`${target.redacted()}: name the database to restore into (postgres://host/DBNAME)`);
+  const dump = await chooseDump(repo, rootTree, options.path);
+  checkComplete(repo, dump);
+
+  const where = `restore of ${dump.path} into ${target.redacted()}`;
+  if (options.create) {
+    try {
+      await createDatabase(target, database, options);
+    } catch (err) {
+      throw new CairnError(`${where}: could not create database ${JSON.stringify(database)}: ${(err as Error).message}`);
+    }
+    options.onInfo?.(`created database ${JSON.stringify(database)}`);
+  }
+  const createdNote = options.create ? ` (database ${JSON.stringify(database)} was created and is left empty)` : "";
+
+  // globals.sql (roles, tablespaces) cannot run inside a transaction: CREATE TABLESPACE refuses to.
+  const transactional = dump.node.name !== GLOBALS_FILE;
+  const proc =
+    dump.format === "plain"
+      ? PgProcess.start("psql", ["--no-psqlrc", "--no-password", "--quiet", "--set=ON_ERROR_STOP=1", `--dbname=${options.target}`, ...(transactional ? ["--command=BEGIN"] : []), "--file=-"], { ...options, stdin: true })
+      : PgProcess.start("pg_restore", ["--no-password", "--exit-on-error", "--single-transaction", `--dbname=${options.target}`], { ...options, stdin: true });
+  const outcome = transactional ? ", nothing was committed" : "";
+  let bytes = 0;
+  let sourceError: unknown;
+  async function* feed(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of dumpBytes(repo, dump.node.content ?? [])) {
+        bytes += chunk.length;
+        yield chunk;
+      }
+    } catch (err) {
+      sourceError = err;
+      proc.kill();
+      throw err;
+    }
+    // psql's own --single-transaction would commit at end of input even if cairn died half-way.
+    if (dump.format === "plain" && transactional) yield Buffer.from("\nCOMMIT;\n");
+  }
+  try {
+    await pipeline(Readable.from(feed()), proc.stdin);
+  } catch {
+    // The program stopped reading (its exit status says why) or the repository failed (sourceError).
+  }
+  if (sourceError) {
+    await proc.finish().catch(() => {});
+    const message = sourceError instanceof Error ? sourceError.message : String(sourceError);
+    throw new CairnError(`${where} stopped${outcome}${createdNote}: ${message}`);
+  }
+  try {
+    await proc.finish();
+  } catch (err) {
+    throw new CairnError(`${where} stopped at the first error${outcome}${createdNote}: ${(err as Error).message}`);
+  }
+  return { path: dump.path, format: dump.format, target: target.redacted(), bytes, created: options.create ?? false };
+}

@@ -1,0 +1,104 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import * as path from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { CairnError } from "../../errors.js";
+
+/** The PostgreSQL client programs cairn runs. */
+export type PgTool = "pg_dump" | "pg_dumpall" | "pg_restore" | "psql";
+
+export interface PgToolOptions {
+  /** Directory holding the client programs (default: $CAIRN_PG_BIN, else the PATH). */
+  binDir?: string;
+}
+
+/** How much of a program's stderr is kept for the error message (the end is what matters). */
+const STDERR_TAIL = 4096;
+
+export function pgToolPath(tool: PgTool, options: PgToolOptions = {}): string {
+  const dir = options.binDir ?? process.env.CAIRN_PG_BIN;
+  return dir ? path.join(dir, tool) : tool;
+}
+
+/**
+ * The caller's environment, so libpq sees PGPASSWORD, PGPASSFILE, PGSSLMODE, … unchanged; only
+ * defaults are added: a connect timeout, so an unreachable server fails instead of hanging a
+ * nightly job, and an application name that shows up in pg_stat_activity.
+ */
+function toolEnvironment(): NodeJS.ProcessEnv {
+  return { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? "30", PGAPPNAME: process.env.PGAPPNAME ?? "cairn" };
+}
+
+/** A running client program whose outcome (exit status and stderr) decides success. */
+export class PgProcess {
+  private stderrTail = "";
+  private readonly outcome: Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>;
+
+  private constructor(
+    readonly tool: PgTool,
+    private readonly child: ChildProcess,
+    private readonly toolPath: string,
+  ) {
+    child.stderr!.setEncoding("utf8");
+    child.stderr!.on("data", (text: string) => {
+      this.stderrTail = (this.stderrTail + text).slice(-STDERR_TAIL);
+    });
+    this.outcome = new Promise((resolve) => {
+      child.once("error", (error) => resolve({ code: null, signal: null, error }));
+      child.once("close", (code, signal) => resolve({ code, signal }));
+    });
+  }
+
+  /** Starts `tool`; stdin and stdout are pipes when asked for, stderr is always captured. */
+  static start(tool: PgTool, args: readonly string[], options: PgToolOptions & { stdin?: boolean; stdout?: boolean } = {}): PgProcess {
+    const toolPath = pgToolPath(tool, options);
+    const child = spawn(toolPath, args, {
+      env: toolEnvironment(),
+      stdio: [options.stdin ? "pipe" : "ignore", options.stdout ? "pipe" : "ignore", "pipe"],
+    });
+    child.stdin?.on("error", () => {}); // EPIPE when the program stops reading: its exit status tells why
+    return new PgProcess(tool, child, toolPath);
+  }
+
+  get stdin(): Writable {
+    return this.child.stdin!;
+  }
+
+  get stdout(): Readable {
+    return this.child.stdout!;
+  }
+
+  /** Stops the program at once (a restore then rolls back: its transaction never commits). */
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+  }
+
+  /** Waits for the program to end; throws, with the program's own message, unless it exited 0. */
+  async finish(): Promise<void> {
+    const { code, signal, error } = await this.outcome;
+    if (error) {
+      const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
+      throw new CairnError(
+        missing
+          ? `${this.toolPath} not found: install the PostgreSQL client programs, or name their directory with --pg-bin or CAIRN_PG_BIN`
+          : `cannot run ${this.toolPath}: ${error.message}`,
+      );
+    }
+    if (code === 0) return;
+    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+    const said = this.stderrTail
+      .split("\n")
+      .map((line) => line.trim())
+      .filter(Boolean)
+      .join("; ");
+    throw new CairnError(`${this.tool} ${how}${said ? `: ${said}` : ""}`);
+  }
+}
+
+/** Runs a client program to completion and returns its stdout. */
+export async function runPgTool(tool: PgTool, args: readonly string[], options: PgToolOptions = {}): Promise<string> {
+  const proc = PgProcess.start(tool, args, { ...options, stdout: true });
+  const chunks: Buffer[] = [];
+  proc.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
+  await proc.finish();
+  return Buffer.concat(chunks).toString("utf8");
+}
