@@ -6,6 +6,7 @@ import type { Snapshot, StoredSnapshot } from "../store/snapshot/snapshot.js";
 import { PROGRAM_VERSION } from "../version.js";
 import { emptyCounters, type BackupContext, type BackupCounters, type BackupWarning, type ExcludeFilter } from "./backup-context.js";
 import type { BackupSource } from "./backup-source.js";
+import { DryRunSink, type BlobSink } from "./blob-sink.js";
 import type { ChangeDetectionOptions } from "./change-detection.js";
 import { ParentLookup } from "./parent-lookup.js";
 import { SnapshotTreeBuilder } from "./snapshot-tree-builder.js";
@@ -20,15 +21,20 @@ export interface BackupOptions {
   exclude?: ExcludeFilter;
   excludeIfPresent?: string[];
   oneFileSystem?: boolean;
+  /** Read everything and count what would be added, but write nothing to the repository. */
+  dryRun?: boolean;
   /** Time recorded in the snapshot (default: when the backup started). */
   time?: Date;
+  /** Counters to update as the backup goes (for a progress display); fresh ones otherwise. */
+  counters?: BackupCounters;
   onWarning?: (warning: BackupWarning) => void;
   onFile?: (path: string) => void;
   signal?: AbortSignal;
 }
 
 export interface BackupResult {
-  snapshotId: Id;
+  /** Absent for a dry run. */
+  snapshotId?: Id;
   snapshot: Snapshot;
   warnings: BackupWarning[];
   counters: BackupCounters;
@@ -47,19 +53,23 @@ export function findParentSnapshot(snapshots: readonly StoredSnapshot[], hostnam
 
 /**
  * Runs a backup: every source is archived into one tree, every blob is flushed, and only then
- * is the snapshot written, so no snapshot can reference anything that is not durable.
+ * is the snapshot written, so no snapshot can reference anything that is not durable. When a
+ * source fails or the run is interrupted, what was written so far is still flushed and
+ * indexed (so the next run reuses it) and no snapshot is written.
  */
 export async function runBackup(repo: Repository, options: BackupOptions): Promise<BackupResult> {
   if (options.sources.length === 0) throw new CairnError("nothing to back up: give at least one path or source");
   const start = new Date();
   const warnings: BackupWarning[] = [];
-  const counters = emptyCounters();
+  const counters = options.counters ?? emptyCounters();
+  const sink: BlobSink = options.dryRun ? new DryRunSink(repo) : repo;
   const ctx: BackupContext = {
-    repo,
+    repo: sink,
     changeDetection: { force: false, ignoreInode: false, ignoreCtime: false, ...options.changeDetection },
     counters,
     excludeIfPresent: options.excludeIfPresent ?? [],
     oneFileSystem: options.oneFileSystem ?? false,
+    hardlinks: new Map(),
     warn: (warning) => {
       counters.errors++;
       warnings.push(warning);
@@ -71,17 +81,23 @@ export async function runBackup(repo: Repository, options: BackupOptions): Promi
   if (options.signal) ctx.signal = options.signal;
 
   const tree = new SnapshotTreeBuilder();
-  const parent = new ParentLookup(repo, options.parent?.tree);
-  const blobsBefore = { ...repo.stats.blobsAdded };
-  const bytesBefore = repo.stats.bytesAdded;
-  const storedBefore = repo.stats.bytesAddedStored;
-  for (const source of options.sources) {
+  const parent = new ParentLookup(sink, options.parent?.tree);
+  const blobsBefore = { ...sink.stats.blobsAdded };
+  const bytesBefore = sink.stats.bytesAdded;
+  const storedBefore = sink.stats.bytesAddedStored;
+  let rootTree: Id;
+  try {
+    for (const source of options.sources) {
+      if (options.signal?.aborted) throw new InterruptedError();
+      await source.archive(ctx, tree, parent);
+    }
+    rootTree = await tree.write(sink);
+    await sink.flush();
     if (options.signal?.aborted) throw new InterruptedError();
-    await source.archive(ctx, tree, parent);
+  } catch (err) {
+    await sink.flush().catch(() => undefined);
+    throw err;
   }
-  const rootTree = await tree.write(repo);
-  await repo.flush();
-  if (options.signal?.aborted) throw new InterruptedError();
 
   const facts = Object.assign({}, ...options.sources.map((s) => s.facts ?? {})) as Record<string, string>;
   const user = os.userInfo();
@@ -104,10 +120,10 @@ export async function runBackup(repo: Repository, options: BackupOptions): Promi
       dirsNew: counters.dirsNew,
       dirsChanged: counters.dirsChanged,
       dirsUnmodified: counters.dirsUnmodified,
-      dataBlobs: repo.stats.blobsAdded.data - blobsBefore.data,
-      treeBlobs: repo.stats.blobsAdded.tree - blobsBefore.tree,
-      dataAdded: repo.stats.bytesAdded - bytesBefore,
-      dataAddedPacked: repo.stats.bytesAddedStored - storedBefore,
+      dataBlobs: sink.stats.blobsAdded.data - blobsBefore.data,
+      treeBlobs: sink.stats.blobsAdded.tree - blobsBefore.tree,
+      dataAdded: sink.stats.bytesAdded - bytesBefore,
+      dataAddedPacked: sink.stats.bytesAddedStored - storedBefore,
       totalFilesProcessed: counters.filesProcessed,
       totalBytesProcessed: counters.bytesProcessed,
       filesRead: counters.filesRead,
@@ -115,6 +131,7 @@ export async function runBackup(repo: Repository, options: BackupOptions): Promi
   };
   if (options.parent) snapshot.parent = options.parent.id;
   if (Object.keys(facts).length > 0) snapshot.source = facts;
+  if (options.dryRun) return { snapshot, warnings, counters };
   const snapshotId = await repo.saveSnapshot(snapshot);
   return { snapshotId, snapshot, warnings, counters };
 }

@@ -1,5 +1,6 @@
-import type { Repository } from "../store/repository.js";
+import type { Id } from "../store/id.js";
 import type { ChangeDetectionOptions } from "./change-detection.js";
+import type { BlobSink } from "./blob-sink.js";
 
 /** What a backup counts as it goes; the snapshot summary and the progress line are made from it. */
 export interface BackupCounters {
@@ -9,8 +10,11 @@ export interface BackupCounters {
   dirsNew: number;
   dirsChanged: number;
   dirsUnmodified: number;
+  /** Files opened and read (0 for an unchanged tree: change detection worked). */
   filesRead: number;
+  /** Files finished (new, changed or unmodified). */
   filesProcessed: number;
+  /** Bytes of the files finished plus those read so far of the files in progress. */
   bytesProcessed: number;
   errors: number;
 }
@@ -28,15 +32,24 @@ export interface BackupWarning {
 /** Decides whether a path is left out; `isDir` lets directory-only patterns apply. */
 export type ExcludeFilter = (path: string, isDir: boolean, size: number) => boolean;
 
+/** The content of a file read in this backup, shared by its other hard links. */
+export interface SavedFile {
+  content: Id[];
+  size: number;
+}
+
 export interface BackupContext {
-  repo: Repository;
+  /** Where blobs and trees go: the repository, or a counter for --dry-run. */
+  repo: BlobSink;
   changeDetection: ChangeDetectionOptions;
   counters: BackupCounters;
   exclude?: ExcludeFilter;
   /** Directories containing a file of one of these names are left out. */
   excludeIfPresent: string[];
-  /** Stay on the device of each path given. */
+  /** Stay on the device of each path given (mount points are kept as empty directories). */
   oneFileSystem: boolean;
+  /** Files with several links read so far, by device and inode: each is read once. */
+  hardlinks: Map<string, Promise<SavedFile | undefined>>;
   warn(warning: BackupWarning): void;
   /** Called with the path of each file as it starts being read. */
   onFile?: (path: string) => void;

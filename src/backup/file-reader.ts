@@ -1,11 +1,13 @@
 import * as fs from "node:fs/promises";
+import { InterruptedError } from "../errors.js";
 
 const READ_SIZE = 1024 * 1024;
 
 /** Reads an open file from the start in fresh buffers (consumers may keep what they are given). */
-export async function* readFile(handle: fs.FileHandle): AsyncGenerator<Uint8Array> {
+export async function* readFile(handle: fs.FileHandle, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   let position = 0;
   for (;;) {
+    if (signal?.aborted) throw new InterruptedError();
     const buffer = Buffer.allocUnsafe(READ_SIZE);
     const { bytesRead } = await handle.read(buffer, 0, READ_SIZE, position);
     if (bytesRead === 0) return;

@@ -27,13 +27,16 @@ export function nodeFromStat(nameBytes: Buffer, st: BigIntStats, type: NodeType)
     uid,
     gid,
     mtime: formatNanos(st.mtimeNs),
-    atime: formatNanos(st.atimeNs),
     ctime: formatNanos(st.ctimeNs),
     inode: Number(st.ino),
     deviceId: Number(st.dev),
     links: Number(st.nlink),
   };
   if (raw) node.nameRaw = raw;
+  // Reading a directory or a link to back it up moves its atime (readdir, readlink), so
+  // recording it would make every directory differ from the last snapshot. Files are read
+  // with O_NOATIME, so theirs is kept.
+  if (type !== "dir" && type !== "symlink") node.atime = formatNanos(st.atimeNs);
   const user = users.name(uid);
   const group = groups.name(gid);
   if (user !== undefined) node.user = user;

@@ -1,11 +1,11 @@
 import type { Id } from "../store/id.js";
-import type { Repository } from "../store/repository.js";
 import type { TreeNode } from "../store/tree/tree-node.js";
+import type { BlobSink } from "./blob-sink.js";
 
 /** Finds nodes of the parent snapshot by path, for change detection. */
 export class ParentLookup {
   constructor(
-    private readonly repo: Repository,
+    private readonly repo: Pick<BlobSink, "loadTree">,
     private readonly rootTree: Id | undefined,
   ) {}
 

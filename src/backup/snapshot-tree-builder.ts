@@ -1,7 +1,7 @@
 import type { Id } from "../store/id.js";
-import type { Repository } from "../store/repository.js";
 import { formatNanos } from "../store/tree/time.js";
 import { nodeNameBytes, type TreeNode } from "../store/tree/tree-node.js";
+import type { BlobSink } from "./blob-sink.js";
 
 class VirtualDir {
   readonly children = new Map<string, VirtualDir | TreeNode>();
@@ -58,12 +58,12 @@ export class SnapshotTreeBuilder {
     dir.children.set(key(node), node);
   }
 
-  async write(repo: Repository): Promise<Id> {
+  async write(repo: BlobSink): Promise<Id> {
     return writeDir(repo, this.root);
   }
 }
 
-async function writeDir(repo: Repository, dir: VirtualDir): Promise<Id> {
+async function writeDir(repo: BlobSink, dir: VirtualDir): Promise<Id> {
   const nodes: TreeNode[] = [];
   for (const child of dir.children.values()) {
     if (child instanceof VirtualDir) nodes.push({ ...child.node, subtree: await writeDir(repo, child) });

@@ -1,19 +1,19 @@
-import { execFile } from "node:child_process";
 import { constants as fsConstants } from "node:fs";
 import * as fs from "node:fs/promises";
-import { promisify } from "node:util";
 import { CairnError, IntegrityError, InterruptedError } from "../errors.js";
 import { findNode } from "../store/tree/tree-walker.js";
 import { decodeBlob } from "../store/blob-codec.js";
 import type { Id } from "../store/id.js";
 import { packKey } from "../store/pack/pack-format.js";
 import type { Repository } from "../store/repository.js";
-import { nanosToSeconds, parseNanos } from "../store/tree/time.js";
+import { parseNanos } from "../store/tree/time.js";
+import { setFileTimes } from "../platform/file-times.js";
+import { makeSpecialFile } from "../platform/special-files.js";
+import { writeXattrs } from "../platform/xattrs.js";
 import { linkTargetBytes, nodeNameBytes, type TreeNode } from "../store/tree/tree-node.js";
 import { readRanges, RestorePlan, type FileTarget, type PlannedBlob } from "./restore-plan.js";
 import { unsafeNameReason } from "./safe-name.js";
 
-const run = promisify(execFile);
 const MERGE_GAP = 1024 * 1024;
 const PACK_READS_IN_FLIGHT = 3;
 
@@ -158,7 +158,8 @@ export class Restorer {
         case "chardev":
         case "blockdev":
           await this.replaceable(path);
-          await this.makeSpecial(node, path);
+          // Owner-only until applyMetadata sets the recorded mode.
+          await makeSpecialFile(path, node.type, node.mode & 0o700, node.rdev ?? 0);
           break;
         case "socket":
           // A socket only exists while a process listens on it: there is nothing to recreate.
@@ -195,19 +196,6 @@ export class Restorer {
       await fs.unlink(path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    }
-  }
-
-  private async makeSpecial(node: TreeNode, path: Buffer): Promise<void> {
-    const file = path.toString("utf8");
-    const mode = (node.mode & 0o777).toString(8);
-    if (node.type === "fifo") {
-      await run("mkfifo", ["-m", mode, "--", file]);
-    } else {
-      const rdev = node.rdev ?? 0;
-      const major = Number((BigInt(rdev) >> 8n) & 0xfffn) | Number((BigInt(rdev) >> 32n) & ~0xfffn);
-      const minor = Number(BigInt(rdev) & 0xffn) | Number((BigInt(rdev) >> 12n) & ~0xffn);
-      await run("mknod", ["-m", mode, "--", file, node.type === "chardev" ? "c" : "b", String(major), String(minor)]);
     }
   }
 
@@ -360,11 +348,13 @@ export class Restorer {
 
   private async applyMetadata(path: Buffer, node: TreeNode): Promise<void> {
     try {
+      // Order matters: chown clears setuid/setgid and file capabilities, so the extended
+      // attributes and then the mode come after it, and the times last of all.
       if (this.asRoot) await fs.lchown(path, node.uid, node.gid);
+      if (node.xattrs?.length) writeXattrs(path, node.xattrs);
       if (node.type !== "symlink") await fs.chmod(path, node.mode & 0o7777);
-      const mtime = nanosToSeconds(parseNanos(node.mtime));
-      const atime = node.atime ? nanosToSeconds(parseNanos(node.atime)) : mtime;
-      await fs.lutimes(path, atime, mtime);
+      const mtime = parseNanos(node.mtime);
+      await setFileTimes(path, node.atime ? parseNanos(node.atime) : mtime, mtime);
     } catch (err) {
       this.problem(path.toString("utf8"), `cannot set metadata: ${(err as Error).message}`);
     }

@@ -1,0 +1,59 @@
+import type { ChunkerParams } from "../chunker/index.js";
+import type { BlobType } from "../store/blob-type.js";
+import { hashBytes, type Id } from "../store/id.js";
+import type { Repository, SaveResult, WriteStats } from "../store/repository.js";
+import { serializeTree } from "../store/tree/tree-codec.js";
+import type { TreeNode } from "../store/tree/tree-node.js";
+
+/** The part of a repository a backup writes through. */
+export interface BlobSink {
+  readonly config: { readonly chunker: ChunkerParams };
+  readonly stats: WriteStats;
+  hasBlob(id: Id): boolean;
+  saveBlob(type: BlobType, plain: Uint8Array): Promise<SaveResult>;
+  saveTree(nodes: readonly TreeNode[]): Promise<Id>;
+  loadTree(id: Id): Promise<TreeNode[]>;
+  flush(): Promise<void>;
+}
+
+/**
+ * For --dry-run: answers like the repository, counts what would be added, writes nothing.
+ * Stored sizes are not known without compressing, so bytesAddedStored stays 0. Trees made
+ * during the run are kept in memory so they can be read back.
+ */
+export class DryRunSink implements BlobSink {
+  readonly stats: WriteStats = { blobsAdded: { data: 0, tree: 0 }, bytesAdded: 0, bytesAddedStored: 0, packsWritten: 0 };
+  private readonly added = new Set<Id>();
+  private readonly trees = new Map<Id, TreeNode[]>();
+
+  constructor(private readonly repo: Repository) {}
+
+  get config(): { readonly chunker: ChunkerParams } {
+    return this.repo.config;
+  }
+
+  hasBlob(id: Id): boolean {
+    return this.added.has(id) || this.repo.hasBlob(id);
+  }
+
+  async saveBlob(type: BlobType, plain: Uint8Array): Promise<SaveResult> {
+    const id = hashBytes(plain);
+    if (this.hasBlob(id)) return { id, added: false };
+    this.added.add(id);
+    this.stats.blobsAdded[type]++;
+    this.stats.bytesAdded += plain.length;
+    return { id, added: true };
+  }
+
+  async saveTree(nodes: readonly TreeNode[]): Promise<Id> {
+    const { id, added } = await this.saveBlob("tree", serializeTree(nodes));
+    if (added) this.trees.set(id, [...nodes]);
+    return id;
+  }
+
+  async loadTree(id: Id): Promise<TreeNode[]> {
+    return this.trees.get(id) ?? this.repo.loadTree(id);
+  }
+
+  async flush(): Promise<void> {}
+}
