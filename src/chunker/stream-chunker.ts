@@ -2,6 +2,8 @@ import { validateChunkerParams, type ChunkerParams } from "./chunker-params.js";
 import { cutPoints, MAX_CDC_BUFFER } from "./fastcdc.js";
 
 const MIN_WINDOW = 8 * 1024 * 1024;
+/** First allocation: small inputs (most files) never pay for the whole window. */
+const INITIAL_BUFFER = 64 * 1024;
 
 /**
  * Splits a byte stream into content-defined chunks. The boundaries depend only on the bytes, never
@@ -20,15 +22,19 @@ export async function* chunkStream(
   // carried to the front and chunked again with what follows. It is at most maxSize, and the window
   // is at least 4 x maxSize (validation caps maxSize at 16 MiB), so a full window always holds 2+
   // chunks and at most a quarter of it is scanned twice.
-  const window = new Uint8Array(Math.min(Math.max(4 * p.maxSize, MIN_WINDOW), MAX_CDC_BUFFER));
+  const windowSize = Math.min(Math.max(4 * p.maxSize, MIN_WINDOW), MAX_CDC_BUFFER);
+  // The buffer grows geometrically up to windowSize as input arrives; cuts happen only when
+  // windowSize bytes are held, so boundaries do not depend on the buffer's growth.
+  let window = new Uint8Array(0);
   let filled = 0;
   for await (const read of source) {
     for (let taken = 0; taken < read.length; ) {
+      if (filled === window.length) window = grow(window, filled, read.length - taken, windowSize);
       const n = Math.min(window.length - filled, read.length - taken);
       window.set(read.subarray(taken, taken + n), filled);
       filled += n;
       taken += n;
-      if (filled < window.length) continue;
+      if (filled < windowSize) continue;
       const ends = cutPoints(window, p);
       const carryStart = ends[ends.length - 2]; // there are always 2+ chunks: see above
       yield* copyChunks(window, ends.subarray(0, ends.length - 1));
@@ -37,6 +43,14 @@ export async function* chunkStream(
     }
   }
   yield* copyChunks(window, cutPoints(window.subarray(0, filled), p));
+}
+
+/** A larger buffer holding the first `filled` bytes of `buffer`: room for `wanted` more, at least double, at most `limit`. */
+function grow(buffer: Uint8Array, filled: number, wanted: number, limit: number): Uint8Array<ArrayBuffer> {
+  const size = Math.min(limit, Math.max(INITIAL_BUFFER, 2 * buffer.length, filled + wanted));
+  const bigger = new Uint8Array(size);
+  bigger.set(buffer.subarray(0, filled));
+  return bigger;
 }
 
 function* copyChunks(window: Uint8Array, ends: Uint32Array): Generator<Uint8Array> {
