@@ -16,6 +16,7 @@ import { unsafeNameReason } from "./safe-name.js";
 
 const MERGE_GAP = 1024 * 1024;
 const PACK_READS_IN_FLIGHT = 3;
+const ANCHOR_AFTER = 3072;
 
 export type OverwritePolicy = "always" | "if-changed" | "if-newer" | "never";
 
@@ -57,9 +58,27 @@ function join(dir: Buffer, name: Buffer): Buffer {
   return Buffer.concat([dir, Buffer.from("/"), name]);
 }
 
-function isZero(buffer: Buffer): boolean {
-  for (let i = 0; i < buffer.length; i++) if (buffer[i] !== 0) return false;
-  return true;
+const HOLE_BLOCK = 4096;
+const ZERO_BLOCK = Buffer.alloc(HOLE_BLOCK);
+
+/**
+ * The byte ranges of `data`, to be written at file offset `offset`, that are not all zeros,
+ * cut at file-block boundaries. Files are created at their final size, so the zero ranges
+ * left unwritten read back as zeros and stay holes: sparse files come back sparse.
+ */
+function nonZeroRanges(data: Buffer, offset: number): { start: number; end: number }[] {
+  const ranges: { start: number; end: number }[] = [];
+  let start = 0;
+  while (start < data.length) {
+    const end = Math.min(data.length, start + HOLE_BLOCK - ((offset + start) % HOLE_BLOCK));
+    if (!data.subarray(start, end).equals(ZERO_BLOCK.subarray(0, end - start))) {
+      const last = ranges[ranges.length - 1];
+      if (last && last.end === start) last.end = end;
+      else ranges.push({ start, end });
+    }
+    start = end;
+  }
+  return ranges;
 }
 
 /**
@@ -76,6 +95,7 @@ export class Restorer {
   private readonly dirs: MetadataTarget[] = [];
   private readonly result: RestoreResult = { files: 0, dirs: 0, others: 0, bytes: 0, skipped: 0, damaged: [], problems: [] };
   private readonly asRoot = process.getuid?.() === 0;
+  private readonly anchors: fs.FileHandle[] = [];
 
   constructor(
     private readonly repo: Repository,
@@ -83,6 +103,14 @@ export class Restorer {
   ) {}
 
   async restore(treeId: Id): Promise<RestoreResult> {
+    try {
+      return await this.restoreAll(treeId);
+    } finally {
+      await Promise.all(this.anchors.map((anchor) => anchor.close()));
+    }
+  }
+
+  private async restoreAll(treeId: Id): Promise<RestoreResult> {
     const target = Buffer.from(this.options.target);
     await fs.mkdir(target, { recursive: true, mode: 0o700 });
     const start = await this.findSubtree(treeId);
@@ -119,6 +147,7 @@ export class Restorer {
       this.result.damaged.push({ path: snapshotDir || "/", message: `directory listing unreadable: ${(err as Error).message}` });
       return;
     }
+    dir = await this.anchored(dir);
     const seen = new Set<string>();
     for (const node of nodes) {
       const snapshotPath = `${snapshotDir}/${node.name}`;
@@ -172,6 +201,18 @@ export class Restorer {
       if (err instanceof InterruptedError) throw err;
       this.problem(snapshotPath, (err as Error).message);
     }
+  }
+
+  /**
+   * Paths longer than PATH_MAX (4096 bytes) fail in every system call, so below a deep
+   * directory its entries are reached through an open descriptor, /proc/self/fd/N/name.
+   * The descriptors stay open until the metadata pass at the end is done.
+   */
+  private async anchored(dir: Buffer): Promise<Buffer> {
+    if (dir.length <= ANCHOR_AFTER) return dir;
+    const handle = await fs.open(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW);
+    this.anchors.push(handle);
+    return Buffer.from(`/proc/self/fd/${handle.fd}`);
   }
 
   private async makeDir(path: Buffer): Promise<void> {
@@ -317,15 +358,16 @@ export class Restorer {
   }
 
   private async writeBlob(blob: PlannedBlob, plain: Buffer | undefined, error: string | undefined): Promise<void> {
-    const zero = plain !== undefined && isZero(plain);
+    const ranges = plain ? nonZeroRanges(plain, 0) : [];
     for (const use of blob.uses) {
       const file = use.file;
       if (!plain) this.markDamaged(file, error ?? `blob ${blob.id} unreadable`);
       await this.ensureCreated(file);
-      if (plain && !zero) {
+      if (plain && ranges.length > 0) {
         const handle = await this.open(file, false);
         try {
-          await handle.write(plain, 0, plain.length, use.offset);
+          const own = use.offset % HOLE_BLOCK === 0 ? ranges : nonZeroRanges(plain, use.offset);
+          for (const r of own) await handle.write(plain, r.start, r.end - r.start, use.offset + r.start);
         } finally {
           await handle.close();
         }
