@@ -1,0 +1,321 @@
+// The repository's on-disk formats and the local backend's guarantees.
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AlreadyExistsError, IntegrityError, NotFoundError, RepositoryNotFoundError } from "../../src/errors.js";
+import { LocalBackend } from "../../src/store/backend/local-backend.js";
+import { Compression, decodeBlob, encodeBlob } from "../../src/store/blob-codec.js";
+import { DEFAULT_PACK_SIZE, parseConfig, serializeConfig, type RepositoryConfig } from "../../src/store/config.js";
+import { hashBytes } from "../../src/store/id.js";
+import { PackBuilder } from "../../src/store/pack/pack-builder.js";
+import { PACK_FOOTER_BYTES, PACK_MAGIC, TRAILER_ENTRY_BYTES, packKey, parseFooter, parseTrailer } from "../../src/store/pack/pack-format.js";
+import { loadSnapshot, writeSnapshot } from "../../src/store/snapshot/snapshot-store.js";
+import { parseSnapshot, serializeSnapshot, type Snapshot } from "../../src/store/snapshot/snapshot.js";
+import { parseTree, serializeTree } from "../../src/store/tree/tree-codec.js";
+import type { TreeNode } from "../../src/store/tree/tree-node.js";
+
+const ID_A = "a".repeat(64);
+
+/** Splits a pack into its parts the way a reader does: footer first, then trailer. */
+function readPack(packId: string, bytes: Buffer) {
+  const footer = bytes.subarray(bytes.length - PACK_FOOTER_BYTES);
+  const trailerLength = parseFooter(packId, footer, bytes.length);
+  const trailer = bytes.subarray(bytes.length - PACK_FOOTER_BYTES - trailerLength, bytes.length - PACK_FOOTER_BYTES);
+  return parseTrailer(packId, trailer, bytes.length);
+}
+
+function buildPack(blobs: Buffer[]) {
+  const builder = new PackBuilder("data");
+  for (const plain of blobs) builder.add(hashBytes(plain), plain.length, encodeBlob(plain, 3));
+  return builder.finish();
+}
+
+describe("packs", () => {
+  const blobs = [
+    Buffer.from("hello, pack"),
+    randomBytes(70_000), // incompressible: stored raw
+    Buffer.alloc(100_000, 7), // compressible: stored as zstd
+    Buffer.alloc(0),
+  ];
+
+  it("round-trips: the trailer locates every blob and each decodes to its plaintext", () => {
+    const pack = buildPack(blobs);
+    expect(pack.id).toBe(hashBytes(pack.bytes));
+    expect(packKey(pack.id)).toBe(`data/${pack.id.slice(0, 2)}/${pack.id}`);
+    expect(pack.bytes.subarray(pack.bytes.length - PACK_MAGIC.length).equals(PACK_MAGIC)).toBe(true);
+    const entries = readPack(pack.id, pack.bytes);
+    expect(entries).toEqual(pack.entries);
+    expect(entries.map((e) => e.compression)).toEqual([Compression.none, Compression.none, Compression.zstd, Compression.none]);
+    entries.forEach((e, i) => {
+      expect(e.type).toBe("data");
+      const stored = pack.bytes.subarray(e.offset, e.offset + e.storedLength);
+      expect(decodeBlob(e.id, stored, e.compression, e.plainLength).equals(blobs[i]!)).toBe(true);
+    });
+    // Blobs tile the pack from byte 0 up to the trailer.
+    const last = entries[entries.length - 1]!;
+    expect(last.offset + last.storedLength).toBe(pack.bytes.length - PACK_FOOTER_BYTES - entries.length * TRAILER_ENTRY_BYTES);
+  });
+
+  it("refuses a pack with a bad magic", () => {
+    const pack = buildPack(blobs);
+    const bad = Buffer.from(pack.bytes);
+    bad[bad.length - 1] ^= 0xff;
+    expect(() => readPack(pack.id, bad)).toThrow(IntegrityError);
+    expect(() => readPack(pack.id, bad)).toThrow(/bad magic/);
+  });
+
+  it("refuses impossible trailer lengths", () => {
+    const pack = buildPack(blobs);
+    const footer = Buffer.from(pack.bytes.subarray(pack.bytes.length - PACK_FOOTER_BYTES));
+    footer.writeUInt32LE(TRAILER_ENTRY_BYTES + 1, 0); // not a whole number of entries
+    expect(() => parseFooter(pack.id, footer, pack.bytes.length)).toThrow(/trailer length .* is impossible/);
+    footer.writeUInt32LE(TRAILER_ENTRY_BYTES * 1_000_000, 0); // longer than the pack
+    expect(() => parseFooter(pack.id, footer, pack.bytes.length)).toThrow(/trailer length .* is impossible/);
+    expect(() => parseFooter(pack.id, footer.subarray(1), pack.bytes.length)).toThrow(/bad magic/);
+  });
+
+  it("refuses a truncated pack, whichever end was cut", () => {
+    const pack = buildPack(blobs);
+    expect(() => readPack(pack.id, pack.bytes.subarray(0, pack.bytes.length - 5))).toThrow(IntegrityError);
+    // Losing blob bytes at the front leaves the footer intact but the trailer no longer tiles the pack.
+    expect(() => readPack(pack.id, pack.bytes.subarray(100))).toThrow(/trailer describes \d+ bytes of blobs, pack holds \d+/);
+    expect(() => readPack(pack.id, Buffer.alloc(3))).toThrow(IntegrityError);
+  });
+
+  it("refuses trailer entries with an unknown type or absurd lengths", () => {
+    const pack = buildPack([Buffer.from("x")]);
+    const unknownType = Buffer.from(pack.bytes);
+    unknownType[1] = 9; // the first trailer entry's type byte (the blob is 1 byte)
+    expect(() => readPack(pack.id, unknownType)).toThrow(/unknown blob type/);
+    const absurd = Buffer.from(pack.bytes);
+    absurd.writeUInt32LE(0xffffffff, 1 + 6); // plaintext length
+    expect(() => readPack(pack.id, absurd)).toThrow(/absurd length/);
+  });
+
+  it("decodeBlob verifies content against the id", () => {
+    const plain = Buffer.alloc(50_000, 1);
+    const encoded = encodeBlob(plain, 3);
+    expect(encoded.compression).toBe(Compression.zstd);
+    expect(() => decodeBlob(hashBytes(Buffer.from("other")), encoded.stored, encoded.compression, plain.length)).toThrow(/content hash is/);
+    expect(() => decodeBlob(hashBytes(plain), encoded.stored, encoded.compression, plain.length - 1)).toThrow(IntegrityError);
+    const flipped = Buffer.from(plain);
+    flipped[10] = 2;
+    expect(() => decodeBlob(hashBytes(plain), flipped, Compression.none, plain.length)).toThrow(IntegrityError);
+    expect(() => decodeBlob(hashBytes(plain), plain, 7, plain.length)).toThrow(/unknown compression/);
+  });
+});
+
+function node(name: string, extra: Partial<TreeNode> = {}): TreeNode {
+  return { name, type: "file", mode: 0o644, uid: 1000, gid: 1000, mtime: "2024-01-02T03:04:05.123456789Z", size: 0, content: [], ...extra };
+}
+
+describe("trees", () => {
+  // Byte order differs from JavaScript's UTF-16 order: U+FF61 sorts after U+1F600 in UTF-16
+  // (surrogates are 0xD8xx) but before it in UTF-8 (ef.. < f0..).
+  const nonUtf8 = Buffer.from([0xff, 0x61]);
+  const names = ["b", "a", "B", "é", "😀", "｡", "z", "a b", "a.b"];
+  const nodes = [...names.map((n) => node(n)), node("\ufffda", { nameRaw: nonUtf8 })];
+
+  it("sorts nodes by the bytes of their names, whatever the input order", () => {
+    const bytes = serializeTree(nodes);
+    const parsed = parseTree(hashBytes(bytes), bytes);
+    expect(parsed.map((n) => (n.nameRaw ?? Buffer.from(n.name)).toString("hex"))).toEqual(
+      [...names.map((n) => Buffer.from(n)), nonUtf8].sort(Buffer.compare).map((b) => b.toString("hex")),
+    );
+    expect(parsed.map((n) => n.name)).toEqual(["B", "a", "a b", "a.b", "b", "z", "é", "｡", "😀", "\ufffda"]);
+  });
+
+  it("is deterministic: any permutation gives the same bytes", () => {
+    const reference = serializeTree(nodes);
+    for (let i = 0; i < 20; i++) {
+      const shuffled = [...nodes].sort(() => Math.random() - 0.5);
+      expect(serializeTree(shuffled).equals(reference)).toBe(true);
+    }
+  });
+
+  it("keeps raw name bytes and every field through a round trip", () => {
+    const full = node("x", {
+      nameRaw: nonUtf8,
+      user: "ann",
+      group: "staff",
+      atime: "1970-01-01T00:00:00.000000001Z",
+      ctime: "2038-01-19T03:14:08.999999999Z",
+      inode: 2 ** 40,
+      deviceId: 66306,
+      links: 2,
+      size: 5,
+      content: [ID_A],
+      xattrs: [{ name: "user.k", value: Buffer.from([0, 1, 2, 255]) }],
+    });
+    const link = node("l", { type: "symlink", content: undefined, size: undefined, linkTarget: "\ufffd", linkTargetRaw: Buffer.from([0xc3, 0x28]) });
+    const dir = node("d", { type: "dir", content: undefined, size: undefined, subtree: ID_A, mode: 0o1777 });
+    const bytes = serializeTree([full, link, dir]);
+    const parsed = parseTree(hashBytes(bytes), bytes);
+    const byName = new Map(parsed.map((n) => [n.name, n]));
+    expect(byName.get("x")).toEqual(full);
+    expect(byName.get("l")).toEqual(link);
+    expect(byName.get("d")).toEqual(dir);
+  });
+
+  it("refuses duplicate names (by bytes)", () => {
+    expect(() => serializeTree([node("a"), node("a")])).toThrow(/duplicate name/);
+    expect(() => serializeTree([node("a"), node("\ufffd", { nameRaw: Buffer.from("a") })])).toThrow(/duplicate name/);
+  });
+
+  it.each([
+    ["not JSON", "{", /not valid JSON/],
+    ["no node list", "{}", /no node list/],
+    ["unknown type", JSON.stringify({ nodes: [{ ...node("a"), type: "door" }] }), /unknown node type/],
+    ["negative mode", JSON.stringify({ nodes: [{ ...node("a"), mode: -1 }] }), /mode is not a non-negative integer/],
+    ["bad time", JSON.stringify({ nodes: [{ ...node("a"), mtime: "yesterday" }] }), /mtime is not a valid time/],
+    ["dir without subtree", JSON.stringify({ nodes: [{ ...node("a"), type: "dir" }] }), /has no subtree/],
+    ["file without content", JSON.stringify({ nodes: [{ name: "a", type: "file", mode: 1, uid: 0, gid: 0, mtime: "2024-01-01T00:00:00Z" }] }), /no content list/],
+    ["content not ids", JSON.stringify({ nodes: [{ ...node("a"), content: ["xyz"] }] }), /content is not a list of ids/],
+  ])("parseTree refuses %s", (_name, text, message) => {
+    expect(() => parseTree(ID_A, Buffer.from(text))).toThrow(IntegrityError);
+    expect(() => parseTree(ID_A, Buffer.from(text))).toThrow(message);
+  });
+});
+
+describe("snapshots", () => {
+  const snapshot: Snapshot = {
+    time: "2024-05-06T07:08:09.123Z",
+    tree: ID_A,
+    paths: ["/home/ann"],
+    hostname: "h",
+    username: "ann",
+    uid: 1000,
+    gid: 1000,
+    tags: ["daily"],
+    programVersion: "cairn 0.1.0",
+  };
+
+  it("round-trips, and its id is the hash of its bytes", async () => {
+    const bytes = serializeSnapshot(snapshot);
+    expect(parseSnapshot(hashBytes(bytes), bytes)).toEqual({ id: hashBytes(bytes), ...snapshot });
+  });
+
+  it.each([
+    ["not JSON", "nope", /not valid JSON/],
+    ["no time", JSON.stringify({ tree: ID_A }), /no valid time/],
+    ["bad time", JSON.stringify({ time: "soon", tree: ID_A }), /no valid time/],
+    ["bad tree", JSON.stringify({ time: snapshot.time, tree: "abc" }), /no valid tree id/],
+    ["bad parent", JSON.stringify({ time: snapshot.time, tree: ID_A, parent: 5 }), /invalid parent/],
+    ["paths not strings", JSON.stringify({ time: snapshot.time, tree: ID_A, paths: [1] }), /paths is not a list of strings/],
+  ])("parseSnapshot refuses %s", (_name, text, message) => {
+    expect(() => parseSnapshot(ID_A, Buffer.from(text))).toThrow(IntegrityError);
+    expect(() => parseSnapshot(ID_A, Buffer.from(text))).toThrow(message);
+  });
+});
+
+describe("config", () => {
+  const config: RepositoryConfig = {
+    version: 1,
+    id: "f".repeat(64),
+    created: "2024-01-01T00:00:00.000Z",
+    chunker: { minSize: 1024, avgSize: 4096, maxSize: 16384 },
+    compression: { algorithm: "zstd", level: 3 },
+    packSize: DEFAULT_PACK_SIZE,
+  };
+  const json = () => JSON.parse(serializeConfig(config).toString("utf8")) as Record<string, unknown>;
+
+  it("round-trips", () => {
+    expect(parseConfig("/r", serializeConfig(config))).toEqual(config);
+  });
+
+  it.each([
+    ["garbage", () => "\x00garbage{", /not valid JSON/],
+    ["a JSON string", () => '"config"', /not an object|unsupported version/],
+    ["null", () => "null", /not an object/],
+    ["a future version", () => JSON.stringify({ ...json(), version: 2 }), /unsupported version 2/],
+    ["no id", () => JSON.stringify({ ...json(), id: "" }), /no repository id/],
+    ["no chunker", () => JSON.stringify({ ...json(), chunker: undefined }), /missing chunker/],
+    ["bad chunker sizes", () => JSON.stringify({ ...json(), chunker: { min_size: 1, avg_size: 2, max_size: 3 } }), /chunker minSize must be/],
+    ["bad compression level", () => JSON.stringify({ ...json(), compression: { algorithm: "zstd", level: 99 } }), /compression level/],
+    ["bad pack size", () => JSON.stringify({ ...json(), pack_size: 5 }), /pack size/],
+  ])("parseConfig refuses %s as a damaged repository", (_name, text, message) => {
+    const parse = () => parseConfig("/r", Buffer.from(text()));
+    expect(parse).toThrow(RepositoryNotFoundError);
+    expect(parse).toThrow(/^\/r: repository config is damaged/);
+    expect(parse).toThrow(message);
+  });
+});
+
+describe("local backend", () => {
+  let root: string;
+  let backend: LocalBackend;
+
+  beforeEach(async () => {
+    root = await fs.mkdtemp(join(tmpdir(), "cairn-backend-"));
+    backend = new LocalBackend(root);
+  });
+  afterEach(async () => {
+    await fs.rm(root, { recursive: true, force: true });
+  });
+
+  const leftovers = async () => (await fs.readdir(root, { recursive: true })).filter((p) => String(p).split("/").pop()!.startsWith("."));
+
+  it("never overwrites: a second put of the same key fails and keeps the first content", async () => {
+    await backend.put("snapshots/x", Buffer.from("first"));
+    await expect(backend.put("snapshots/x", Buffer.from("second"))).rejects.toThrow(AlreadyExistsError);
+    expect((await backend.get("snapshots/x")).toString()).toBe("first");
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it("creates files 0600 and directories 0700", async () => {
+    const key = packKey("ab" + "0".repeat(62));
+    await backend.put(key, Buffer.from("pack"));
+    expect((await fs.stat(join(root, key))).mode & 0o777).toBe(0o600);
+    expect((await fs.stat(join(root, "data"))).mode & 0o777).toBe(0o700);
+    expect((await fs.stat(join(root, "data", "ab"))).mode & 0o777).toBe(0o700);
+  });
+
+  it("reads byte ranges, and reports reads past the end or of missing objects as NotFoundError", async () => {
+    const data = randomBytes(10_000);
+    await backend.put("index/i", data);
+    expect((await backend.get("index/i", { offset: 1234, length: 5000 })).equals(data.subarray(1234, 6234))).toBe(true);
+    expect((await backend.get("index/i", { offset: 0, length: 0 })).length).toBe(0);
+    await expect(backend.get("index/i", { offset: 9000, length: 2000 })).rejects.toThrow(/short read/);
+    await expect(backend.get("index/i", { offset: 9000, length: 2000 })).rejects.toThrow(NotFoundError);
+    await expect(backend.get("index/missing")).rejects.toThrow(NotFoundError);
+    await expect(backend.get("nothere/missing", { offset: 0, length: 1 })).rejects.toThrow(NotFoundError);
+  });
+
+  it("lists by prefix, in key order, skipping temporary files", async () => {
+    await backend.put("data/cd/cd2", Buffer.from("22"));
+    await backend.put("data/ab/ab1", Buffer.from("1"));
+    await backend.put("snapshots/s", Buffer.from("s"));
+    await fs.writeFile(join(root, "data", "ab", ".tmp-0123456789abcdef"), "half-written pack");
+    const list = async (prefix: string) => {
+      const out = [];
+      for await (const info of backend.list(prefix)) out.push(info);
+      return out;
+    };
+    expect(await list("data/")).toEqual([
+      { key: "data/ab/ab1", size: 1 },
+      { key: "data/cd/cd2", size: 2 },
+    ]);
+    expect(await list("data")).toEqual(await list("data/"));
+    expect(await list("snapshots/")).toEqual([{ key: "snapshots/s", size: 1 }]);
+    expect(await list("locks/")).toEqual([]);
+  });
+
+  it("stats and deletes, deleting a missing object being no error", async () => {
+    await backend.put("locks/l", Buffer.from("lock"));
+    expect(await backend.stat("locks/l")).toEqual({ key: "locks/l", size: 4 });
+    expect(await backend.stat("locks")).toBeUndefined();
+    await backend.delete("locks/l");
+    expect(await backend.stat("locks/l")).toBeUndefined();
+    await expect(backend.delete("locks/l")).resolves.toBeUndefined();
+  });
+
+  it("loadSnapshot refuses a snapshot whose bytes do not match its name", async () => {
+    const id = await writeSnapshot(backend, { time: "2024-01-01T00:00:00Z", tree: ID_A, paths: [], hostname: "h", username: "u", tags: [], programVersion: "x" });
+    expect((await loadSnapshot(backend, id)).tree).toBe(ID_A);
+    const other = hashBytes(Buffer.from("other"));
+    await fs.copyFile(join(root, "snapshots", id), join(root, "snapshots", other));
+    await expect(loadSnapshot(backend, other)).rejects.toThrow(/content does not match its name/);
+  });
+});
