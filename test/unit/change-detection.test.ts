@@ -1,0 +1,134 @@
+// Change detection against the parent snapshot: unchanged files are never opened.
+import * as fs from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBackup, type BackupOptions, type BackupResult } from "../../src/backup/archiver.js";
+import { isUnchanged } from "../../src/backup/change-detection.js";
+import { PathSource } from "../../src/backup/path-source.js";
+import { initLocalRepository, openLocalRepository } from "../../src/store/open-local.js";
+import type { Repository } from "../../src/store/repository.js";
+import type { StoredSnapshot } from "../../src/store/snapshot/snapshot.js";
+import type { TreeNode } from "../../src/store/tree/tree-node.js";
+import { findNode, walkTree } from "../../src/store/tree/tree-walker.js";
+
+const FILES = 20_000;
+const DIRS = 100;
+
+let work: string;
+let src: string;
+let repo: Repository;
+let first: BackupResult;
+let firstSnapshot: StoredSnapshot;
+
+function filePath(i: number): string {
+  return join(src, `d${i % DIRS}`, `f${i}.txt`);
+}
+
+async function backup(parent: StoredSnapshot | undefined, extra: Partial<BackupOptions> = {}): Promise<BackupResult> {
+  const result = await runBackup(repo, { sources: [new PathSource(src)], ...(parent ? { parent } : {}), ...extra });
+  expect(result.warnings).toEqual([]);
+  return result;
+}
+
+async function latest(): Promise<StoredSnapshot> {
+  const all = await repo.listSnapshots();
+  return all[all.length - 1]!;
+}
+
+beforeAll(async () => {
+  work = await fs.mkdtemp(join(tmpdir(), "cairn-change-"));
+  src = join(work, "src");
+  for (let d = 0; d < DIRS; d++) await fs.mkdir(join(src, `d${d}`), { recursive: true });
+  for (let i = 0; i < FILES; i += 500) {
+    await Promise.all(Array.from({ length: 500 }, (_, j) => fs.writeFile(filePath(i + j), `file ${i + j}\n`)));
+  }
+  await initLocalRepository(join(work, "repo"));
+  repo = await openLocalRepository(join(work, "repo"));
+  first = await backup(undefined);
+  firstSnapshot = await latest();
+}, 120_000);
+
+afterAll(async () => {
+  await repo?.close();
+  if (work) await fs.rm(work, { recursive: true, force: true });
+});
+
+describe("a second backup of an unchanged tree", () => {
+  it("reads every file the first time", () => {
+    expect(first.snapshot.summary).toMatchObject({ filesNew: FILES, filesRead: FILES, filesUnmodified: 0, dirsNew: DIRS + 1 });
+  });
+
+  it("opens no file, reuses every directory tree and adds nothing", async () => {
+    const second = await backup(firstSnapshot);
+    expect(second.snapshot.summary).toMatchObject({
+      filesRead: 0,
+      filesUnmodified: FILES,
+      filesNew: 0,
+      filesChanged: 0,
+      dirsUnmodified: DIRS + 1,
+      dirsChanged: 0,
+      dataBlobs: 0,
+      totalFilesProcessed: FILES,
+    });
+    // The directories above src (e.g. /tmp) change all the time; src's own tree must not.
+    const srcTree = async (r: BackupResult) => (await findNode(repo, r.snapshot.tree, src))!.subtree;
+    expect(await srcTree(second)).toBe(await srcTree(first));
+  });
+
+  it("re-reads only the one file that changed", async () => {
+    await fs.appendFile(filePath(1234), "more\n");
+    const third = await backup(await latest());
+    expect(third.snapshot.summary).toMatchObject({ filesRead: 1, filesChanged: 1, filesUnmodified: FILES - 1, dirsChanged: 2, dirsUnmodified: DIRS - 1 });
+  });
+
+  it("re-reads everything with --force", async () => {
+    const forced = await backup(await latest(), { changeDetection: { force: true } });
+    expect(forced.snapshot.summary).toMatchObject({ filesRead: FILES, dataBlobs: 0 });
+  });
+
+  it("re-reads a file whose ctime changed, unless told to ignore ctime", async () => {
+    await fs.chmod(filePath(42), 0o640);
+    const parent = await latest();
+    expect((await backup(parent, { changeDetection: { ignoreCtime: true } })).snapshot.summary!.filesRead).toBe(0);
+    expect((await backup(parent)).snapshot.summary!.filesRead).toBe(1);
+  });
+
+  it("re-reads a file whose content blobs are no longer in the index", async () => {
+    const parent = await latest();
+    const hasBlob = repo.hasBlob.bind(repo);
+    const lost = new Set<string>();
+    repo.hasBlob = (id) => !lost.has(id) && hasBlob(id);
+    try {
+      for await (const { path, node } of walkTree(repo, parent.tree)) if (path.endsWith("/f7.txt")) node.content!.forEach((id) => lost.add(id));
+      expect(lost.size).toBeGreaterThan(0);
+      expect((await backup(parent)).snapshot.summary!.filesRead).toBe(1);
+    } finally {
+      repo.hasBlob = hasBlob;
+    }
+  });
+});
+
+describe("isUnchanged", () => {
+  const base: TreeNode = { name: "f", type: "file", mode: 0o644, uid: 0, gid: 0, mtime: "2024-01-01T00:00:00.000000001Z", ctime: "2024-01-01T00:00:00.000000002Z", inode: 7, size: 10, content: [] };
+  const all = { force: false, ignoreInode: false, ignoreCtime: false };
+
+  it("trusts a file whose type, size, mtime, ctime and inode all match", () => {
+    expect(isUnchanged({ ...base }, base, all)).toBe(true);
+  });
+
+  it("distrusts any difference in size, mtime, ctime or inode, or a different type", () => {
+    expect(isUnchanged({ ...base, size: 11 }, base, all)).toBe(false);
+    expect(isUnchanged({ ...base, mtime: "2024-01-01T00:00:00.000000003Z" }, base, all)).toBe(false);
+    expect(isUnchanged({ ...base, ctime: "2024-01-01T00:00:00.000000003Z" }, base, all)).toBe(false);
+    expect(isUnchanged({ ...base, inode: 8 }, base, all)).toBe(false);
+    expect(isUnchanged({ ...base }, { ...base, type: "symlink" }, all)).toBe(false);
+    expect(isUnchanged({ ...base }, undefined, all)).toBe(false);
+  });
+
+  it("honours --ignore-inode, --ignore-ctime and --force", () => {
+    expect(isUnchanged({ ...base, inode: 8 }, base, { ...all, ignoreInode: true })).toBe(true);
+    expect(isUnchanged({ ...base, ctime: "2025-01-01T00:00:00Z" }, base, { ...all, ignoreCtime: true })).toBe(true);
+    expect(isUnchanged({ ...base }, base, { ...all, force: true })).toBe(false);
+  });
+});
