@@ -90,3 +90,11 @@ export async function runIndexScale(workDir: string, sizes: number[], log: (line
   }
   return results;
 }
+
+export function indexScaleTable(results: IndexScaleResult[]): string {
+  const header = ["indexed blobs", "ingest s", "ingest peak RSS MiB", "backup wall s", "backup peak RSS MiB", "lookups/s"];
+  const rows = results.map((r) =>
+    [r.blobs.toLocaleString("en-US"), r.ingestSeconds.toFixed(1), r.ingestPeakRssMiB.toFixed(0), r.backupWallSeconds.toFixed(2), r.backupPeakRssMiB.toFixed(0), Math.round(r.lookupsPerSecond).toLocaleString("en-US")].join(" | "),
+  );
+  return [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r} |`)].join("\n");
+}

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { STEPS, type StepResult, type SuiteResult } from "./suite.js";
+import { isFailure, STEPS, type StepOutcome, type StepResult, type SuiteResult } from "./suite.js";
 
 export interface BenchReport {
   date: string;
@@ -10,40 +10,63 @@ export interface BenchReport {
   extra?: Record<string, unknown>;
 }
 
-function find(results: StepResult[], tool: string, step: string): StepResult | undefined {
+function find(results: StepOutcome[], tool: string, step: string): StepOutcome | undefined {
   return results.find((r) => r.tool === tool && r.step === step);
+}
+
+function measured(results: StepOutcome[], tool: string, step: string): StepResult | undefined {
+  const r = find(results, tool, step);
+  return r && !isFailure(r) ? r : undefined;
 }
 
 function ratio(a: number | undefined, b: number | undefined): string {
   return a === undefined || b === undefined || b === 0 ? "–" : `${(a / b).toFixed(2)}×`;
 }
 
-/** One row per step and tool, with cairn's ratio to each peer on time, memory and size. */
+function toolsOf(suite: SuiteResult): string[] {
+  return [...new Set(suite.results.map((r) => r.tool))];
+}
+
+/** One row per step and tool: what each command cost, or why it failed. */
 export function markdownTable(suite: SuiteResult): string {
-  const tools = [...new Set(suite.results.map((r) => r.tool))];
-  const peers = tools.filter((t) => t !== "cairn");
-  const header = ["step", "tool", "wall s", "cpu s", "peak RSS MiB", "repo MB", ...peers.flatMap((p) => [`cairn/${p} wall`, `cairn/${p} RSS`, `cairn/${p} repo`])];
+  const tools = toolsOf(suite);
+  const header = ["step", "tool", "wall s", "cpu s", "peak RSS MiB", "repo MB"];
   const lines = [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`];
   for (const step of STEPS) {
     for (const tool of tools) {
       const r = find(suite.results, tool, step);
       if (!r) continue;
-      const ratios = peers.flatMap((p) => {
-        if (tool !== "cairn") return ["", "", ""];
-        const peer = find(suite.results, p, step);
-        return [ratio(r.wallSeconds, peer?.wallSeconds), ratio(r.peakRssMiB, peer?.peakRssMiB), ratio(r.repoBytes, peer?.repoBytes)];
-      });
-      lines.push(`| ${[step, tool, r.wallSeconds.toFixed(2), r.cpuSeconds.toFixed(2), r.peakRssMiB.toFixed(0), (r.repoBytes / 1e6).toFixed(1), ...ratios].join(" | ")} |`);
+      const cells = isFailure(r)
+        ? ["failed", "", "", ""]
+        : [r.wallSeconds.toFixed(2), r.cpuSeconds.toFixed(2), r.peakRssMiB.toFixed(0), (r.repoBytes / 1e6).toFixed(1)];
+      lines.push(`| ${[step, tool, ...cells].join(" | ")} |`);
     }
   }
   return lines.join("\n");
 }
 
-/** A grouped bar chart of wall time per step, one bar per tool. */
+/** One row per step and peer: cairn's cost divided by the peer's (below 1× means cairn is cheaper). */
+export function ratioTable(suite: SuiteResult): string {
+  const peers = toolsOf(suite).filter((t) => t !== "cairn");
+  const header = ["step", "peer", "wall", "cpu", "peak RSS", "repo size"];
+  const lines = [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`];
+  for (const step of STEPS) {
+    const c = measured(suite.results, "cairn", step);
+    for (const peer of peers) {
+      const p = measured(suite.results, peer, step);
+      const cells = [ratio(c?.wallSeconds, p?.wallSeconds), ratio(c?.cpuSeconds, p?.cpuSeconds), ratio(c?.peakRssMiB, p?.peakRssMiB), ratio(c?.repoBytes, p?.repoBytes)];
+      lines.push(`| ${[step, `cairn/${peer}`, ...cells].join(" | ")} |`);
+    }
+  }
+  return lines.join("\n");
+}
+
+/** A grouped bar chart of wall time per step, one bar per tool; failed steps have no bar. */
 export function svgChart(suite: SuiteResult): string {
-  const tools = [...new Set(suite.results.map((r) => r.tool))];
+  const tools = toolsOf(suite);
   const colors = ["#2b6cb0", "#c05621", "#2f855a", "#6b46c1"];
-  const max = Math.max(...suite.results.map((r) => r.wallSeconds), 0.001);
+  const ok = suite.results.filter((r): r is StepResult => !isFailure(r));
+  const max = Math.max(...ok.map((r) => r.wallSeconds), 0.001);
   const groupWidth = 150;
   const barWidth = Math.floor((groupWidth - 30) / Math.max(tools.length, 1));
   const height = 260;
@@ -52,7 +75,7 @@ export function svgChart(suite: SuiteResult): string {
   STEPS.forEach((step, i) => {
     const x0 = 50 + i * groupWidth;
     tools.forEach((tool, j) => {
-      const r = find(suite.results, tool, step);
+      const r = measured(suite.results, tool, step);
       if (!r) return;
       const h = Math.max(1, Math.round((r.wallSeconds / max) * plot));
       parts.push(`<rect x="${x0 + j * barWidth}" y="${20 + plot - h}" width="${barWidth - 4}" height="${h}" fill="${colors[j % colors.length]}"><title>${tool} ${step}: ${r.wallSeconds.toFixed(2)} s</title></rect>`);
@@ -65,18 +88,27 @@ export function svgChart(suite: SuiteResult): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">${parts.join("")}</svg>\n`;
 }
 
+/** A file-name-safe form of an ISO date. */
+export function stamp(date: string): string {
+  return date.replace(/[:.]/g, "-");
+}
+
 export async function writeReport(outDir: string, report: BenchReport): Promise<{ json: string; markdown: string; svg: string }> {
   await mkdir(outDir, { recursive: true });
-  const stamp = report.date.replace(/[:.]/g, "-");
-  const base = join(outDir, `bench-${report.scale}-${stamp}`);
-  const table = markdownTable(report.suite);
+  const base = join(outDir, `bench-${report.scale}-${stamp(report.date)}`);
+  const failures = report.suite.results.filter(isFailure);
   const markdown = [
     `# cairn benchmark, ${report.scale} corpus, ${report.date}`,
     "",
     `Corpus: ${report.suite.corpus.total.files} files, ${(report.suite.corpus.total.bytes / 1e6).toFixed(1)} MB on day 1. Machine: ${report.machine.cpus} CPUs, Node ${report.machine.node}.`,
     "",
-    table,
+    markdownTable(report.suite),
     "",
+    "Ratios, cairn divided by each peer:",
+    "",
+    ratioTable(report.suite),
+    "",
+    ...failures.flatMap((f) => [`Failed: ${f.tool} ${f.step}:`, "", "```", f.error.trim(), "```", ""]),
     ...(report.extra ? ["```json", JSON.stringify(report.extra, null, 2), "```", ""] : []),
   ].join("\n");
   await writeFile(`${base}.json`, JSON.stringify(report, null, 2) + "\n");

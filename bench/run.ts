@@ -2,18 +2,24 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import * as os from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { parseSize } from "../src/cli/parse-options.js";
+import { chunkSizeTable, runChunkSizes, writeChunkSizeReport } from "./chunk-sizes.js";
 import type { CorpusScale } from "./corpus/corpus.js";
-import { runIndexScale } from "./index-scale.js";
-import { markdownTable, writeReport } from "./report.js";
-import { runSuite } from "./suite.js";
+import { indexScaleTable, runIndexScale } from "./index-scale.js";
+import { markdownTable, ratioTable, stamp, writeReport } from "./report.js";
+import { isFailure, runSuite } from "./suite.js";
 import type { BackupTool } from "./tools/backup-tool.js";
 import { BorgTool } from "./tools/borg-tool.js";
 import { CairnTool } from "./tools/cairn-tool.js";
 import { ResticTool } from "./tools/restic-tool.js";
 
-const USAGE = "usage: npm run bench -- [--scale tiny|small|default] [--seed N] [--out DIR] [--work DIR] [--tools cairn,restic,borg] [--index-scale 1000000,10000000]";
+const USAGE = [
+  "usage: npm run bench -- [--scale tiny|small|default] [--seed N] [--out DIR] [--work DIR] [--tools cairn,restic,borg]",
+  "       npm run bench -- --index-scale 1000000,10000000",
+  "       npm run bench -- --scale small --chunk-sizes 64K,256K,1M [--days 3]",
+].join("\n");
 
-async function main(): Promise<void> {
+async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       scale: { type: "string", default: "default" },
@@ -22,49 +28,71 @@ async function main(): Promise<void> {
       work: { type: "string" },
       tools: { type: "string", default: "cairn,restic,borg" },
       "index-scale": { type: "string" },
+      "chunk-sizes": { type: "string" },
+      days: { type: "string", default: "3" },
       help: { type: "boolean", default: false },
     },
   });
   if (values.help) {
     console.log(USAGE);
-    return;
+    return 0;
   }
   const scale = values.scale as CorpusScale;
   if (!["tiny", "small", "default"].includes(scale)) throw new Error(`unknown scale ${scale}\n${USAGE}`);
+  const outDir = resolve(values.out);
+  const date = new Date().toISOString();
+  const machine = { cpus: os.availableParallelism(), node: process.version };
   const work = values.work ? resolve(values.work) : await mkdtemp(join(os.tmpdir(), "cairn-bench-"));
-  const wanted = values.tools.split(",").map((t) => t.trim());
-  const candidates: BackupTool[] = [new CairnTool(), new ResticTool(join(work, "restic-cache")), new BorgTool(join(work, "borg-base"))];
-  const tools: BackupTool[] = [];
-  for (const tool of candidates) {
-    if (!wanted.includes(tool.name)) continue;
-    if (await tool.available()) tools.push(tool);
-    else console.log(`${tool.name} is not installed: skipped (install the Debian package to compare)`);
-  }
+  await mkdir(work, { recursive: true });
+  const log = (line: string) => console.log(line);
   try {
     if (values["index-scale"]) {
       const sizes = values["index-scale"].split(",").map(Number);
-      const results = await runIndexScale(work, sizes, (line) => console.log(line));
-      const file = join(resolve(values.out), `index-scale-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-      await mkdir(resolve(values.out), { recursive: true });
-      await writeFile(file, JSON.stringify({ date: new Date().toISOString(), results }, null, 2) + "\n");
-      console.log(`results: ${file}`);
-      return;
+      const results = await runIndexScale(work, sizes, log);
+      await mkdir(outDir, { recursive: true });
+      const base = join(outDir, `index-scale-${stamp(date)}`);
+      const table = indexScaleTable(results);
+      await writeFile(`${base}.json`, JSON.stringify({ date, machine, results }, null, 2) + "\n");
+      await writeFile(`${base}.md`, `# cairn index scale, ${date}\n\nMachine: ${machine.cpus} CPUs, Node ${machine.node}.\n\n${table}\n`);
+      console.log(`\n${table}\n\nresults: ${base}.json\n         ${base}.md`);
+      return 0;
     }
-    const suite = await runSuite(tools, work, scale, Number(values.seed), (line) => console.log(line));
-    const files = await writeReport(resolve(values.out), {
-      date: new Date().toISOString(),
-      scale,
-      machine: { cpus: os.availableParallelism(), node: process.version },
-      suite,
-    });
-    console.log("\n" + markdownTable(suite) + "\n");
+    if (values["chunk-sizes"]) {
+      const averages = values["chunk-sizes"].split(",").map((s) => parseSize(s, "--chunk-sizes"));
+      const days = Number(values.days);
+      if (!Number.isInteger(days) || days < 2) throw new Error(`--days must be 2 or more\n${USAGE}`);
+      const study = await runChunkSizes(work, scale, Number(values.seed), averages, days, log);
+      const files = await writeChunkSizeReport(outDir, { date, scale, machine, ...study });
+      console.log(`\n${chunkSizeTable(study.results)}\n\nresults: ${files.json}\n         ${files.markdown}`);
+      return 0;
+    }
+    const wanted = values.tools.split(",").map((t) => t.trim());
+    const candidates: BackupTool[] = [new CairnTool(), new ResticTool(join(work, "restic-cache")), new BorgTool(join(work, "borg-base"))];
+    const tools: BackupTool[] = [];
+    for (const tool of candidates) {
+      if (!wanted.includes(tool.name)) continue;
+      if (await tool.available()) tools.push(tool);
+      else console.log(`${tool.name} is not installed: skipped (install the Debian package to compare)`);
+    }
+    const suite = await runSuite(tools, work, scale, Number(values.seed), log);
+    const files = await writeReport(outDir, { date, scale, machine, suite });
+    console.log(`\n${markdownTable(suite)}\n\n${ratioTable(suite)}\n`);
     console.log(`results: ${files.json}\n         ${files.markdown}\n         ${files.svg}`);
+    const failed = suite.results.filter(isFailure);
+    if (failed.length > 0) {
+      console.error(`bench: ${failed.length} step(s) failed: ${failed.map((f) => `${f.tool} ${f.step}`).join(", ")}`);
+      return 1;
+    }
+    return 0;
   } finally {
     if (!values.work) await rm(work, { recursive: true, force: true });
   }
 }
 
-main().catch((err: Error) => {
-  console.error(`bench: ${err.message}`);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(`bench: ${err.message}`);
+    process.exit(1);
+  },
+);

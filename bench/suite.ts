@@ -2,7 +2,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { advanceCorpus, generateCorpus, type CorpusInfo, type CorpusScale } from "./corpus/corpus.js";
 import { diskUsage } from "./disk-usage.js";
-import { measure, type Measurement } from "./measure.js";
+import { measure, type CommandSpec, type Measurement } from "./measure.js";
 import type { BackupTool } from "./tools/backup-tool.js";
 
 export const STEPS = ["initial backup", "no-change incremental", "small-change incremental", "restore", "check --read-data"] as const;
@@ -15,14 +15,27 @@ export interface StepResult extends Measurement {
   repoBytes: number;
 }
 
+/** A step whose command failed: recorded so that one tool's missing feature does not hide every other number. */
+export interface StepFailure {
+  tool: string;
+  step: StepName;
+  error: string;
+}
+
+export type StepOutcome = StepResult | StepFailure;
+
+export function isFailure(outcome: StepOutcome): outcome is StepFailure {
+  return "error" in outcome;
+}
+
 export interface SuiteResult {
   corpus: CorpusInfo;
   corpusDay2: CorpusInfo;
-  results: StepResult[];
+  results: StepOutcome[];
 }
 
 /** Index databases and caches are not part of a repository's size. */
-const CACHE_DIRS = ["index.db"];
+export const CACHE_DIRS = ["index.db"];
 
 /**
  * Runs every tool over the same corpus in the same run: day 1 (initial and no-change backups),
@@ -34,11 +47,19 @@ export async function runSuite(tools: BackupTool[], workDir: string, scale: Corp
   log(`generating ${scale} corpus in ${corpusDir}`);
   const corpus = await generateCorpus(corpusDir, { scale, seed });
   log(`corpus: ${corpus.total.files} files, ${(corpus.total.bytes / 1e6).toFixed(1)} MB`);
-  const results: StepResult[] = [];
+  const results: StepOutcome[] = [];
   const repoOf = (tool: BackupTool) => join(workDir, `repo-${tool.name}`);
 
-  const step = async (tool: BackupTool, name: StepName, spec: Parameters<typeof measure>[0]) => {
-    const m = await measure(spec);
+  const step = async (tool: BackupTool, name: StepName, spec: CommandSpec) => {
+    let m: Measurement;
+    try {
+      m = await measure(spec);
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      results.push({ tool: tool.name, step: name, error });
+      log(`${tool.name.padEnd(8)} ${name.padEnd(26)} FAILED: ${error.split("\n").find((l) => l.trim() !== "" && !l.includes(" failed (exit ")) ?? error}`);
+      return;
+    }
     const repoBytes = await diskUsage(repoOf(tool), CACHE_DIRS);
     results.push({ tool: tool.name, step: name, repoBytes, ...m });
     log(`${tool.name.padEnd(8)} ${name.padEnd(26)} ${m.wallSeconds.toFixed(2)}s wall, ${m.cpuSeconds.toFixed(2)}s cpu, ${m.peakRssMiB.toFixed(0)} MiB, repo ${(repoBytes / 1e6).toFixed(1)} MB`);
