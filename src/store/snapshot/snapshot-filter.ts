@@ -9,6 +9,8 @@ export interface SnapshotFilter {
   paths?: string[];
   /** Only snapshots taken at or before this time. */
   before?: Date;
+  /** Point in time: of each host and path set, only the newest snapshot at or before this time. */
+  at?: Date;
 }
 
 export function matchesFilter(s: StoredSnapshot, filter: SnapshotFilter): boolean {
@@ -20,7 +22,20 @@ export function matchesFilter(s: StoredSnapshot, filter: SnapshotFilter): boolea
 }
 
 export function filterSnapshots(snapshots: readonly StoredSnapshot[], filter: SnapshotFilter): StoredSnapshot[] {
-  return snapshots.filter((s) => matchesFilter(s, filter));
+  const matching = snapshots.filter((s) => matchesFilter(s, filter));
+  return filter.at ? newestPerSourceAt(matching, filter.at) : matching;
+}
+
+/** What was current at `time`: for each host and set of paths, the newest snapshot taken at or before it. */
+export function newestPerSourceAt(snapshots: readonly StoredSnapshot[], time: Date): StoredSnapshot[] {
+  const newest = new Map<string, StoredSnapshot>();
+  for (const s of snapshots) {
+    if (Date.parse(s.time) > time.getTime()) continue;
+    const key = JSON.stringify([s.hostname, [...s.paths].sort()]);
+    const best = newest.get(key);
+    if (!best || Date.parse(s.time) >= Date.parse(best.time)) newest.set(key, s);
+  }
+  return snapshots.filter((s) => newest.get(JSON.stringify([s.hostname, [...s.paths].sort()])) === s);
 }
 
 /**
@@ -31,12 +46,25 @@ export function selectSnapshot(snapshots: readonly StoredSnapshot[], selector: s
   if (selector === "latest") {
     const matching = filterSnapshots(snapshots, filter);
     const newest = matching.reduce<StoredSnapshot | undefined>((best, s) => (!best || Date.parse(s.time) >= Date.parse(best.time) ? s : best), undefined);
-    if (!newest) throw new UsageError(filter.before ? `no snapshot at or before ${filter.before.toISOString()} matches` : "no snapshot matches: the repository has none yet, or the filters exclude them all");
+    const until = filter.at ?? filter.before;
+    if (!newest) throw new UsageError(until ? `no snapshot at or before ${until.toISOString()} matches` : "no snapshot matches: the repository has none yet, or the filters exclude them all");
     return newest;
   }
+  if (filter.at) throw new UsageError(`a time (--at) and a snapshot id both name a snapshot: give "latest" with --at, or the id alone`);
   if (!/^[0-9a-f]{1,64}$/.test(selector)) throw new UsageError(`invalid snapshot id ${JSON.stringify(selector)} (use an id, a unique prefix of one, or "latest")`);
   const found = snapshots.filter((s) => s.id.startsWith(selector));
   if (found.length === 0) throw new UsageError(`no snapshot with id ${selector}`);
   if (found.length > 1) throw new UsageError(`snapshot prefix ${selector} is ambiguous (${found.length} snapshots match)`);
   return found[0]!;
+}
+
+/** The snapshots a command works on: those named (each by selectSnapshot), or else every one the filter passes. */
+export function selectSnapshots(snapshots: readonly StoredSnapshot[], selectors: readonly string[], filter: SnapshotFilter = {}): StoredSnapshot[] {
+  if (selectors.length === 0) return filterSnapshots(snapshots, filter);
+  const chosen = new Map<string, StoredSnapshot>();
+  for (const selector of selectors) {
+    const s = selectSnapshot(snapshots, selector, filter);
+    chosen.set(s.id, s);
+  }
+  return [...chosen.values()];
 }
