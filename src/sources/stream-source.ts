@@ -123,7 +123,7 @@ export class StreamSource implements BackupSource {
     });
     // Without this, a spawn error would surface only once the output loop ended.
     exited.catch(() => undefined);
-    const kill = () => child.kill("SIGTERM");
+    const kill = () => void child.kill("SIGTERM");
     ctx.signal?.addEventListener("abort", kill, { once: true });
     try {
       const saved = await saveContent(ctx.repo, abortable(child.stdout, ctx.signal), onBytes);
@@ -138,10 +138,25 @@ export class StreamSource implements BackupSource {
   }
 }
 
+/** Ends a stream with InterruptedError as soon as the signal fires, even while it waits for data. */
 async function* abortable(source: AsyncIterable<Uint8Array>, signal: AbortSignal | undefined): AsyncGenerator<Uint8Array> {
-  for await (const chunk of source) {
-    if (signal?.aborted) throw new InterruptedError();
-    yield chunk;
+  const iterator = source[Symbol.asyncIterator]();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new InterruptedError());
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  try {
+    for (;;) {
+      if (signal?.aborted) throw new InterruptedError();
+      const next = await Promise.race([iterator.next(), aborted]);
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
+    // Closes the underlying stream (a pipe or stdin) without waiting for a read in progress.
+    void iterator.return?.();
   }
-  if (signal?.aborted) throw new InterruptedError();
 }
