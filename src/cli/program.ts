@@ -1,10 +1,15 @@
 import { Command } from "commander";
 import { PROGRAM_VERSION } from "../version.js";
 import { registerBackup } from "./commands/backup.js";
+import { registerDiff } from "./commands/diff.js";
+import { registerDump } from "./commands/dump.js";
+import { registerFind } from "./commands/find.js";
 import { registerInit } from "./commands/init.js";
 import { registerLs } from "./commands/ls.js";
 import { registerRestore } from "./commands/restore.js";
 import { registerSnapshots } from "./commands/snapshots.js";
+import { registerStats } from "./commands/stats.js";
+import { registerTag } from "./commands/tag.js";
 import { addGlobalOptions } from "./global-options.js";
 
 /** The `cairn` command: global options plus one registered subcommand per file in commands/. */
@@ -20,5 +25,10 @@ export function buildProgram(): Command {
   registerSnapshots(program);
   registerLs(program);
   registerRestore(program);
+  registerDump(program);
+  registerDiff(program);
+  registerFind(program);
+  registerStats(program);
+  registerTag(program);
   return program;
 }

@@ -1,0 +1,51 @@
+import type { Command } from "commander";
+import { UsageError } from "../../errors.js";
+import { shortId } from "../../store/id.js";
+import { selectSnapshots } from "../../store/snapshot/snapshot-filter.js";
+import { listSnapshots } from "../../store/snapshot/snapshot-store.js";
+import { retagSnapshot, type TagChange } from "../../store/snapshot/snapshot-tags.js";
+import { commandContext } from "../command-context.js";
+import { collect } from "../parse-options.js";
+import { withBackend } from "../repository-session.js";
+import { addSnapshotFilterOptions, snapshotFilter } from "../snapshot-options.js";
+
+interface TagFlags {
+  host: string[];
+  tag: string[];
+  path: string[];
+  at?: string;
+  add: string[];
+  remove: string[];
+  set?: string[];
+}
+
+/** Tags given as repeated options or comma-separated lists, like `backup --tag`. */
+const splitTags = (values: readonly string[]) => values.flatMap((v) => v.split(",")).map((t) => t.trim()).filter(Boolean);
+
+export function registerTag(program: Command): void {
+  addSnapshotFilterOptions(program.command("tag").description("add, remove or replace the tags of snapshots (default: all that pass the filters)"))
+    .argument("[snapshots...]", "snapshot ids, unique prefixes or latest")
+    .option("--add <tags>", "add these tags (comma-separated, repeatable)", collect, [])
+    .option("--remove <tags>", "remove these tags (comma-separated, repeatable)", collect, [])
+    .option("--set <tags>", 'replace all tags with these (comma-separated, repeatable; --set "" removes all)', collect)
+    .action(async (selectors: string[], flags: TagFlags, command: Command) => {
+      const { globals, out } = commandContext(command);
+      if (flags.set === undefined && flags.add.length === 0 && flags.remove.length === 0) throw new UsageError("nothing to do: give --add, --remove or --set");
+      if (flags.set !== undefined && (flags.add.length > 0 || flags.remove.length > 0)) throw new UsageError("--set replaces all tags and cannot be combined with --add or --remove");
+      const change: TagChange = { add: splitTags(flags.add), remove: splitTags(flags.remove) };
+      if (flags.set !== undefined) change.set = splitTags(flags.set);
+      await withBackend(globals, out, "exclusive", async (backend) => {
+        const snapshots = selectSnapshots(await listSnapshots(backend), selectors, snapshotFilter(flags));
+        let changed = 0;
+        for (const snapshot of snapshots) {
+          const result = await retagSnapshot(backend, snapshot, change);
+          if (!result) continue;
+          changed++;
+          out.line(`${shortId(snapshot.id)} -> ${shortId(result.id)} [${result.snapshot.tags.join(",")}]`);
+          out.record({ message_type: "changed", old_snapshot_id: snapshot.id, new_snapshot_id: result.id, tags: result.snapshot.tags });
+        }
+        out.line(`${changed} snapshot${changed === 1 ? "" : "s"} changed, ${snapshots.length - changed} already as asked`);
+        out.record({ message_type: "summary", changed_snapshots: changed, unchanged_snapshots: snapshots.length - changed });
+      });
+    });
+}

@@ -1,0 +1,85 @@
+import picomatch from "picomatch";
+import type { Id } from "../store/id.js";
+import type { Repository } from "../store/repository.js";
+import type { TreeNode } from "../store/tree/tree-node.js";
+
+export interface FindMatch {
+  path: string;
+  node: TreeNode;
+}
+
+export interface FindOptions {
+  ignoreCase?: boolean;
+}
+
+/** The matches below one directory, in path order: a match or the result of a subdirectory. */
+interface Found {
+  count: number;
+  items: (FindMatch | Found)[];
+}
+
+const NOTHING: Found = { count: 0, items: [] };
+
+/**
+ * Finds paths matching glob patterns in snapshot trees. A pattern with a slash is matched
+ * against the whole path (`/home/ann/*.txt`); one without is matched
+ * against the name alone (`*.jpg`), as `find -name` would. Results of each (tree, directory)
+ * pair are kept, so searching many snapshots of the same data walks the shared trees once.
+ */
+export class PathFinder {
+  private readonly matchers: ((path: string, name: string) => boolean)[];
+  private readonly found = new Map<string, Found>();
+
+  constructor(
+    private readonly repo: Repository,
+    patterns: readonly string[],
+    options: FindOptions = {},
+  ) {
+    const glob = { dot: true, nocase: options.ignoreCase ?? false };
+    this.matchers = patterns.map((pattern) => {
+      const isMatch = picomatch(pattern, glob);
+      return pattern.includes("/") ? (path: string) => isMatch(path) : (_path: string, name: string) => isMatch(name);
+    });
+  }
+
+  /** Every match in the tree of a snapshot, in path order. */
+  async *find(rootTree: Id): AsyncGenerator<FindMatch> {
+    yield* flatten(await this.search(rootTree, ""));
+  }
+
+  private matches(path: string, name: string): boolean {
+    return this.matchers.some((m) => m(path, name));
+  }
+
+  private async search(tree: Id, dir: string): Promise<Found> {
+    const key = `${tree}\0${dir}`;
+    const known = this.found.get(key);
+    if (known) return known;
+    const items: (FindMatch | Found)[] = [];
+    let count = 0;
+    for (const node of await this.repo.loadTree(tree)) {
+      const path = `${dir}/${node.name}`;
+      if (this.matches(path, node.name)) {
+        items.push({ path, node });
+        count++;
+      }
+      if (node.type === "dir") {
+        const below = await this.search(node.subtree!, path);
+        if (below.count > 0) {
+          items.push(below);
+          count += below.count;
+        }
+      }
+    }
+    const result = count === 0 ? NOTHING : { count, items };
+    this.found.set(key, result);
+    return result;
+  }
+}
+
+function* flatten(found: Found): Generator<FindMatch> {
+  for (const item of found.items) {
+    if ("node" in item) yield item;
+    else yield* flatten(item);
+  }
+}
