@@ -1,0 +1,89 @@
+// Streams as sources: --stdin and --stdin-from-command.
+import * as fs from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCairn, tempDir } from "../support/cli.js";
+
+let work: { path: string; cleanup: () => Promise<void> };
+let repo: string;
+
+const cairn = (args: string[], input?: string) => runCairn(["-r", repo, ...args], input === undefined ? {} : { input });
+const summaryOf = (stdout: string) => JSON.parse(stdout.trim().split("\n").pop()!) as Record<string, unknown>;
+const snapshotCount = async () => (await fs.readdir(join(repo, "snapshots")).catch(() => [])).length;
+
+async function restoredFile(snapshotPath: string): Promise<string> {
+  const target = join(work.path, `restore-${Math.random().toString(36).slice(2)}`);
+  const result = await cairn(["restore", "latest", "--target", target]);
+  expect(result.code).toBe(0);
+  return fs.readFile(join(target, snapshotPath), "utf8");
+}
+
+beforeAll(async () => {
+  work = await tempDir("cairn-stdin-");
+  repo = join(work.path, "repo");
+  expect((await runCairn(["-r", repo, "init"])).code).toBe(0);
+});
+
+afterAll(async () => {
+  await work?.cleanup();
+});
+
+describe("--stdin", () => {
+  it("stores standard input as /stdin by default", async () => {
+    const result = await cairn(["--json", "backup", "--stdin"], "from a pipe\n");
+    expect(result.code).toBe(0);
+    expect(summaryOf(result.stdout)).toMatchObject({ files_new: 1, total_bytes_processed: 12 });
+    expect(await restoredFile("stdin")).toBe("from a pipe\n");
+    const snapshots = JSON.parse((await cairn(["--json", "snapshots"])).stdout) as { paths: string[] }[];
+    expect(snapshots[snapshots.length - 1]!.paths).toEqual(["/stdin"]);
+  });
+
+  it("stores it at /NAME with --stdin-filename, and dedups the same content on the next run", async () => {
+    const dump = "CREATE TABLE t (id int);\n".repeat(1000);
+    expect((await cairn(["backup", "--stdin", "--stdin-filename", "db/dump.sql"], dump)).code).toBe(0);
+    expect(await restoredFile("db/dump.sql")).toBe(dump);
+    const again = await cairn(["--json", "backup", "--stdin", "--stdin-filename", "db/dump.sql"], dump);
+    expect(summaryOf(again.stdout)).toMatchObject({ files_unmodified: 1, data_blobs: 0 });
+  });
+
+  it("rejects a file name that leaves the snapshot root", async () => {
+    const result = await cairn(["backup", "--stdin", "--stdin-filename", "../etc/passwd"], "x");
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--stdin-filename");
+  });
+});
+
+describe("--stdin-from-command", () => {
+  it("stores the command's standard output", async () => {
+    const result = await cairn(["--json", "backup", "--stdin-filename", "out.txt", "--stdin-from-command", "--", "sh", "-c", "echo one; echo two"]);
+    expect(result.code).toBe(0);
+    expect(summaryOf(result.stdout)).toMatchObject({ message_type: "summary", files_new: 1 });
+    expect(await restoredFile("out.txt")).toBe("one\ntwo\n");
+  });
+
+  it("writes no snapshot when the command fails, shows its stderr and exits 1", async () => {
+    const before = await snapshotCount();
+    const result = await cairn(["backup", "--stdin-from-command", "--", "sh", "-c", "echo partial; echo 'pg_dump: connection refused' >&2; exit 4"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("pg_dump: connection refused\n");
+    expect(result.stderr).toContain("cairn: sh -c echo partial; echo 'pg_dump: connection refused' >&2; exit 4 exited with status 4: pg_dump: connection refused; no snapshot was written\n");
+    expect(await snapshotCount()).toBe(before);
+  });
+
+  it("fails with exit 1 when the command cannot be run", async () => {
+    const result = await cairn(["backup", "--stdin-from-command", "--", "no-such-command-here"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("cairn: cannot run no-such-command-here: ENOENT");
+  });
+
+  it("fails with exit 1 when the command is killed by a signal", async () => {
+    const result = await cairn(["backup", "--stdin-from-command", "--", "sh", "-c", "kill -9 $$"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("was killed");
+  });
+
+  it("needs a command", async () => {
+    const result = await cairn(["backup", "--stdin-from-command"]);
+    expect(result.code).toBe(2);
+  });
+});
