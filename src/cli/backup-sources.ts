@@ -3,11 +3,18 @@ import type { BackupSource } from "../backup/backup-source.js";
 import { PathSource } from "../backup/path-source.js";
 import { UsageError } from "../errors.js";
 import { StreamSource } from "../sources/stream-source.js";
+import { DUMP_FORMATS, type DumpFormat } from "../sources/postgres/dump-layout.js";
+import { PgDumpSource } from "../sources/postgres/pg-dump-source.js";
+import { PostgresUri } from "../sources/postgres/postgres-uri.js";
 
 export interface SourceFlags {
   stdin: boolean;
   stdinFilename: string;
   stdinFromCommand: boolean;
+  /** For postgres:// sources. */
+  pgFormat?: string;
+  allDatabases?: boolean;
+  pgBin?: string;
 }
 
 /**
@@ -17,7 +24,7 @@ export interface SourceFlags {
  */
 export interface SourceKind {
   matches(argument: string): boolean;
-  create(argument: string): Promise<BackupSource>;
+  create(argument: string, flags: SourceFlags): Promise<BackupSource>;
 }
 
 const pathKind: SourceKind = {
@@ -29,7 +36,18 @@ const pathKind: SourceKind = {
   },
 };
 
-export const SOURCE_KINDS: SourceKind[] = [pathKind];
+const postgresKind: SourceKind = {
+  matches: (argument) => PostgresUri.isPostgresUri(argument),
+  async create(argument, flags) {
+    const format = (flags.pgFormat ?? "plain") as DumpFormat;
+    if (!DUMP_FORMATS.includes(format)) throw new UsageError(`--pg-format must be one of ${DUMP_FORMATS.join(", ")}`);
+    const source = new PgDumpSource({ uri: argument, format, allDatabases: flags.allDatabases ?? false, binDir: flags.pgBin });
+    await source.check();
+    return source;
+  },
+};
+
+export const SOURCE_KINDS: SourceKind[] = [postgresKind, pathKind];
 
 /** Turns the arguments of `cairn backup` into sources, failing before anything is written. */
 export async function backupSources(args: readonly string[], flags: SourceFlags): Promise<BackupSource[]> {
@@ -45,8 +63,9 @@ export async function backupSources(args: readonly string[], flags: SourceFlags)
     return [new StreamSource({ path: file, input: { command, args: commandArgs } })];
   }
   if (args.length === 0) throw new UsageError("nothing to back up: give at least one path (or --stdin)");
+  if ((flags.allDatabases || (flags.pgFormat ?? "plain") !== "plain") && !args.some((a) => PostgresUri.isPostgresUri(a))) throw new UsageError("--all-databases and --pg-format go with a postgres:// source");
   const sources: BackupSource[] = [];
-  for (const argument of args) sources.push(await SOURCE_KINDS.find((kind) => kind.matches(argument))!.create(argument));
+  for (const argument of args) sources.push(await SOURCE_KINDS.find((kind) => kind.matches(argument))!.create(argument, flags));
   return sources;
 }
 

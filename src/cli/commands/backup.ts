@@ -33,6 +33,9 @@ interface BackupFlags {
   stdin: boolean;
   stdinFilename: string;
   stdinFromCommand: boolean;
+  pgFormat: string;
+  allDatabases: boolean;
+  pgBin?: string;
 }
 
 const JSON_STATUS_MS = 1000;
@@ -57,6 +60,9 @@ export function registerBackup(program: Command): void {
     .option("--stdin", "back up standard input as one file (see --stdin-filename)", false)
     .option("--stdin-filename <name>", "file name for --stdin / --stdin-from-command in the snapshot", "stdin")
     .option("--stdin-from-command", "back up the standard output of the command given after --; fails if it exits non-zero", false)
+    .option("--pg-format <format>", "dump format for postgres:// sources: plain (SQL, deduplicates best) or custom", "plain")
+    .option("--all-databases", "for postgres://host/: dump the globals and every database of the server", false)
+    .option("--pg-bin <dir>", "directory of pg_dump, pg_dumpall and psql (default: $CAIRN_PG_BIN, else the PATH)")
     .action(async (args: string[], flags: BackupFlags, command: Command) => {
       const { globals, out } = commandContext(command);
       const sources = await backupSources(args, flags);

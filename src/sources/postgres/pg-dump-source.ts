@@ -1,11 +1,11 @@
 import type { BackupContext } from "../../backup/backup-context.js";
 import type { BackupSource } from "../../backup/backup-source.js";
-import { saveContent } from "../../backup/file-saver.js";
 import type { ParentLookup } from "../../backup/parent-lookup.js";
+import { saveContent, type SavedContent } from "../../backup/file-saver.js";
 import { syntheticDirNode, type SnapshotTreeBuilder } from "../../backup/snapshot-tree-builder.js";
-import { CairnError, InterruptedError } from "../../errors.js";
+import { CairnError, InterruptedError, UsageError } from "../../errors.js";
 import { formatNanos } from "../../store/tree/time.js";
-import type { TreeNode } from "../../store/tree/tree-node.js";
+import { saveDumpContent } from "./dump-content.js";
 import { dumpFileName, GLOBALS_FILE, POSTGRES_DIR, safeName, type DumpFormat } from "./dump-layout.js";
 import { PostgresUri } from "./postgres-uri.js";
 import { PgProcess, runPgTool, type PgTool, type PgToolOptions } from "./pg-tools.js";
@@ -52,7 +52,7 @@ export class PgDumpSource implements BackupSource {
     this.serverDir = safeName(this.uri.serverName());
     const database = this.uri.database;
     if (!options.allDatabases && database === undefined) {
-      throw new CairnError(`${this.uri.redacted()}: name the database (postgres://host/DBNAME), or add --all-databases to dump the whole server`);
+      throw new UsageError(`${this.uri.redacted()}: name the database (postgres://host/DBNAME), or add --all-databases to dump the whole server`);
     }
     this.path = `/${POSTGRES_DIR}/${this.serverDir}` + (options.allDatabases ? "" : `/${dumpFileName(database!, this.format)}`);
   }
@@ -69,8 +69,6 @@ export class PgDumpSource implements BackupSource {
   async archive(ctx: BackupContext, tree: SnapshotTreeBuilder, parent: ParentLookup): Promise<void> {
     const server = await this.probe();
     const dir = [POSTGRES_DIR, this.serverDir];
-    const now = new Date();
-    tree.ensureDir(dir, (depth) => syntheticDirNode(dir[depth]!, now));
     const dumpArgs = ["--no-password", `--format=${this.format}`, ...(this.format === "custom" ? ["--compress=0"] : [])];
     Object.assign(this.recorded, {
       "postgres.server": this.uri.redacted(),
@@ -106,53 +104,59 @@ export class PgDumpSource implements BackupSource {
         const databases = this.options.allDatabases ? (await query(LIST_DATABASES, ["--record-separator-zero"])).split("\0").filter(Boolean) : [];
         return { serverVersion, pgDumpVersion, databases };
       } catch (err) {
-        throw this.failure(err);
+        throw this.failure(err, "; no snapshot was written");
       }
     })();
     return this.probed;
   }
 
-  /** Streams one program's output into the repository as the file `dir/name`. */
+  /**
+   * Streams one program's output into the repository as the file `dir/name`, then waits for the
+   * program's exit status: anything but 0 throws, so the snapshot is never written.
+   */
   private async dump(ctx: BackupContext, tree: SnapshotTreeBuilder, parent: ParentLookup, dir: string[], name: string, tool: PgTool, args: string[]): Promise<void> {
     if (ctx.signal?.aborted) throw new InterruptedError();
     const components = [...dir, name];
+    const started = new Date();
+    tree.ensureDir(dir, (depth) => syntheticDirNode(dir[depth]!, started));
     ctx.onFile?.("/" + components.join("/"));
+    ctx.counters.filesRead++;
     const proc = PgProcess.start(tool, args, { ...this.options, stdout: true });
     const stop = () => proc.kill();
     ctx.signal?.addEventListener("abort", stop);
-    let saved;
+    let saved: SavedContent;
     try {
-      saved = await saveContent(ctx.repo, proc.stdout, (n) => (ctx.counters.bytesProcessed += n));
+      const onBytes = (n: number) => (ctx.counters.bytesProcessed += n);
+      saved = this.format === "plain" || tool === "pg_dumpall" ? await saveDumpContent(ctx.repo, proc.stdout, onBytes) : await saveContent(ctx.repo, proc.stdout, onBytes);
       await proc.finish();
     } catch (err) {
       proc.kill();
       await proc.finish().catch(() => {});
       if (ctx.signal?.aborted) throw new InterruptedError();
-      throw this.failure(err);
+      throw this.failure(err, err instanceof CairnError ? "; no snapshot was written" : "");
     } finally {
       ctx.signal?.removeEventListener("abort", stop);
     }
     const previous = await parent.nodeAt(components);
-    ctx.counters.filesRead++;
     ctx.counters.filesProcessed++;
-    if (!previous) ctx.counters.filesNew++;
+    if (previous?.type !== "file") ctx.counters.filesNew++;
     else if (previous.content?.join() === saved.content.join()) ctx.counters.filesUnmodified++;
     else ctx.counters.filesChanged++;
-    const node: TreeNode = {
+    tree.put(dir, {
       name,
       type: "file",
       mode: 0o600, // a dump holds every row of the database
       uid: process.getuid?.() ?? 0,
       gid: process.getgid?.() ?? 0,
-      mtime: formatNanos(BigInt(Date.now()) * 1_000_000n),
+      mtime: formatNanos(BigInt(started.getTime()) * 1_000_000n),
       size: saved.size,
       content: saved.content,
-    };
-    tree.put(dir, node);
+    });
   }
 
-  private failure(err: unknown): Error {
+  /** Names the database in the message of a failure. */
+  private failure(err: unknown, outcome = ""): Error {
     if (!(err instanceof CairnError) || err instanceof InterruptedError) return err as Error;
-    return new CairnError(`backup of ${this.uri.redacted()} failed, no snapshot written: ${err.message}`);
+    return new CairnError(`backup of ${this.uri.redacted()} failed: ${err.message}${outcome}`);
   }
 }

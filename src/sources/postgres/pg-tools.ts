@@ -24,7 +24,7 @@ export function pgToolPath(tool: PgTool, options: PgToolOptions = {}): string {
  * defaults are added: a connect timeout, so an unreachable server fails instead of hanging a
  * nightly job, and an application name that shows up in pg_stat_activity.
  */
-function toolEnvironment(): NodeJS.ProcessEnv {
+function pgToolEnvironment(): NodeJS.ProcessEnv {
   return { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? "30", PGAPPNAME: process.env.PGAPPNAME ?? "cairn" };
 }
 
@@ -52,7 +52,7 @@ export class PgProcess {
   static start(tool: PgTool, args: readonly string[], options: PgToolOptions & { stdin?: boolean; stdout?: boolean } = {}): PgProcess {
     const toolPath = pgToolPath(tool, options);
     const child = spawn(toolPath, args, {
-      env: toolEnvironment(),
+      env: pgToolEnvironment(),
       stdio: [options.stdin ? "pipe" : "ignore", options.stdout ? "pipe" : "ignore", "pipe"],
     });
     child.stdin?.on("error", () => {}); // EPIPE when the program stops reading: its exit status tells why
@@ -83,15 +83,19 @@ export class PgProcess {
           : `cannot run ${this.toolPath}: ${error.message}`,
       );
     }
-    if (code === 0) return;
-    const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
-    const said = this.stderrTail
-      .split("\n")
-      .map((line) => line.trim())
-      .filter(Boolean)
-      .join("; ");
-    throw new CairnError(`${this.tool} ${how}${said ? `: ${said}` : ""}`);
+    if (code !== 0) throw new CairnError(describeFailure(this.tool, code, signal, this.stderrTail));
   }
+}
+
+/** "pg_dump exited with code 1: <what it said>", on one line. */
+export function describeFailure(tool: PgTool, code: number | null, signal: string | null, stderr: string): string {
+  const how = code !== null ? `exited with code ${code}` : `was killed${signal ? ` by ${signal}` : ""}`;
+  const said = stderr
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .join("; ");
+  return `${tool} ${how}${said ? `: ${said}` : ""}`;
 }
 
 /** Runs a client program to completion and returns its stdout. */

@@ -1,0 +1,176 @@
+// PostgreSQL backups through the real CLI against a real server: dump, back up, restore into a
+// new database, and compare the two databases by their pg_dump output.
+import { open, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openLocalRepository } from "../../src/store/open-local.js";
+import { findNode } from "../../src/store/tree/tree-walker.js";
+import { tempDir } from "../support/cli.js";
+import { startPostgres, type PostgresServer } from "../support/postgres-server.js";
+import { createRepo, dumpDatabase, passwordlessUrl, SAMPLE_SCHEMA, serverDir, tables, withoutRestrictKey, type TestRepo } from "./postgres-fixtures.js";
+
+let pg: PostgresServer;
+let repo: TestRepo;
+
+beforeAll(async () => {
+  pg = await startPostgres();
+  await pg.psql("postgres", "CREATE DATABASE shop");
+  await pg.psql("shop", SAMPLE_SCHEMA);
+  repo = await createRepo(pg);
+});
+
+afterAll(async () => {
+  await repo?.cleanup();
+  await pg?.stop();
+});
+
+describe("postgres backup and restore", () => {
+  it("backs up a database as plain SQL and restores it into a new database, identical", async () => {
+    const backup = await repo.cairn(["backup", passwordlessUrl(pg, "shop")]);
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(backup.stdout).toMatch(/snapshot [0-9a-f]{8} saved/);
+
+    const [snapshot] = await repo.snapshots();
+    expect(snapshot!.paths).toEqual([`${serverDir(pg)}/shop.sql`]);
+    expect(snapshot!.source?.["postgres.server_version"]).toMatch(/^\d+\.\d+/);
+    expect(snapshot!.source?.["postgres.pg_dump_version"]).toMatch(/^pg_dump \(PostgreSQL\) \d+/);
+    expect(snapshot!.source?.["postgres.format"]).toBe("plain");
+    expect(snapshot!.source?.["postgres.dump_options"]).toContain("--format=plain");
+    expect(JSON.stringify(snapshot)).not.toContain(pg.env.PGPASSWORD!);
+
+    const ls = await repo.cairn(["ls", "latest"]);
+    expect(ls.stdout.split("\n")).toContain(`${serverDir(pg)}/shop.sql`);
+
+    // The stored file is the dump itself: restored as a file, it is what pg_dump prints.
+    const files = await tempDir();
+    try {
+      const restoreFiles = await repo.cairn(["restore", "latest", "--target", files.path]);
+      expect(restoreFiles.code, restoreFiles.stderr).toBe(0);
+      const stored = await readFile(join(files.path, serverDir(pg), "shop.sql"), "utf8");
+      expect(withoutRestrictKey(stored)).toBe(await dumpDatabase(pg, "shop"));
+    } finally {
+      await files.cleanup();
+    }
+
+    const restore = await repo.cairn(["restore", "latest", "--to-postgres", passwordlessUrl(pg, "shop_copy"), "--create"]);
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(restore.stdout).toContain(`restored ${serverDir(pg)}/shop.sql`);
+    expect(await dumpDatabase(pg, "shop_copy")).toBe(await dumpDatabase(pg, "shop"));
+    expect(await pg.psql("shop_copy", "SELECT count(*) FROM orders")).toBe("500\n");
+  });
+
+  it("takes the password from a password file, as libpq does", async () => {
+    const dir = await tempDir();
+    try {
+      const passfile = join(dir.path, "pgpass");
+      await writeFile(passfile, `127.0.0.1:${pg.port}:*:${pg.user}:${pg.env.PGPASSWORD}\n`, { mode: 0o600 });
+      const backup = await repo.cairn(["backup", `${passwordlessUrl(pg, "shop")}?sslmode=disable&application_name=nightly`], { PGPASSWORD: "", PGPASSFILE: passfile });
+      expect(backup.code, backup.stderr).toBe(0);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it("backs up in pg_dump's custom format and restores it with pg_restore", async () => {
+    const backup = await repo.cairn(["backup", passwordlessUrl(pg, "shop"), "--pg-format", "custom"]);
+    expect(backup.code, backup.stderr).toBe(0);
+    const latest = (await repo.snapshots()).at(-1)!;
+    expect(latest.paths).toEqual([`${serverDir(pg)}/shop.dump`]);
+    expect(latest.source?.["postgres.format"]).toBe("custom");
+
+    const restore = await repo.cairn(["restore", latest.id, "--to-postgres", passwordlessUrl(pg, "shop_custom"), "--create"]);
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(await dumpDatabase(pg, "shop_custom")).toBe(await dumpDatabase(pg, "shop"));
+  });
+
+  it("backs up the globals and every database of a server with --all-databases", async () => {
+    await pg.psql("postgres", "CREATE DATABASE crm; CREATE ROLE auditor LOGIN");
+    await pg.psql("crm", "CREATE TABLE contacts (id int PRIMARY KEY, email text); INSERT INTO contacts SELECT g, 'user' || g || '@example.com' FROM generate_series(1, 100) g; GRANT SELECT ON contacts TO auditor");
+    const backup = await repo.cairn(["backup", `postgresql://${pg.user}@127.0.0.1:${pg.port}/`, "--all-databases"]);
+    expect(backup.code, backup.stderr).toBe(0);
+
+    const latest = (await repo.snapshots()).at(-1)!;
+    expect(latest.paths).toEqual([serverDir(pg)]);
+    expect(latest.source?.["postgres.databases"]!.split(",")).toEqual(expect.arrayContaining(["crm", "postgres", "shop", "template1"]));
+    const ls = await repo.cairn(["ls", latest.id, serverDir(pg)]);
+    const listed = ls.stdout.split("\n");
+    for (const name of ["globals.sql", "crm.sql", "postgres.sql", "shop.sql", "template1.sql"]) expect(listed).toContain(`${serverDir(pg)}/${name}`);
+    expect(listed.some((l) => l.endsWith("template0.sql"))).toBe(false);
+
+    const files = await tempDir();
+    try {
+      const globals = await repo.cairn(["restore", latest.id, "--target", files.path]);
+      expect(globals.code, globals.stderr).toBe(0);
+      expect(await readFile(join(files.path, serverDir(pg), "globals.sql"), "utf8")).toMatch(/CREATE ROLE auditor;/);
+    } finally {
+      await files.cleanup();
+    }
+
+    // Several dumps: restore needs to be told which one.
+    const ambiguous = await repo.cairn(["restore", latest.id, "--to-postgres", passwordlessUrl(pg, "crm_copy"), "--create"]);
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr).toMatch(/database dumps .*crm\.sql.*choose one with SNAPSHOT:PATH/);
+
+    const restore = await repo.cairn(["restore", `${latest.id}:${serverDir(pg)}/crm.sql`, "--to-postgres", passwordlessUrl(pg, "crm_copy"), "--create"]);
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(await dumpDatabase(pg, "crm_copy")).toBe(await dumpDatabase(pg, "crm"));
+  });
+});
+
+describe("restore into PostgreSQL stops at the first error and commits nothing", () => {
+  it("reports the server's error and leaves the target database as it was", async () => {
+    // The dump creates accounts first; the table it creates last already exists here.
+    await pg.psql("postgres", "CREATE DATABASE partial");
+    await pg.psql("partial", "CREATE TABLE orders (x int)");
+    const shopSnapshot = (await repo.snapshots()).find((s) => s.paths[0]!.endsWith("/shop.sql"))!;
+    const restore = await repo.cairn(["restore", shopSnapshot.id, "--to-postgres", passwordlessUrl(pg, "partial")]);
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toMatch(/^cairn: restore of .*shop\.sql into postgresql:\/\/cairn@127\.0\.0\.1:\d+\/partial stopped at the first error, nothing was committed: psql exited with code 3: .*ERROR: +relation "orders" already exists/m);
+    expect(await tables(pg, "partial")).toEqual(["orders"]);
+  });
+
+  it("refuses to create a database that exists, and to restore into one that does not", async () => {
+    const shopSnapshot = (await repo.snapshots()).find((s) => s.paths[0]!.endsWith("/shop.sql"))!;
+    const exists = await repo.cairn(["restore", shopSnapshot.id, "--to-postgres", passwordlessUrl(pg, "shop"), "--create"]);
+    expect(exists.code).toBe(1);
+    expect(exists.stderr).toMatch(/could not create database "shop": .*database "shop" already exists/);
+
+    const missing = await repo.cairn(["restore", shopSnapshot.id, "--to-postgres", passwordlessUrl(pg, "nowhere")]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/database "nowhere" does not exist/);
+  });
+
+  it("verifies every blob it sends: a damaged dump rolls back, even after part of it was sent", async () => {
+    await pg.psql("postgres", "CREATE DATABASE wide");
+    // Several chunks of incompressible-ish rows, so the damage is far from the start of the dump.
+    await pg.psql("wide", "CREATE TABLE a (id int); CREATE TABLE b (id int, payload text); INSERT INTO b SELECT g, md5(g::text) || md5((g * 7)::text) FROM generate_series(1, 60000) g");
+    const own = await createRepo(pg);
+    try {
+      expect((await own.cairn(["backup", passwordlessUrl(pg, "wide")])).code).toBe(0);
+      const [snapshot] = await own.snapshots();
+      const lastBlob = await (async () => {
+        const r = await openLocalRepository(own.path);
+        try {
+          const node = await findNode(r, (await r.loadSnapshot(snapshot!.id)).tree, snapshot!.paths[0]!);
+          expect(node!.content!.length).toBeGreaterThan(2);
+          const location = r.lookupBlob(node!.content!.at(-2)!)!;
+          return { pack: join(own.path, "data", location.packId.slice(0, 2), location.packId), at: location.offset + Math.floor(location.storedLength / 2) };
+        } finally {
+          await r.close();
+        }
+      })();
+      const file = await open(lastBlob.pack, "r+");
+      const byte = Buffer.alloc(1);
+      await file.read(byte, 0, 1, lastBlob.at);
+      await file.write(Buffer.from([byte[0]! ^ 0xff]), 0, 1, lastBlob.at);
+      await file.close();
+
+      const restore = await own.cairn(["restore", snapshot!.id, "--to-postgres", passwordlessUrl(pg, "wide_copy"), "--create"]);
+      expect(restore.code).toBe(1);
+      expect(restore.stderr).toMatch(/restore of .*wide\.sql into .*wide_copy stopped, nothing was committed \(database "wide_copy" was created and is left empty\)/);
+      expect(await tables(pg, "wide_copy")).toEqual([]);
+    } finally {
+      await own.cleanup();
+    }
+  });
+});
