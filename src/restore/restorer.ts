@@ -12,7 +12,9 @@ import { makeSpecialFile } from "../platform/special-files.js";
 import { writeXattrs } from "../platform/xattrs.js";
 import { linkTargetBytes, nodeNameBytes, type TreeNode } from "../store/tree/tree-node.js";
 import { readRanges, RestorePlan, type FileTarget, type PlannedBlob } from "./restore-plan.js";
+import { RestoreSelection, type DescendFilter, type RestoreFilter } from "./restore-selection.js";
 import { unsafeNameReason } from "./safe-name.js";
+import { verifyRestoredFile } from "./verify-restored.js";
 
 const MERGE_GAP = 1024 * 1024;
 const PACK_READS_IN_FLIGHT = 3;
@@ -24,14 +26,26 @@ export interface RestoreOptions {
   target: string;
   /** Restore only what is below this path of the snapshot (e.g. "/home/ann"). */
   subpath?: string;
-  /** Decides per snapshot path whether to restore it; directories on the way are always kept. */
-  filter?: (path: string, isDir: boolean) => boolean;
+  /** Decides per snapshot path whether to restore it; directories leading to a selected item are restored too. */
+  filter?: RestoreFilter;
+  /** Lets the walk skip directories below which the filter can select nothing. */
+  descend?: DescendFilter;
   overwrite?: OverwritePolicy;
+  /** Remove what the target holds that the snapshot does not, inside the restored directories and within the filter. */
+  delete?: boolean;
+  /** Read every restored file back and check each chunk against its blob id. */
+  verify?: boolean;
+  /** Decide everything, write nothing: report through onItem what a restore would do. */
+  dryRun?: boolean;
+  /** Told of every decision in a dry run; otherwise of each deletion. */
+  onItem?: (action: RestoreAction, path: string) => void;
   /** Told about each item that could not be restored (the restore goes on). */
   onProblem?: (problem: RestoreProblem) => void;
   onFileDone?: (path: string, bytes: number) => void;
   signal?: AbortSignal;
 }
+
+export type RestoreAction = "restore" | "skip" | "delete";
 
 export interface RestoreProblem {
   path: string;
@@ -47,6 +61,12 @@ export interface RestoreResult {
   /** Files that could not be restored whole: named with the reason. */
   damaged: RestoreProblem[];
   problems: RestoreProblem[];
+  /** Items removed from the target by `delete` (or that would be, in a dry run). */
+  deleted: number;
+  /** Files read back and found equal to the snapshot, with `verify`. */
+  verified: number;
+  /** Files read back and found different, with `verify`. */
+  mismatches: RestoreProblem[];
 }
 
 interface MetadataTarget {
@@ -93,14 +113,19 @@ export class Restorer {
   private readonly links: { path: Buffer; to: FileTarget }[] = [];
   private readonly metadata: MetadataTarget[] = [];
   private readonly dirs: MetadataTarget[] = [];
-  private readonly result: RestoreResult = { files: 0, dirs: 0, others: 0, bytes: 0, skipped: 0, damaged: [], problems: [] };
+  private readonly result: RestoreResult = { files: 0, dirs: 0, others: 0, bytes: 0, skipped: 0, damaged: [], problems: [], deleted: 0, verified: 0, mismatches: [] };
   private readonly asRoot = process.getuid?.() === 0;
   private readonly anchors: fs.FileHandle[] = [];
+
+  private readonly selection: RestoreSelection;
+  private readonly rehearsedLinks = new Set<string>();
 
   constructor(
     private readonly repo: Repository,
     private readonly options: RestoreOptions,
-  ) {}
+  ) {
+    this.selection = new RestoreSelection(repo, options.filter, options.descend);
+  }
 
   async restore(treeId: Id): Promise<RestoreResult> {
     try {
@@ -112,7 +137,7 @@ export class Restorer {
 
   private async restoreAll(treeId: Id): Promise<RestoreResult> {
     const target = Buffer.from(this.options.target);
-    await fs.mkdir(target, { recursive: true, mode: 0o700 });
+    if (!this.options.dryRun) await fs.mkdir(target, { recursive: true, mode: 0o700 });
     const start = await this.findSubtree(treeId);
     if (start.node && start.node.type !== "dir") {
       await this.restoreNode(start.node, target, this.options.subpath ?? "/", true);
@@ -123,6 +148,7 @@ export class Restorer {
     for (const link of this.links) await this.makeHardlink(link.path, link.to);
     for (const item of this.metadata) await this.applyMetadata(item.path, item.node);
     for (const item of this.dirs.reverse()) await this.applyMetadata(item.path, item.node);
+    if (this.options.verify) await this.verifyFiles();
     return this.result;
   }
 
@@ -147,7 +173,7 @@ export class Restorer {
       this.result.damaged.push({ path: snapshotDir || "/", message: `directory listing unreadable: ${(err as Error).message}` });
       return;
     }
-    dir = await this.anchored(dir);
+    if (!this.options.dryRun) dir = await this.anchored(dir);
     const seen = new Set<string>();
     for (const node of nodes) {
       const snapshotPath = `${snapshotDir}/${node.name}`;
@@ -160,15 +186,77 @@ export class Restorer {
       seen.add(key);
       await this.restoreNode(node, join(dir, nodeNameBytes(node)), snapshotPath, false);
     }
+    if (this.options.delete) await this.deleteExtras(dir, snapshotDir, seen);
+  }
+
+  /** Removes entries of a restored directory that the snapshot does not have (never following links: rm works on the entry itself). */
+  private async deleteExtras(dir: Buffer, snapshotDir: string, names: Set<string>): Promise<void> {
+    let entries: Buffer[];
+    try {
+      entries = await fs.readdir(dir, { encoding: "buffer" });
+    } catch (err) {
+      // In a dry run the directory may not exist yet: then it holds nothing to delete.
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw err;
+    }
+    for (const name of entries) {
+      if (names.has(name.toString("latin1"))) continue;
+      const path = join(dir, name);
+      const snapshotPath = `${snapshotDir}/${name.toString("utf8")}`;
+      const isDir = (await fs.lstat(path)).isDirectory();
+      if (!this.selection.covers(snapshotPath, isDir)) continue;
+      if (!this.options.dryRun) await fs.rm(path, { recursive: true, force: true });
+      this.result.deleted++;
+      this.options.onItem?.("delete", snapshotPath);
+    }
+  }
+
+  /** A dry run: the decisions of restoreNode, counted and reported, with nothing written. */
+  private async rehearse(node: TreeNode, path: Buffer, snapshotPath: string): Promise<void> {
+    if (node.type === "socket") {
+      this.result.skipped++;
+      return;
+    }
+    if (node.type !== "dir" && !(await this.shouldWrite(node, path))) {
+      this.result.skipped++;
+      this.options.onItem?.("skip", snapshotPath);
+      return;
+    }
+    this.options.onItem?.("restore", snapshotPath);
+    if (node.type === "dir") {
+      this.result.dirs++;
+      await this.restoreTree(node.subtree!, path, snapshotPath);
+    } else if (node.type === "file") {
+      this.result.files++;
+      // A hard link's data is written once, as in a real restore.
+      const link = node.links !== undefined && node.links > 1 && node.inode !== undefined ? `${node.deviceId ?? 0}:${node.inode}` : undefined;
+      if (!link || !this.rehearsedLinks.has(link)) this.result.bytes += node.size ?? 0;
+      if (link) this.rehearsedLinks.add(link);
+    } else {
+      this.result.others++;
+    }
+  }
+
+  private async verifyFiles(): Promise<void> {
+    for (const file of this.files) {
+      if (file.damaged) continue;
+      const mismatch = await verifyRestoredFile(this.repo, file.path, file.node);
+      if (mismatch) this.result.mismatches.push({ path: file.display, message: mismatch });
+      else this.result.verified++;
+    }
   }
 
   private async restoreNode(node: TreeNode, path: Buffer, snapshotPath: string, isTop: boolean): Promise<void> {
-    const isDir = node.type === "dir";
-    if (!isTop && this.options.filter && !this.options.filter(snapshotPath, isDir) && !isDir) {
+    if (!isTop && !(await this.selection.wants(node, snapshotPath))) {
       this.result.skipped++;
       return;
     }
     try {
+      if (this.options.dryRun) return await this.rehearse(node, path, snapshotPath);
+      if (node.type !== "dir" && node.type !== "file" && !(await this.shouldWrite(node, path))) {
+        this.result.skipped++;
+        return;
+      }
       switch (node.type) {
         case "dir":
           await this.makeDir(path);

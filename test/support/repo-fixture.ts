@@ -13,7 +13,8 @@ export interface TestRepository {
   work: string;
   repoPath: string;
   repo: Repository;
-  /** Closes the repository (so a CLI run can open it) and opens it again afterwards. */
+  /** Closes the repository, so that the CLI can open it; `reopen` opens it again. */
+  close(): Promise<void>;
   reopen(): Promise<void>;
   cleanup(): Promise<void>;
 }
@@ -22,16 +23,22 @@ export async function createTestRepository(options: InitOptions = {}): Promise<T
   const work = await fs.mkdtemp(join(tmpdir(), "cairn-fixture-"));
   const repoPath = join(work, "repo");
   await initLocalRepository(repoPath, options);
+  let open = true;
   const fixture: TestRepository = {
     work,
     repoPath,
     repo: await openLocalRepository(repoPath),
+    async close() {
+      if (open) await fixture.repo.close();
+      open = false;
+    },
     async reopen() {
-      await fixture.repo.close();
+      await fixture.close();
       fixture.repo = await openLocalRepository(repoPath);
+      open = true;
     },
     async cleanup() {
-      await fixture.repo.close();
+      await fixture.close();
       await fs.rm(work, { recursive: true, force: true });
     },
   };

@@ -4,7 +4,8 @@ import { ExitCode, UsageError } from "../../errors.js";
 import { shortId } from "../../store/id.js";
 import { selectSnapshot } from "../../store/snapshot/snapshot-filter.js";
 import { commandContext } from "../command-context.js";
-import { formatBytes } from "../parse-options.js";
+import { collect, formatBytes } from "../parse-options.js";
+import { restorePatternFilter } from "../../restore/restore-patterns.js";
 import { withRepository } from "../repository-session.js";
 import { splitSnapshotPath } from "../snapshot-argument.js";
 import { addSnapshotFilterOptions, snapshotFilter } from "../snapshot-options.js";
@@ -16,6 +17,11 @@ interface RestoreFlags {
   path: string[];
   target?: string;
   overwrite: string;
+  include: string[];
+  exclude: string[];
+  delete: boolean;
+  verify: boolean;
+  dryRun: boolean;
   toPostgres?: string;
   create: boolean;
   pgBin?: string;
@@ -28,6 +34,11 @@ export function registerRestore(program: Command): void {
     .argument("<snapshot>", "snapshot id, unique prefix or latest, optionally :/path/inside")
     .option("-t, --target <dir>", "directory to restore into")
     .option("--overwrite <when>", `replace existing files: ${OVERWRITE.join(", ")}`, "always")
+    .option("--include <pattern>", "restore only paths matching this .gitignore-style pattern (repeatable)", collect, [])
+    .option("--exclude <pattern>", "do not restore paths matching this .gitignore-style pattern (repeatable)", collect, [])
+    .option("--delete", "delete files in the target that are not in the snapshot (only inside restored directories)", false)
+    .option("--verify", "read restored files back and check every chunk against the snapshot", false)
+    .option("--dry-run", "show what would be restored and deleted; write nothing", false)
     .option("--to-postgres <uri>", "restore the snapshot's PostgreSQL dump into this database (postgres://user@host:port/dbname)")
     .option("--create", "with --to-postgres: create the database first", false)
     .option("--pg-bin <dir>", "directory of psql and pg_restore (default: $CAIRN_PG_BIN, else the PATH)")
@@ -44,14 +55,25 @@ export function registerRestore(program: Command): void {
           target: flags.target!,
           overwrite: flags.overwrite as OverwritePolicy,
           onProblem: (p) => out.warn(`${p.path}: ${p.message}`),
+          ...restorePatternFilter(flags.include, flags.exclude),
+          delete: flags.delete,
+          verify: flags.verify,
+          dryRun: flags.dryRun,
+          onItem: (action, item) => {
+            out.line(`${flags.dryRun ? "would " : ""}${action === "delete" ? "delete" : action === "skip" ? "skip (unchanged or kept)" : "restore"} ${item}`);
+            out.record({ message_type: "verbose_status", action: action === "skip" ? "unchanged" : action === "delete" ? "deleted" : "restored", item, dry_run: flags.dryRun });
+          },
         };
         if (path) options.subpath = path;
         out.info(`restoring snapshot ${shortId(snapshot.id)} of [${snapshot.paths.join(" ")}] at ${snapshot.time} to ${flags.target}`);
         const result = await restoreSnapshot(repo, snapshot.tree, options);
         for (const d of result.damaged) out.error(`damaged: ${d.path}: ${d.message}`);
-        out.line(`restored ${result.files} files, ${result.dirs} directories, ${result.others} other items, ${formatBytes(result.bytes)}`);
-        out.record({ message_type: "summary", snapshot_id: snapshot.id, files_restored: result.files, dirs_restored: result.dirs, bytes_restored: result.bytes, files_skipped: result.skipped, damaged: result.damaged, problems: result.problems });
-        if (result.damaged.length > 0 || result.problems.length > 0) process.exitCode = ExitCode.fatal;
+        for (const m of result.mismatches) out.error(`verify failed: ${m.path}: ${m.message}`);
+        const verb = flags.dryRun ? "would restore" : "restored";
+        out.line(`${verb} ${result.files} files, ${result.dirs} directories, ${result.others} other items, ${formatBytes(result.bytes)}; ${result.skipped} skipped${flags.delete ? `, ${result.deleted} ${flags.dryRun ? "to delete" : "deleted"}` : ""}`);
+        if (flags.verify) out.line(`verified ${result.verified} files${result.mismatches.length > 0 ? `, ${result.mismatches.length} DIFFER from the snapshot` : ", all equal to the snapshot"}`);
+        out.record({ message_type: "summary", snapshot_id: snapshot.id, dry_run: flags.dryRun, files_restored: result.files, dirs_restored: result.dirs, bytes_restored: result.bytes, files_skipped: result.skipped, files_deleted: result.deleted, files_verified: result.verified, verify_mismatches: result.mismatches, damaged: result.damaged, problems: result.problems });
+        if (result.damaged.length > 0 || result.problems.length > 0 || result.mismatches.length > 0) process.exitCode = ExitCode.fatal;
       });
     });
 }
