@@ -12,6 +12,8 @@ const BLOB_PREFIX = "b/";
 const PACK_PREFIX = "p/";
 const INDEX_FILE_PREFIX = "i/";
 const HOLDER_FILE = "cairn-holder.json";
+/** Present while a rebuild is under way: clearing is not atomic, so a crash part-way must start it over. */
+const REBUILD_KEY = "rebuilding";
 const LOCATION_BYTES = ID_BYTES + 2 + 12;
 
 export interface PackSummary {
@@ -146,8 +148,18 @@ export class IndexDb {
     }
   }
 
+  /** Empties the database for a rebuild; until finishRebuild, it stays marked as needing one. */
   async clear(): Promise<void> {
-    await this.db.clear();
+    await this.db.put(REBUILD_KEY, new Uint8Array(0));
+    for (const prefix of [INDEX_FILE_PREFIX, BLOB_PREFIX, PACK_PREFIX]) await this.db.clear({ gte: prefix, lt: prefix + "~" });
+  }
+
+  rebuildPending(): boolean {
+    return this.db.getSync(REBUILD_KEY) !== undefined;
+  }
+
+  async finishRebuild(): Promise<void> {
+    await this.db.del(REBUILD_KEY);
   }
 
   async close(): Promise<void> {

@@ -24,13 +24,14 @@ export async function syncIndexDb(db: IndexDb, backend: Backend): Promise<"curre
   const present = await listIndexFiles(backend);
   const known = await db.indexFiles();
   const presentSet = new Set(present);
-  const gone = [...known].some((id) => !presentSet.has(id));
+  const gone = db.rebuildPending() || [...known].some((id) => !presentSet.has(id));
   if (gone) await db.clear();
   const toIngest = gone ? present : present.filter((id) => !known.has(id));
   for (const id of toIngest) {
     const content = await readIndexFile(backend, id);
     await db.addIndexFile(id, content.packs);
   }
+  if (gone) await db.finishRebuild();
   if (gone || known.size === 0 && toIngest.length > 0) return "rebuilt";
   return toIngest.length > 0 ? "updated" : "current";
 }
