@@ -1,0 +1,278 @@
+// The LevelDB index is derived data: it can be deleted, it follows index files that prune
+// replaces, it survives a crash mid-rebuild, and only one process holds it at a time.
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { once } from "node:events";
+import { existsSync } from "node:fs";
+import * as fs from "node:fs/promises";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runBackup, type BackupResult } from "../../src/backup/archiver.js";
+import { PathSource } from "../../src/backup/path-source.js";
+import { ExitCode, LockError } from "../../src/errors.js";
+import { restoreSnapshot } from "../../src/restore/restorer.js";
+import { compressDocument } from "../../src/store/document-codec.js";
+import { hashBytes, type Id } from "../../src/store/id.js";
+import type { BlobLocation } from "../../src/store/index/blob-location.js";
+import { IndexDb } from "../../src/store/index/index-db.js";
+import { serializeIndexFile } from "../../src/store/index/index-file.js";
+import { listIndexFiles, readIndexFile, syncIndexDb } from "../../src/store/index/index-sync.js";
+import { initLocalRepository, openLocalRepository } from "../../src/store/open-local.js";
+import { packKey } from "../../src/store/pack/pack-format.js";
+import type { Repository } from "../../src/store/repository.js";
+import { localIndexDbPath } from "../../src/store/repository-location.js";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const DIST_INDEX_DB = fileURLToPath(new URL("../../dist/src/store/index/index-db.js", import.meta.url));
+
+function pseudoRandomBytes(length: number, seed: number): Buffer {
+  const words = new Uint32Array(Math.ceil(length / 4));
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    words[i] = x >>> 0;
+  }
+  return Buffer.from(words.buffer, 0, length);
+}
+
+let work: string;
+let repoDir: string;
+let dbPath: string;
+const open: Repository[] = [];
+
+async function openRepo(): Promise<Repository> {
+  const repo = await openLocalRepository(repoDir);
+  open.push(repo);
+  return repo;
+}
+
+async function closeAll(): Promise<void> {
+  while (open.length) await open.pop()!.close();
+}
+
+/** Two directories of distinct content, each written by its own backup (so each has its own index files and packs). */
+async function makeTree(name: string, seed: number): Promise<string> {
+  const dir = join(work, name);
+  await fs.mkdir(join(dir, "sub"), { recursive: true });
+  await fs.writeFile(join(dir, "big"), pseudoRandomBytes(3 * MiB, seed));
+  for (let i = 0; i < 20; i++) await fs.writeFile(join(dir, "sub", `f${i}`), pseudoRandomBytes(1000 + i * 3000, seed * 100 + i));
+  return dir;
+}
+
+async function backUp(repo: Repository, dir: string): Promise<BackupResult> {
+  const result = await runBackup(repo, { sources: [new PathSource(dir)] });
+  expect(result.warnings).toEqual([]);
+  return result;
+}
+
+async function expectRestores(repo: Repository, result: BackupResult, dir: string): Promise<void> {
+  const target = await fs.mkdtemp(join(work, "restore-"));
+  const restored = await restoreSnapshot(repo, result.snapshot.tree, { target });
+  expect(restored.damaged).toEqual([]);
+  const names = ["big", ...Array.from({ length: 20 }, (_, i) => `sub/f${i}`)];
+  for (const name of names) expect((await fs.readFile(join(target, dir, name))).equals(await fs.readFile(join(dir, name)))).toBe(true);
+  await fs.rm(target, { recursive: true });
+}
+
+async function allBlobs(repo: Repository): Promise<Map<Id, BlobLocation>> {
+  const blobs = new Map<Id, BlobLocation>();
+  for await (const [id, location] of repo.index.blobs()) blobs.set(id, location);
+  return blobs;
+}
+
+beforeEach(async () => {
+  work = await fs.mkdtemp(join(tmpdir(), "cairn-indexdb-"));
+  repoDir = join(work, "repo");
+  dbPath = localIndexDbPath(repoDir);
+  await initLocalRepository(repoDir, { chunker: { minSize: 16 * KiB, avgSize: 64 * KiB, maxSize: 256 * KiB }, packSize: 1 * MiB });
+});
+afterEach(async () => {
+  await closeAll();
+  await fs.rm(work, { recursive: true, force: true });
+});
+
+describe("rebuilding", () => {
+  it("rebuilds a deleted index.db from the index files, and everything still restores", async () => {
+    const a = await makeTree("a", 1);
+    const b = await makeTree("b", 2);
+    let repo = await openRepo();
+    const first = await backUp(repo, a);
+    const second = await backUp(repo, b);
+    const before = await allBlobs(repo);
+    await closeAll();
+    expect((await listIndexFiles(repo.backend)).length).toBeGreaterThanOrEqual(2);
+
+    await fs.rm(dbPath, { recursive: true });
+    repo = await openRepo();
+    expect(await allBlobs(repo)).toEqual(before);
+    expect(await repo.index.indexFiles()).toEqual(new Set(await listIndexFiles(repo.backend)));
+    await expectRestores(repo, first, a);
+    await expectRestores(repo, second, b);
+    // Nothing was lost for deduplication either: the same trees add no data.
+    expect((await backUp(repo, a)).snapshot.summary!.dataBlobs).toBe(0);
+  });
+
+  it("rebuilds when an index file it reflects was replaced, as prune does", async () => {
+    const a = await makeTree("a", 1);
+    const b = await makeTree("b", 2);
+    const repo = await openRepo();
+    const first = await backUp(repo, a);
+    const second = await backUp(repo, b);
+    const before = await allBlobs(repo);
+    await closeAll();
+
+    // Prune rewrites index files: here, all of them merged into one, the old ones deleted.
+    const old = await listIndexFiles(repo.backend);
+    const packs = (await Promise.all(old.map((id) => readIndexFile(repo.backend, id)))).flatMap((c) => c.packs);
+    const db = await IndexDb.open(dbPath, { waitMs: 0 });
+    const merged = compressDocument(serializeIndexFile({ packs }));
+    await repo.backend.put(`index/${hashBytes(merged)}`, merged);
+    for (const id of old) await repo.backend.delete(`index/${id}`);
+    expect(await syncIndexDb(db, repo.backend)).toBe("rebuilt");
+    expect(await db.indexFiles()).toEqual(new Set([hashBytes(merged)]));
+    await db.close();
+
+    const reopened = await openRepo();
+    expect(await allBlobs(reopened)).toEqual(before);
+    await expectRestores(reopened, first, a);
+    await expectRestores(reopened, second, b);
+  });
+
+  /** Removes snapshot `result` with its index files and packs, as prune does for data nothing else uses. */
+  async function pruneAway(repo: Repository, result: BackupResult, indexFiles: Id[]): Promise<Set<Id>> {
+    const gone = new Set<Id>();
+    for (const id of indexFiles) {
+      for (const pack of (await readIndexFile(repo.backend, id)).packs) {
+        await repo.backend.delete(packKey(pack.id));
+        for (const entry of pack.entries) gone.add(entry.id);
+      }
+      await repo.backend.delete(`index/${id}`);
+    }
+    await repo.backend.delete(`snapshots/${result.snapshotId}`);
+    return gone;
+  }
+
+  it("forgets blobs whose packs and index file are gone, so a new backup stores them again", async () => {
+    const a = await makeTree("a", 1);
+    const b = await makeTree("b", 2);
+    let repo = await openRepo();
+    const first = await backUp(repo, a);
+    const filesOfA = await listIndexFiles(repo.backend);
+    const second = await backUp(repo, b);
+    await closeAll();
+    const gone = await pruneAway(repo, first, filesOfA);
+    expect(gone.size).toBeGreaterThan(10);
+
+    repo = await openRepo();
+    for (const id of gone) expect(repo.lookupBlob(id)).toBeUndefined();
+    await expectRestores(repo, second, b);
+    const again = await backUp(repo, a);
+    expect(again.snapshot.summary!.dataBlobs).toBeGreaterThan(0);
+    await expectRestores(repo, again, a);
+  });
+
+  it("finishes a rebuild that a crash interrupted part-way through clearing", async () => {
+    const a = await makeTree("a", 1);
+    const b = await makeTree("b", 2);
+    let repo = await openRepo();
+    const first = await backUp(repo, a);
+    const filesOfA = await listIndexFiles(repo.backend);
+    const second = await backUp(repo, b);
+    await closeAll();
+    const gone = await pruneAway(repo, first, filesOfA);
+
+    // The rebuild this triggers dies after clearing its first key range (LevelDB clears in
+    // batches, so a crash can stop it anywhere).
+    const db = await IndexDb.open(dbPath, { waitMs: 0 });
+    const level = (db as unknown as { db: { clear: (range: object) => Promise<void> } }).db;
+    const clear = level.clear.bind(level);
+    let calls = 0;
+    level.clear = async (range: object) => {
+      if (calls++ > 0) throw new Error("simulated crash");
+      await clear(range);
+    };
+    await expect(syncIndexDb(db, repo.backend)).rejects.toThrow("simulated crash");
+    await db.close();
+
+    repo = await openRepo();
+    for (const id of gone) expect(repo.lookupBlob(id)).toBeUndefined();
+    await expectRestores(repo, second, b);
+    const again = await backUp(repo, a);
+    expect(again.snapshot.summary!.dataBlobs).toBeGreaterThan(0);
+    await expectRestores(repo, again, a);
+  });
+});
+
+describe("one holder at a time", () => {
+  it("makes a second open in the same process wait, then fail with a LockError naming the holder", async () => {
+    await openRepo();
+    const told: string[] = [];
+    const attempt = IndexDb.open(dbPath, { waitMs: 600, onWait: (m) => told.push(m) });
+    await expect(attempt).rejects.toThrow(LockError);
+    const err = await attempt.catch((e: LockError) => e);
+    expect(err.exitCode).toBe(ExitCode.lockFailed);
+    expect(err.message).toMatch(new RegExp(`^index database ${dbPath} is in use by process ${process.pid} on ${hostname()} \\(cairn .*, since \\d{4}-`));
+    expect(err.message).toMatch(/--retry-lock/);
+    expect(told).toHaveLength(1);
+    expect(told[0]).toMatch(new RegExp(`^waiting for the index database, held by process ${process.pid} on `));
+  });
+
+  describe("across processes", () => {
+    let child: ChildProcessWithoutNullStreams | undefined;
+
+    afterEach(async () => {
+      if (child && child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+        await once(child, "exit");
+      }
+      child = undefined;
+    });
+
+    /** A separate node process that opens the index database (compiled code) and holds it until its stdin closes. */
+    async function holdInChild(): Promise<ChildProcessWithoutNullStreams> {
+      expect(existsSync(DIST_INDEX_DB), "dist/ is built by vitest's globalSetup").toBe(true);
+      const script = `
+        import { IndexDb } from ${JSON.stringify(DIST_INDEX_DB)};
+        const db = await IndexDb.open(process.env.DB_PATH, { waitMs: 0 });
+        process.stdout.write("held\\n");
+        process.stdin.resume();
+        process.stdin.on("end", async () => { await db.close(); process.stdout.write("released\\n"); });
+      `;
+      const proc = spawn(process.execPath, ["--input-type=module", "-e", script, "--", "bin/cairn.js", "backup", "/some/path"], { env: { ...process.env, DB_PATH: dbPath } });
+      let out = "";
+      proc.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      while (!out.includes("held")) {
+        if (proc.exitCode !== null) throw new Error(`holder exited early: ${out}`);
+        await once(proc.stdout, "data");
+      }
+      return proc;
+    }
+
+    it("fails with the other process named, and succeeds once it lets go", async () => {
+      child = await holdInChild();
+      const err = await IndexDb.open(dbPath, { waitMs: 300 }).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(LockError);
+      expect(err.message).toMatch(new RegExp(`in use by process ${child.pid} on ${hostname()} \\(cairn backup /some/path, since `));
+
+      // A waiter that is told who holds it, and gets the database when the holder closes it.
+      const held = child;
+      const exited = once(held, "exit");
+      const db = await IndexDb.open(dbPath, { waitMs: 60_000, onWait: () => held.stdin.end() });
+      await db.close();
+      expect(await exited).toEqual([0, null]);
+    });
+
+    it("does not stay locked when the holder is killed", async () => {
+      child = await holdInChild();
+      const exited = once(child, "exit");
+      child.kill("SIGKILL");
+      await exited;
+      const repo = await openRepo();
+      expect(repo.index.location).toBe(dbPath);
+    });
+  });
+});
