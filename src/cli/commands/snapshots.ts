@@ -23,6 +23,7 @@ export function snapshotJson(s: StoredSnapshot): Record<string, unknown> {
     tags: s.tags,
     program_version: s.programVersion,
     source: s.source,
+    original: s.original,
     summary: s.summary,
   };
 }
