@@ -57,7 +57,7 @@ const TAR_TYPES: Partial<Record<TreeNode["type"], tar.Header["type"]>> = {
   blockdev: "block-device",
 };
 
-function pax(node: TreeNode): Record<string, string> {
+function pax(node: TreeNode, skip: (reason: string) => void): Record<string, string> {
   // Nanosecond times and 64-bit ids survive only in pax records; tar's own fields hold seconds.
   const seconds = (time: string) => {
     const ns = parseNanos(time);
@@ -67,11 +67,16 @@ function pax(node: TreeNode): Record<string, string> {
   };
   const records: Record<string, string> = { mtime: seconds(node.mtime) };
   if (node.atime) records.atime = seconds(node.atime);
-  for (const x of node.xattrs ?? []) records[`SCHILY.xattr.${x.name}`] = x.value.toString("latin1");
+  for (const x of node.xattrs ?? []) {
+    const text = x.value.toString("utf8");
+    // tar-stream writes pax values as UTF-8 text; a binary value (e.g. security.capability) would come out altered.
+    if (Buffer.from(text, "utf8").equals(x.value)) records[`SCHILY.xattr.${x.name}`] = text;
+    else skip(`extended attribute ${x.name} has a binary value, which this tar writer cannot store`);
+  }
   return records;
 }
 
-function header(node: TreeNode, name: string): TarHeader {
+function header(node: TreeNode, name: string, skip: (reason: string) => void): TarHeader {
   const h: TarHeader = {
     name,
     mode: node.mode & 0o7777,
@@ -80,7 +85,7 @@ function header(node: TreeNode, name: string): TarHeader {
     mtime: new Date(Number(parseNanos(node.mtime) / 1_000_000n)),
     type: TAR_TYPES[node.type]!,
     size: node.type === "file" ? (node.size ?? 0) : 0,
-    pax: pax(node),
+    pax: pax(node, skip),
   };
   if (node.user !== undefined) h.uname = node.user;
   if (node.group !== undefined) h.gname = node.group;
@@ -95,7 +100,7 @@ function header(node: TreeNode, name: string): TarHeader {
 }
 
 export interface DumpOptions {
-  /** Told about each item that a tar archive cannot hold (sockets, unsafe names); the dump goes on. */
+  /** Told about each item (or binary extended attribute) a tar archive cannot hold; the dump goes on. */
   onSkip?: (path: string, reason: string) => void;
 }
 
@@ -151,16 +156,18 @@ export async function dumpTar(repo: Repository, rootTree: Id, node: TreeNode | u
       options.onSkip?.(snapshotPath, `a ${node.type} cannot be stored in a tar archive`);
       return;
     }
-    const h = header(node, node.type === "dir" ? `${name}/` : name);
+    const skip = (reason: string) => options.onSkip?.(snapshotPath, reason);
     if (node.type === "file" && node.links !== undefined && node.links > 1 && node.inode !== undefined) {
       const key = `${node.deviceId ?? 0}:${node.inode}`;
       const first = hardlinks.get(key);
       if (first !== undefined) {
-        await entry({ ...h, type: "link", linkname: first, size: 0 });
+        // Same inode as an entry already written: its attributes were reported there.
+        await entry({ ...header(node, name, () => undefined), type: "link", linkname: first, size: 0 });
         return;
       }
       hardlinks.set(key, name);
     }
+    const h = header(node, node.type === "dir" ? `${name}/` : name, skip);
     await entry(h, node.type === "file" ? fileContent(repo, node, snapshotPath) : undefined);
     if (node.type === "dir") await addChildren(node.subtree!, name, snapshotPath);
   };

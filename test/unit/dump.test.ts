@@ -6,6 +6,7 @@ import { PassThrough } from "node:stream";
 import * as tar from "tar-stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IntegrityError } from "../../src/errors.js";
+import { writeXattrs } from "../../src/platform/xattrs.js";
 import { dump } from "../../src/restore/dump.js";
 import type { StoredSnapshot } from "../../src/store/snapshot/snapshot.js";
 import { backup, createTestRepository, writeTree, type TestRepository } from "../support/repo-fixture.js";
@@ -26,6 +27,10 @@ beforeAll(async () => {
   await fs.utimes(join(src, "sub/small.txt"), MTIME, MTIME);
   await fs.symlink("../big.bin", join(src, "sub/link"));
   await fs.link(join(src, "sub/small.txt"), join(src, "sub/hard.txt"));
+  writeXattrs(Buffer.from(join(src, "sub/small.txt")), [
+    { name: "user.bin", value: Buffer.from([0xff, 0x00, 0x80]) },
+    { name: "user.text", value: Buffer.from("héllo") },
+  ]);
   snapshot = await backup(t.repo, [src]);
 });
 
@@ -33,12 +38,13 @@ afterAll(async () => {
   await t?.cleanup();
 });
 
-async function dumpToBuffer(path: string): Promise<{ kind: string; bytes: Buffer }> {
+async function dumpToBuffer(path: string): Promise<{ kind: string; bytes: Buffer; skipped: string[] }> {
   const out = new PassThrough();
   const chunks: Buffer[] = [];
+  const skipped: string[] = [];
   out.on("data", (c: Buffer) => chunks.push(c));
-  const kind = await dump(t.repo, snapshot.tree, path, out);
-  return { kind, bytes: Buffer.concat(chunks) };
+  const kind = await dump(t.repo, snapshot.tree, path, out, { onSkip: (p, reason) => skipped.push(`${p}: ${reason}`) });
+  return { kind, bytes: Buffer.concat(chunks), skipped };
 }
 
 interface TarEntry {
@@ -71,7 +77,7 @@ describe("dump", () => {
   });
 
   it("writes a directory as tar: names relative to its parent, modes, times, owners, links", async () => {
-    const { kind, bytes } = await dumpToBuffer(`${src}/sub`);
+    const { kind, bytes, skipped } = await dumpToBuffer(`${src}/sub`);
     expect(kind).toBe("tar");
     const entries = await readTar(bytes);
     const byName = new Map(entries.map((e) => [e.header.name, e]));
@@ -88,6 +94,10 @@ describe("dump", () => {
     // A name past tar's 100 bytes survives through a pax record.
     expect(byName.get(`sub/${LONG_NAME}`)!.content.toString()).toBe("long\n");
     expect(byName.get("sub/")!.header.type).toBe("directory");
+    // Text extended attributes travel as pax records; a binary one is reported, not mangled.
+    expect(hard.pax?.["SCHILY.xattr.user.text"]).toBe("héllo");
+    expect(hard.pax?.["SCHILY.xattr.user.bin"]).toBeUndefined();
+    expect(skipped).toEqual([`${src}/sub/hard.txt: extended attribute user.bin has a binary value, which this tar writer cannot store`]);
   });
 
   it("writes the whole snapshot from / with paths relative to the root", async () => {
