@@ -6,6 +6,8 @@ export interface BenchReport {
   date: string;
   scale: string;
   machine: { cpus: number; node: string };
+  /** How many times the suite ran; each step reports its fastest run. */
+  runs: number;
   suite: SuiteResult;
   extra?: Record<string, unknown>;
 }
@@ -100,7 +102,7 @@ export async function writeReport(outDir: string, report: BenchReport): Promise<
   const markdown = [
     `# cairn benchmark, ${report.scale} corpus, ${report.date}`,
     "",
-    `Corpus: ${report.suite.corpus.total.files} files, ${(report.suite.corpus.total.bytes / 1e6).toFixed(1)} MB on day 1. Machine: ${report.machine.cpus} CPUs, Node ${report.machine.node}.`,
+    `Corpus: ${report.suite.corpus.total.files} files, ${(report.suite.corpus.total.bytes / 1e6).toFixed(1)} MB on day 1. Machine: ${report.machine.cpus} CPUs, Node ${report.machine.node}.${report.runs > 1 ? ` Best of ${report.runs} runs per step.` : ""}`,
     "",
     markdownTable(report.suite),
     "",

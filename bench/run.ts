@@ -7,14 +7,14 @@ import { chunkSizeTable, runChunkSizes, writeChunkSizeReport } from "./chunk-siz
 import type { CorpusScale } from "./corpus/corpus.js";
 import { indexScaleTable, runIndexScale } from "./index-scale.js";
 import { markdownTable, ratioTable, stamp, writeReport } from "./report.js";
-import { isFailure, runSuite } from "./suite.js";
+import { bestOfRuns, isFailure, runSuite, type SuiteResult } from "./suite.js";
 import type { BackupTool } from "./tools/backup-tool.js";
 import { BorgTool } from "./tools/borg-tool.js";
 import { CairnTool } from "./tools/cairn-tool.js";
 import { ResticTool } from "./tools/restic-tool.js";
 
 const USAGE = [
-  "usage: npm run bench -- [--scale tiny|small|default] [--seed N] [--out DIR] [--work DIR] [--tools cairn,restic,borg]",
+  "usage: npm run bench -- [--scale tiny|small|default] [--seed N] [--runs N] [--out DIR] [--work DIR] [--tools cairn,restic,borg]",
   "       npm run bench -- --index-scale 1000000,10000000",
   "       npm run bench -- --scale small --chunk-sizes 64K,256K,1M [--days 3]",
 ].join("\n");
@@ -30,6 +30,7 @@ async function main(): Promise<number> {
       "index-scale": { type: "string" },
       "chunk-sizes": { type: "string" },
       days: { type: "string", default: "3" },
+      runs: { type: "string", default: "1" },
       help: { type: "boolean", default: false },
     },
   });
@@ -74,8 +75,15 @@ async function main(): Promise<number> {
       if (await tool.available()) tools.push(tool);
       else console.log(`${tool.name} is not installed: skipped (install the Debian package to compare)`);
     }
-    const suite = await runSuite(tools, work, scale, Number(values.seed), log);
-    const files = await writeReport(outDir, { date, scale, machine, suite });
+    const runs = Number(values.runs);
+    if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be 1 or more\n${USAGE}`);
+    const suites: SuiteResult[] = [];
+    for (let i = 1; i <= runs; i++) {
+      if (runs > 1) log(`run ${i} of ${runs}`);
+      suites.push(await runSuite(tools, work, scale, Number(values.seed), log));
+    }
+    const suite = bestOfRuns(suites);
+    const files = await writeReport(outDir, { date, scale, machine, runs, suite });
     console.log(`\n${markdownTable(suite)}\n\n${ratioTable(suite)}\n`);
     console.log(`results: ${files.json}\n         ${files.markdown}\n         ${files.svg}`);
     const failed = suite.results.filter(isFailure);
