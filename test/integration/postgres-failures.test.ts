@@ -1,9 +1,11 @@
 // A PostgreSQL backup that fails for any reason writes no snapshot, says why, and exits non-zero.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { chmod, mkdir, symlink, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tempDir } from "../support/cli.js";
+import { CAIRN_BIN, tempDir } from "../support/cli.js";
 import { startPostgres, type PostgresServer } from "../support/postgres-server.js";
 import { createRepo, passwordlessUrl, SAMPLE_SCHEMA, type TestRepo } from "./postgres-fixtures.js";
 
@@ -106,6 +108,36 @@ describe("failed PostgreSQL backups leave no snapshot", () => {
       await chmod(join(bin, "pg_dump"), 0o755);
       const stderr = await failedBackup([passwordlessUrl(pg, "shop"), "--pg-bin", bin]);
       expect(stderr).toMatch(/pg_dump exited with code 1: pg_dump: error: could not write to output file: No space left on device; no snapshot was written/);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
+  it("interrupted (SIGTERM) while pg_dump runs", async () => {
+    const dir = await tempDir();
+    try {
+      // A pg_dump that streams part of a dump, says so, then hangs.
+      const bin = join(dir.path, "bin");
+      const started = join(dir.path, "started");
+      await mkdir(bin);
+      await symlink(join(pg.binDir, "psql"), join(bin, "psql"));
+      await writeFile(
+        join(bin, "pg_dump"),
+        `#!/bin/sh\nif [ "$1" = "--version" ]; then exec "${pg.binDir}/pg_dump" --version; fi\n"${pg.binDir}/pg_dump" "$@" | head -c 300000\ntouch "${started}"\nexec sleep 600\n`,
+      );
+      await chmod(join(bin, "pg_dump"), 0o755);
+      const child = spawn(process.execPath, [CAIRN_BIN, "-r", repo.path, "backup", passwordlessUrl(pg, "shop"), "--pg-bin", bin], {
+        env: { ...process.env, PGPASSWORD: pg.env.PGPASSWORD },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+      while (!existsSync(started)) await new Promise((r) => setTimeout(r, 50));
+      child.kill("SIGTERM");
+      expect(await exited, stderr).toBe(130);
+      expect(stderr).toMatch(/^cairn: interrupted$/m);
+      expect(await repo.snapshots()).toEqual([]);
     } finally {
       await dir.cleanup();
     }

@@ -1,11 +1,12 @@
 // PostgreSQL backups through the real CLI against a real server: dump, back up, restore into a
 // new database, and compare the two databases by their pg_dump output.
+import { spawnSync } from "node:child_process";
 import { open, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openLocalRepository } from "../../src/store/open-local.js";
 import { findNode } from "../../src/store/tree/tree-walker.js";
-import { tempDir } from "../support/cli.js";
+import { CAIRN_BIN, tempDir } from "../support/cli.js";
 import { startPostgres, type PostgresServer } from "../support/postgres-server.js";
 import { createRepo, dumpDatabase, passwordlessUrl, SAMPLE_SCHEMA, serverDir, tables, withoutRestrictKey, type TestRepo } from "./postgres-fixtures.js";
 
@@ -57,6 +58,15 @@ describe("postgres backup and restore", () => {
     expect(restore.stdout).toContain(`restored ${serverDir(pg)}/shop.sql`);
     expect(await dumpDatabase(pg, "shop_copy")).toBe(await dumpDatabase(pg, "shop"));
     expect(await pg.psql("shop_copy", "SELECT count(*) FROM orders")).toBe("500\n");
+  });
+
+  it("keeps the manual path open: cairn dump … | psql", async () => {
+    await pg.psql("postgres", "CREATE DATABASE shop_manual");
+    const shopSnapshot = (await repo.snapshots()).find((s) => s.paths[0]!.endsWith("/shop.sql"))!;
+    const script = `set -o pipefail; "${process.execPath}" "${CAIRN_BIN}" -r "${repo.path}" dump ${shopSnapshot.id} ${serverDir(pg)}/shop.sql | "${pg.binDir}/psql" -X -q -v ON_ERROR_STOP=1 --single-transaction -d "${passwordlessUrl(pg, "shop_manual")}" > /dev/null`;
+    const result = spawnSync("bash", ["-c", script], { env: { ...process.env, PGPASSWORD: pg.env.PGPASSWORD }, encoding: "utf8" });
+    expect(result.status, result.stderr).toBe(0);
+    expect(await dumpDatabase(pg, "shop_manual")).toBe(await dumpDatabase(pg, "shop"));
   });
 
   it("takes the password from a password file, as libpq does", async () => {

@@ -70,6 +70,8 @@ export class PgProcess {
   /** Stops the program at once (a restore then rolls back: its transaction never commits). */
   kill(): void {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+    // A process it started may still hold its output open: stop reading either way.
+    this.child.stdout?.destroy();
   }
 
   /** Waits for the program to end; throws, with the program's own message, unless it exited 0. */
