@@ -302,6 +302,16 @@ describe("local backend", () => {
     expect(await list("locks/")).toEqual([]);
   });
 
+  it("names a root that is a file as no repository, rather than a missing object", async () => {
+    await fs.writeFile(join(root, "file"), "x");
+    const onFile = new LocalBackend(join(root, "file"));
+    await expect(onFile.get("config")).rejects.toThrow(RepositoryNotFoundError);
+    await expect(onFile.get("config")).rejects.toThrow(`${join(root, "file")} is not a directory`);
+    await fs.mkdir(join(root, "data"));
+    await fs.writeFile(join(root, "data", "ab"), "a file where a folder should be");
+    await expect(backend.get("data/ab/ab1")).rejects.toThrow(NotFoundError);
+  });
+
   it("stats and deletes, deleting a missing object being no error", async () => {
     await backend.put("locks/l", Buffer.from("lock"));
     expect(await backend.stat("locks/l")).toEqual({ key: "locks/l", size: 4 });

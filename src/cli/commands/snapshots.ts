@@ -9,6 +9,7 @@ import { withBackend } from "../repository-session.js";
 import { listSnapshots } from "../../store/snapshot/snapshot-store.js";
 import { addSnapshotFilterOptions, snapshotFilter } from "../snapshot-options.js";
 import { formatTable } from "../table.js";
+import { snakeCaseKeys } from "../output.js";
 
 export function snapshotJson(s: StoredSnapshot): Record<string, unknown> {
   return {
@@ -24,7 +25,7 @@ export function snapshotJson(s: StoredSnapshot): Record<string, unknown> {
     program_version: s.programVersion,
     source: s.source,
     original: s.original,
-    summary: s.summary,
+    summary: s.summary && snakeCaseKeys(s.summary),
   };
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { AlreadyExistsError, CairnError, NotFoundError } from "../../errors.js";
+import { AlreadyExistsError, CairnError, NotFoundError, RepositoryNotFoundError } from "../../errors.js";
 import type { Backend, ByteRange, ObjectInfo } from "./backend.js";
 
 const FILE_MODE = 0o600;
@@ -115,6 +115,9 @@ export class LocalBackend implements Backend {
       }
     } catch (err) {
       if (err instanceof CairnError) throw err;
+      if (isErrno(err, "ENOTDIR") && !(await fs.stat(this.root).then((st) => st.isDirectory(), () => false))) {
+        throw new RepositoryNotFoundError(`${this.root} is not a directory`);
+      }
       if (isErrno(err, "ENOENT", "ENOTDIR")) throw new NotFoundError(`${key} not found in ${this.root}`);
       throw ioError("read", file, err);
     }
