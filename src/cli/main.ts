@@ -4,6 +4,11 @@ import { buildProgram } from "./program.js";
 
 /** Runs the CLI: every failure becomes one line on stderr and a documented exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // `cairn ls … | head`: a reader that goes away is not an error.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(ExitCode.ok);
+    throw err;
+  });
   const program = buildProgram();
   program.exitOverride();
   program.configureOutput({ outputError: (text, write) => write(`cairn: ${text.replace(/^error: /, "").trimEnd()}\n`) });
