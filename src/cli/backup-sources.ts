@@ -3,6 +3,8 @@ import type { BackupSource } from "../backup/backup-source.js";
 import { PathSource } from "../backup/path-source.js";
 import { UsageError } from "../errors.js";
 import { StreamSource } from "../sources/stream-source.js";
+import { DOCKER_ALL, isDockerUri, parseLabelSelector } from "../sources/docker/docker-uri.js";
+import { dockerSource } from "../sources/docker/docker-source.js";
 import { DUMP_FORMATS, type DumpFormat } from "../sources/postgres/dump-layout.js";
 import { PgDumpSource } from "../sources/postgres/pg-dump-source.js";
 import { PostgresUri } from "../sources/postgres/postgres-uri.js";
@@ -15,6 +17,9 @@ export interface SourceFlags {
   pgFormat?: string;
   allDatabases?: boolean;
   pgBin?: string;
+  /** For docker: sources: --docker-label selectors, and --no-pause (pause false). */
+  dockerLabel?: string[];
+  pause?: boolean;
 }
 
 /**
@@ -47,7 +52,17 @@ const postgresKind: SourceKind = {
   },
 };
 
-export const SOURCE_KINDS: SourceKind[] = [postgresKind, pathKind];
+const dockerKind: SourceKind = {
+  matches: (argument) => isDockerUri(argument),
+  async create(argument, flags) {
+    // Every docker: argument of one backup shares the flags object, hence one engine session.
+    const source = dockerSource(argument, { pause: flags.pause ?? true, labels: (flags.dockerLabel ?? []).map(parseLabelSelector) }, flags);
+    await source.check();
+    return source;
+  },
+};
+
+export const SOURCE_KINDS: SourceKind[] = [dockerKind, postgresKind, pathKind];
 
 /** Turns the arguments of `cairn backup` into sources, failing before anything is written. */
 export async function backupSources(args: readonly string[], flags: SourceFlags): Promise<BackupSource[]> {
@@ -61,6 +76,11 @@ export async function backupSources(args: readonly string[], flags: SourceFlags)
     const [command, ...commandArgs] = args;
     if (!command) throw new UsageError("--stdin-from-command needs a command: cairn backup --stdin-from-command -- CMD ARGS...");
     return [new StreamSource({ path: file, input: { command, args: commandArgs } })];
+  }
+  if ((flags.dockerLabel?.length ?? 0) > 0) {
+    // --docker-label alone means the labelled containers and volumes: docker:all, filtered.
+    if (!args.some(isDockerUri)) args = [...args, DOCKER_ALL];
+    else if (!args.includes(DOCKER_ALL)) throw new UsageError("--docker-label selects what docker:all takes: add docker:all");
   }
   if (args.length === 0) throw new UsageError("nothing to back up: give at least one path (or --stdin)");
   if ((flags.allDatabases || (flags.pgFormat ?? "plain") !== "plain") && !args.some((a) => PostgresUri.isPostgresUri(a))) throw new UsageError("--all-databases and --pg-format go with a postgres:// source");

@@ -36,6 +36,8 @@ interface BackupFlags {
   pgFormat: string;
   allDatabases: boolean;
   pgBin?: string;
+  dockerLabel: string[];
+  pause: boolean;
 }
 
 const JSON_STATUS_MS = 1000;
@@ -63,6 +65,8 @@ export function registerBackup(program: Command): void {
     .option("--pg-format <format>", "dump format for postgres:// sources: plain (SQL, deduplicates best) or custom", "plain")
     .option("--all-databases", "for postgres://host/: dump the globals and every database of the server", false)
     .option("--pg-bin <dir>", "directory of pg_dump, pg_dumpall and psql (default: $CAIRN_PG_BIN, else the PATH)")
+    .option("--docker-label <key=value>", "docker:all takes only the containers and volumes with this label (repeatable; alone, implies docker:all)", collect, [])
+    .option("--no-pause", "do not pause running containers while their files and volumes are read (docker: sources)")
     .action(async (args: string[], flags: BackupFlags, command: Command) => {
       const { globals, out } = commandContext(command);
       const sources = await backupSources(args, flags);

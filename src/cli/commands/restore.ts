@@ -10,6 +10,7 @@ import { withRepository } from "../repository-session.js";
 import { splitSnapshotPath } from "../snapshot-argument.js";
 import { addSnapshotFilterOptions, snapshotFilter } from "../snapshot-options.js";
 import { restoreToPostgres } from "../../sources/postgres/pg-restore.js";
+import { restoreIntoDocker } from "../restore-docker.js";
 
 interface RestoreFlags {
   host: string[];
@@ -25,6 +26,9 @@ interface RestoreFlags {
   toPostgres?: string;
   create: boolean;
   pgBin?: string;
+  toDocker: boolean;
+  only?: string[];
+  force: boolean;
 }
 
 const OVERWRITE: readonly OverwritePolicy[] = ["always", "if-changed", "if-newer", "never"];
@@ -42,8 +46,13 @@ export function registerRestore(program: Command): void {
     .option("--to-postgres <uri>", "restore the snapshot's PostgreSQL dump into this database (postgres://user@host:port/dbname)")
     .option("--create", "with --to-postgres: create the database first", false)
     .option("--pg-bin <dir>", "directory of psql and pg_restore (default: $CAIRN_PG_BIN, else the PATH)")
+    .option("--to-docker", "put the snapshot's Docker images, volumes and containers back into the engine (DOCKER_HOST or the default socket)", false)
+    .option("--only <kind-and-name...>", "with --to-docker: only this image, container or volume, e.g. --only container web (repeatable)")
+    .option("--force", "with --to-docker: replace containers of the same name and non-empty volumes, move image tags", false)
     .action(async (argument: string, flags: RestoreFlags, command: Command) => {
       if (flags.toPostgres) return restoreIntoPostgres(argument, flags, command);
+      if (flags.toDocker) return restoreIntoDocker(argument, flags, command);
+      if (flags.only || flags.force) throw new UsageError("--only and --force go with --to-docker");
       if (flags.create) throw new UsageError("--create goes with --to-postgres");
       const { globals, out } = commandContext(command);
       if (!flags.target) throw new UsageError("restore needs --target DIR");

@@ -1,0 +1,366 @@
+import { Readable } from "node:stream";
+import { AlreadyExistsError, IntegrityError, NotFoundError } from "../../errors.js";
+import type { Id } from "../../store/id.js";
+import type { Repository } from "../../store/repository.js";
+import type { TreeNode } from "../../store/tree/tree-node.js";
+import { normalizeImageRef } from "./docker-uri.js";
+import { EngineClient, type ContainerCreateOptions, type ContainerInspect } from "./engine-client.js";
+import { HELPER_MOUNT, withHelperContainer } from "./helper-container.js";
+import { IMAGE_CONFIG, IMAGE_MANIFEST, LAYERS_DIR } from "./layout.js";
+import { readDockerCatalog, type DockerCatalog, type StoredContainer, type StoredImage, type StoredVolume } from "./snapshot-catalog.js";
+import { readTar } from "./tar/tar-reader.js";
+import { treeToTar, type TarItem } from "./tree-to-tar.js";
+
+export type DockerObjectKind = "image" | "container" | "volume";
+
+export interface DockerObjectRef {
+  kind: DockerObjectKind;
+  name: string;
+}
+
+export interface DockerRestoreOptions {
+  /** Restore only these (plus, for a container, its image and volumes if the engine lacks them). */
+  only?: DockerObjectRef[];
+  /** Replace containers of the same name and non-empty volumes; move image tags. */
+  force?: boolean;
+  /** Start the containers that were running when they were backed up (default true). */
+  start?: boolean;
+  onInfo?: (message: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface DockerRestoreResult {
+  images: { ref: string; id: string; action: "loaded" | "present" }[];
+  volumes: { name: string; action: "created" | "filled" | "replaced" }[];
+  containers: { name: string; id: string; image: string; fromFilesystem: boolean; started: boolean }[];
+  /** What could not be done; everything else was. */
+  problems: { object: string; message: string }[];
+}
+
+type VolumeState = "missing" | "empty" | "replace";
+
+interface Plan {
+  images: StoredImage[];
+  volumes: { volume: StoredVolume; state: VolumeState }[];
+  containers: StoredContainer[];
+}
+
+function imageMatches(image: StoredImage, name: string): boolean {
+  const wanted = normalizeImageRef(name);
+  return image.ref === wanted || image.inspect.Id === name || (image.inspect.RepoTags ?? []).includes(wanted);
+}
+
+/** Paths a container mounts something at: never written into the container, they are not its own. */
+function underMount(container: ContainerInspect, path: string): boolean {
+  return container.Mounts.some((m) => path === m.Destination || path.startsWith(m.Destination.replace(/\/$/, "") + "/"));
+}
+
+/** Names of the containers `container` needs to exist first (network, IPC or PID namespace, volumes-from, links). */
+function dependencies(container: ContainerInspect, names: Map<string, string>): string[] {
+  const host = container.HostConfig as { NetworkMode?: string; IpcMode?: string; PidMode?: string; Links?: string[] | null; VolumesFrom?: string[] | null };
+  const refs = [host.NetworkMode, host.IpcMode, host.PidMode].filter((m): m is string => !!m?.startsWith("container:")).map((m) => m.slice("container:".length));
+  refs.push(...(host.VolumesFrom ?? []).map((v: string) => v.split(":")[0]!));
+  refs.push(...(host.Links ?? []).map((l: string) => l.split(":")[0]!.replace(/^\//, "")));
+  return refs.map((r) => names.get(r) ?? r);
+}
+
+/** Containers ordered so that the ones others depend on are created first. */
+function creationOrder(containers: StoredContainer[]): StoredContainer[] {
+  const names = idsToNames(containers);
+  const byName = new Map(containers.map((c) => [c.name, c]));
+  const ordered: StoredContainer[] = [];
+  const visiting = new Set<string>();
+  const visit = (c: StoredContainer) => {
+    if (ordered.includes(c) || visiting.has(c.name)) return;
+    visiting.add(c.name);
+    for (const dep of dependencies(c.inspect, names)) {
+      const d = byName.get(dep);
+      if (d) visit(d);
+    }
+    ordered.push(c);
+  };
+  containers.forEach(visit);
+  return ordered;
+}
+
+function idsToNames(containers: StoredContainer[]): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const c of containers) {
+    names.set(c.inspect.Id, c.name);
+    names.set(c.inspect.Id.slice(0, 12), c.name);
+  }
+  return names;
+}
+
+/**
+ * The create request for a container as it was: its configuration (command, environment,
+ * labels, hostname…) and host configuration as inspected, with references to other
+ * containers by id turned into names, and anonymous volumes mounted by name (they were
+ * restored under their old names).
+ */
+export function createOptionsFor(saved: ContainerInspect, image: string, names: Map<string, string>): ContainerCreateOptions {
+  const host = { ...saved.HostConfig } as ContainerInspect["HostConfig"] & Record<string, unknown>;
+  for (const key of ["NetworkMode", "IpcMode", "PidMode"] as const) {
+    const mode = host[key];
+    if (typeof mode === "string" && mode.startsWith("container:")) {
+      const ref = mode.slice("container:".length);
+      host[key] = `container:${names.get(ref) ?? ref}`;
+    }
+  }
+  const covered = new Set([...(host.Binds ?? []).map((b) => b.split(":")[1]), ...(host.Mounts ?? []).map((m) => m.Target)]);
+  const anonymous = saved.Mounts.filter((m) => m.Type === "volume" && m.Name && !covered.has(m.Destination));
+  if (anonymous.length > 0) host.Mounts = [...(host.Mounts ?? []), ...anonymous.map((m) => ({ Type: "volume" as const, Source: m.Name!, Target: m.Destination, ReadOnly: !m.RW }))];
+  const networks = (saved.NetworkSettings?.Networks ?? {}) as Record<string, { IPAMConfig?: unknown; Links?: string[]; Aliases?: string[]; DriverOpts?: Record<string, string> }>;
+  const endpoints = Object.fromEntries(
+    Object.entries(networks).map(([name, ep]) => [name, { ...(ep.IPAMConfig ? { IPAMConfig: ep.IPAMConfig } : {}), ...(ep.Links ? { Links: ep.Links } : {}), ...(ep.Aliases ? { Aliases: ep.Aliases } : {}), ...(ep.DriverOpts ? { DriverOpts: ep.DriverOpts } : {}) }]),
+  );
+  return { ...(saved.Config as ContainerCreateOptions), name: saved.Name.replace(/^\//, ""), Image: image, HostConfig: host, NetworkingConfig: { EndpointsConfig: endpoints } };
+}
+
+/** Every data blob below `node` must be in the index before the engine is touched. */
+async function checkComplete(repo: Repository, node: TreeNode, where: string): Promise<void> {
+  for (const id of node.content ?? []) if (!repo.lookupBlob(id)) throw new IntegrityError(`${where}: data blob ${id} is missing from the repository; nothing was restored`);
+  if (node.type === "dir" && node.subtree) for (const child of await repo.loadTree(node.subtree)) await checkComplete(repo, child, `${where}/${child.name}`);
+}
+
+async function nodeAtPath(repo: Repository, root: TreeNode, path: string): Promise<TreeNode | undefined> {
+  let node: TreeNode | undefined = root;
+  for (const name of path.split("/").filter(Boolean)) {
+    if (node?.type !== "dir" || !node.subtree) return undefined;
+    node = (await repo.loadTree(node.subtree)).find((n) => n.name === name);
+  }
+  return node;
+}
+
+/**
+ * Puts Docker objects from a snapshot back into an engine: images are loaded from their stored
+ * layers and checked by id; volumes are created and filled; containers are recreated under
+ * their own names from their saved configuration. A container whose image is in the engine
+ * and whose file system only added or changed files is created from that image and gets
+ * those files put back (so it shares the image's layers, as before); one that had deleted
+ * files of its image, or whose image is gone, is created from its whole stored file system,
+ * imported as the image cairn-restore/NAME. Everything is checked before anything changes.
+ */
+export class DockerRestorer {
+  private readonly result: DockerRestoreResult = { images: [], volumes: [], containers: [], problems: [] };
+
+  private constructor(
+    private readonly repo: Repository,
+    private readonly client: EngineClient,
+    private readonly options: DockerRestoreOptions,
+  ) {}
+
+  static async create(repo: Repository, options: DockerRestoreOptions = {}): Promise<DockerRestorer> {
+    return new DockerRestorer(repo, await EngineClient.connect(options.env), options);
+  }
+
+  private info(message: string): void {
+    this.options.onInfo?.(message);
+  }
+
+  async restore(rootTree: Id): Promise<DockerRestoreResult> {
+    const catalog = await readDockerCatalog(this.repo, rootTree);
+    await this.client.version();
+    const plan = await this.plan(catalog);
+    for (const image of plan.images) await this.restoreImage(image);
+    if (this.options.force) {
+      for (const c of plan.containers) {
+        const existing = await this.client.findContainer(c.name);
+        if (existing) {
+          this.info(`container ${c.name}: removing the existing one (--force)`);
+          await this.client.removeContainer(existing.Id);
+        }
+      }
+    }
+    for (const v of plan.volumes) await this.restoreVolume(v.volume, v.state);
+    const names = idsToNames(catalog.containers);
+    for (const c of creationOrder(plan.containers)) await this.restoreContainer(c, names);
+    return this.result;
+  }
+
+  /** Chooses what to restore and refuses, before any change, what would overwrite something. */
+  private async plan(catalog: DockerCatalog): Promise<Plan> {
+    const only = this.options.only ?? [];
+    const pick = <T>(list: T[], kind: DockerObjectKind, match: (item: T, name: string) => boolean): T[] =>
+      only.length === 0
+        ? list
+        : only
+            .filter((o) => o.kind === kind)
+            .map((o) => {
+              const found = list.find((item) => match(item, o.name));
+              if (!found) throw new NotFoundError(`the snapshot has no ${kind} named ${o.name}`);
+              return found;
+            });
+    const containers = [...new Set(pick(catalog.containers, "container", (c, n) => c.name === n))];
+    const images = new Set(pick(catalog.images, "image", imageMatches));
+    const volumes = new Set(pick(catalog.volumes, "volume", (v, n) => v.name === n));
+    // What a chosen container needs, if the engine does not have it already.
+    const neededImages = new Set<StoredImage>();
+    const neededVolumes = new Set<StoredVolume>();
+    for (const c of containers) {
+      const image = catalog.images.find((i) => i.inspect.Id === c.inspect.Image);
+      if (image && !images.has(image)) neededImages.add(image);
+      for (const m of c.inspect.Mounts) {
+        const volume = m.Type === "volume" ? catalog.volumes.find((v) => v.name === m.Name) : undefined;
+        if (volume && !volumes.has(volume)) neededVolumes.add(volume);
+      }
+    }
+
+    for (const c of containers) {
+      if (!this.options.force && (await this.client.findContainer(c.name))) throw new AlreadyExistsError(`container ${c.name} already exists in the engine; use --force to replace it`);
+    }
+    const plan: Plan = { images: [...images], volumes: [], containers };
+    for (const image of neededImages) if (!(await this.client.findImage(image.inspect.Id))) plan.images.push(image);
+    for (const volume of volumes) {
+      const existing = await this.client.findVolume(volume.name);
+      if (!existing) plan.volumes.push({ volume, state: "missing" });
+      else if (await this.volumeIsEmpty(volume.name)) plan.volumes.push({ volume, state: "empty" });
+      else if (this.options.force) plan.volumes.push({ volume, state: "replace" });
+      else throw new AlreadyExistsError(`volume ${volume.name} already exists and is not empty; use --force to replace it`);
+    }
+    for (const volume of neededVolumes) if (!(await this.client.findVolume(volume.name))) plan.volumes.push({ volume, state: "missing" });
+
+    for (const image of plan.images) for (const layer of image.layers.values()) await checkComplete(this.repo, layer, `image ${image.ref}`);
+    for (const image of plan.images) await checkComplete(this.repo, image.config, `image ${image.ref}`);
+    for (const { volume } of plan.volumes) if (volume.data) await checkComplete(this.repo, volume.data, `volume ${volume.name}`);
+    for (const c of plan.containers) await checkComplete(this.repo, c.rootfs, `container ${c.name}`);
+    return plan;
+  }
+
+  private async volumeIsEmpty(name: string): Promise<boolean> {
+    return withHelperContainer(this.client, [`${name}:${HELPER_MOUNT}:ro`], async (helper) => {
+      const tar = await this.client.getArchive(helper, HELPER_MOUNT);
+      try {
+        let entries = 0;
+        for await (const entry of readTar(tar)) {
+          void entry;
+          if (++entries > 1) return false;
+        }
+        return true;
+      } finally {
+        tar.destroy();
+      }
+    });
+  }
+
+  // ---- images -------------------------------------------------------------------------------
+
+  private async restoreImage(image: StoredImage): Promise<void> {
+    const id = image.inspect.Id;
+    const tags = image.manifest.RepoTags ?? [];
+    const keptTags: string[] = [];
+    const freeTags: string[] = [];
+    for (const tag of tags) {
+      const current = await this.client.findImage(tag);
+      if (!current || current.Id === id || this.options.force) freeTags.push(tag);
+      else keptTags.push(tag);
+    }
+    for (const tag of keptTags) this.info(`image ${image.ref}: tag ${tag} names another image in the engine; left as it is (--force moves it)`);
+    if (await this.client.findImage(id)) {
+      for (const tag of freeTags) {
+        const current = await this.client.findImage(tag);
+        if (current?.Id === id) continue;
+        const colon = tag.lastIndexOf(":");
+        await this.client.tagImage(id, tag.slice(0, colon), tag.slice(colon + 1));
+      }
+      this.info(`image ${image.ref}: already in the engine`);
+      this.result.images.push({ ref: image.ref, id, action: "present" });
+      return;
+    }
+    this.info(`image ${image.ref}: loading ${image.layers.size} layer(s)`);
+    await this.client.loadImage(Readable.from(treeToTar(this.repo, this.imageArchive(image, freeTags))));
+    const loaded = await this.client.findImage(id);
+    if (!loaded) throw new IntegrityError(`image ${image.ref}: the engine did not load it as ${id}; its stored layers or configuration do not match`);
+    this.result.images.push({ ref: image.ref, id, action: "loaded" });
+  }
+
+  /** A `docker save` archive rebuilt from the stored files. */
+  private imageArchive(image: StoredImage, tags: string[]): TarItem[] {
+    const manifest = [{ ...image.manifest, RepoTags: tags.length > 0 ? tags : null }];
+    const file = (name: string): TreeNode => ({ name, type: "file", mode: 0o644, uid: 0, gid: 0, mtime: "1970-01-01T00:00:00.000000000Z" });
+    const items: TarItem[] = [
+      { path: Buffer.from(IMAGE_MANIFEST), node: file(IMAGE_MANIFEST), recursive: false, data: Buffer.from(JSON.stringify(manifest)) },
+      { path: Buffer.from(image.manifest.Config), node: image.config, recursive: false },
+    ];
+    if (image.manifest.Config !== IMAGE_CONFIG) throw new IntegrityError(`image ${image.ref}: manifest.json does not point at ${IMAGE_CONFIG}`);
+    for (const layerPath of new Set(image.manifest.Layers)) {
+      const layer = image.layers.get(layerPath.slice(`${LAYERS_DIR}/`.length));
+      if (!layerPath.startsWith(`${LAYERS_DIR}/`) || !layer) throw new IntegrityError(`image ${image.ref}: layer ${layerPath} is missing from the snapshot`);
+      items.push({ path: Buffer.from(layerPath), node: layer, recursive: false });
+    }
+    return items;
+  }
+
+  // ---- volumes ------------------------------------------------------------------------------
+
+  private async restoreVolume(volume: StoredVolume, state: VolumeState): Promise<void> {
+    const { name, inspect } = volume;
+    if (state === "replace") {
+      this.info(`volume ${name}: removing the existing one (--force)`);
+      await this.client.removeVolume(name);
+    }
+    if (state !== "empty") await this.client.createVolume({ Name: name, Driver: inspect.Driver, DriverOpts: inspect.Options ?? {}, Labels: inspect.Labels ?? {} });
+    if (volume.data) {
+      const data = volume.data;
+      this.info(`volume ${name}: filling`);
+      await withHelperContainer(this.client, [`${name}:${HELPER_MOUNT}`], (helper) =>
+        this.client.putArchive(helper, "/", Readable.from(treeToTar(this.repo, [{ path: Buffer.from(HELPER_MOUNT.slice(1)), node: data, recursive: true }]))),
+      );
+    }
+    this.result.volumes.push({ name, action: state === "missing" ? "created" : state === "empty" ? "filled" : "replaced" });
+  }
+
+  // ---- containers ---------------------------------------------------------------------------
+
+  private async restoreContainer(stored: StoredContainer, names: Map<string, string>): Promise<void> {
+    const { name, inspect: saved } = stored;
+    const changes = stored.changes.filter((c) => !underMount(saved, c.Path));
+    const hasImage = (await this.client.findImage(saved.Image)) !== undefined;
+    const fromImage = hasImage && !changes.some((c) => c.Kind === 2);
+    let image: string;
+    if (fromImage) {
+      const named = await this.client.findImage(normalizeImageRef(saved.Config.Image));
+      image = named?.Id === saved.Image ? saved.Config.Image : saved.Image;
+    } else {
+      const why = hasImage ? "it had deleted files of its image" : `its image ${saved.Image} is not in the engine`;
+      this.info(`container ${name}: ${why}; importing its stored file system as the image cairn-restore/${name}`);
+      const rootfs = stored.rootfs.subtree ? await this.repo.loadTree(stored.rootfs.subtree) : [];
+      const items = rootfs.map((node) => ({ path: Buffer.from(node.nameRaw ?? node.name), node, recursive: true }));
+      await this.client.importImage(Readable.from(treeToTar(this.repo, items)), `cairn-restore/${name}`, "latest");
+      image = `cairn-restore/${name}:latest`;
+    }
+    const id = await this.client.createContainer(createOptionsFor(saved, image, names));
+    try {
+      if (fromImage && changes.length > 0) {
+        const items: TarItem[] = [];
+        for (const change of [...changes].sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0))) {
+          const node = await nodeAtPath(this.repo, stored.rootfs, change.Path);
+          if (node) items.push({ path: Buffer.from(change.Path.replace(/^\/+/, "")), node, recursive: false });
+        }
+        this.info(`container ${name}: putting back ${items.length} changed path(s)`);
+        await this.client.putArchive(id, "/", Readable.from(treeToTar(this.repo, items)));
+      }
+    } catch (err) {
+      // A container without its files is not the one backed up: do not leave it behind.
+      await this.client.removeContainer(id).catch(() => undefined);
+      throw err;
+    }
+    let started = false;
+    if (saved.State.Running && this.options.start !== false) {
+      try {
+        await this.client.start(id);
+        started = true;
+      } catch (err) {
+        this.result.problems.push({ object: `container ${name}`, message: `created but could not be started: ${(err as Error).message}` });
+      }
+    }
+    this.info(`container ${name}: created${started ? " and started" : ""}`);
+    this.result.containers.push({ name, id, image, fromFilesystem: !fromImage, started });
+  }
+}
+
+/** Restores the Docker objects of a snapshot into the engine of DOCKER_HOST (or the default socket). */
+export async function restoreToDocker(repo: Repository, rootTree: Id, options: DockerRestoreOptions = {}): Promise<DockerRestoreResult> {
+  return (await DockerRestorer.create(repo, options)).restore(rootTree);
+}
+
