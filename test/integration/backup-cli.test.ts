@@ -162,7 +162,8 @@ describe("exit codes", () => {
     const packedBytes = async () => {
       let total = 0;
       for (const entry of await fs.readdir(join(sigRepo, "data"), { recursive: true, withFileTypes: true }).catch(() => [])) {
-        if (entry.isFile()) total += (await fs.stat(join(entry.parentPath, entry.name))).size;
+        // Packs are written under a temporary name and renamed: count only finished ones.
+        if (entry.isFile() && !entry.name.startsWith(".tmp")) total += (await fs.stat(join(entry.parentPath, entry.name)).catch(() => ({ size: 0 }))).size;
       }
       return total;
     };
