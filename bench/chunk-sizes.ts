@@ -103,33 +103,38 @@ export async function runChunkSizes(
   return { corpusBytes: corpus.total.bytes, corpusFiles: corpus.total.files, results };
 }
 
-/** One row per parameter set: growth per day against backup and restore cost. */
+function cost(m: Measurement): string {
+  return `${m.wallSeconds.toFixed(2)} / ${m.cpuSeconds.toFixed(2)}`;
+}
+
+/** One row per parameter set: growth per day against backup and restore cost (wall / cpu seconds). */
 export function chunkSizeTable(results: ChunkSizeResult[]): string {
   const days = results[0]?.days.length ?? 0;
+  const later = Array.from({ length: days - 1 }, (_, i) => i + 2);
   const header = [
     "min / avg / max",
     "day 1 repo MB",
-    ...Array.from({ length: days - 1 }, (_, i) => `day ${i + 2} added MB`),
+    ...later.map((d) => `day ${d} added MB`),
     `blobs (day ${days})`,
-    "day 1 backup wall s",
-    "day 1 backup cpu s",
+    "day 1 backup s",
     "day 1 peak RSS MiB",
-    ...Array.from({ length: days - 1 }, (_, i) => `day ${i + 2} backup wall s`),
-    "restore wall s",
+    ...later.map((d) => `day ${d} backup s`),
+    "restore s",
+    "restore peak RSS MiB",
   ];
   const lines = [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`];
   for (const r of results) {
-    const [first, ...later] = r.days;
+    const [first, ...rest] = r.days;
     const row = [
       `${label(r.params.min)} / ${label(r.params.avg)} / ${label(r.params.max)}`,
       (first.repoBytes / 1e6).toFixed(1),
-      ...later.map((d) => (d.addedBytes / 1e6).toFixed(1)),
+      ...rest.map((d) => (d.addedBytes / 1e6).toFixed(1)),
       String(r.days[r.days.length - 1].blobs),
-      first.backup.wallSeconds.toFixed(2),
-      first.backup.cpuSeconds.toFixed(2),
+      cost(first.backup),
       first.backup.peakRssMiB.toFixed(0),
-      ...later.map((d) => d.backup.wallSeconds.toFixed(2)),
-      r.restore.wallSeconds.toFixed(2),
+      ...rest.map((d) => cost(d.backup)),
+      cost(r.restore),
+      r.restore.peakRssMiB.toFixed(0),
     ];
     lines.push(`| ${row.join(" | ")} |`);
   }
@@ -146,6 +151,8 @@ export async function writeChunkSizeReport(
     `# cairn chunk sizes, ${report.scale} corpus, ${report.date}`,
     "",
     `Corpus: ${report.corpusFiles} files, ${(report.corpusBytes / 1e6).toFixed(1)} MB on day 1. Machine: ${report.machine.cpus} CPUs, Node ${report.machine.node}.`,
+    "",
+    "Backup and restore costs are wall / cpu seconds.",
     "",
     chunkSizeTable(report.results),
     "",
