@@ -1,14 +1,17 @@
 import { Command } from "commander";
 import { PROGRAM_VERSION } from "../version.js";
 import { registerBackup } from "./commands/backup.js";
+import { registerCheck } from "./commands/check.js";
 import { registerDiff } from "./commands/diff.js";
 import { registerDump } from "./commands/dump.js";
 import { registerFind } from "./commands/find.js";
 import { registerInit } from "./commands/init.js";
 import { registerLs } from "./commands/ls.js";
+import { registerRepair } from "./commands/repair.js";
 import { registerRestore } from "./commands/restore.js";
 import { registerSnapshots } from "./commands/snapshots.js";
 import { registerStats } from "./commands/stats.js";
+import { registerUnlock } from "./commands/unlock.js";
 import { registerTag } from "./commands/tag.js";
 import { addGlobalOptions } from "./global-options.js";
 
@@ -25,6 +28,9 @@ export function buildProgram(): Command {
   registerSnapshots(program);
   registerLs(program);
   registerRestore(program);
+  registerCheck(program);
+  registerRepair(program);
+  registerUnlock(program);
   registerDump(program);
   registerDiff(program);
   registerFind(program);

@@ -27,8 +27,14 @@ async function createDefaultIfMissing(dir: string, out: Output): Promise<void> {
   }
 }
 
+/** Everything a command creates in the repository is private; LevelDB creates its files with the umask. */
+function makeFilesPrivate(): void {
+  process.umask(0o077);
+}
+
 /** For commands that need only the backend (snapshot documents, locks), never the index database. */
 export async function withBackend<T>(globals: GlobalOptions, out: Output, lock: LockMode, fn: (backend: LocalBackend) => Promise<T>): Promise<T> {
+  makeFilesPrivate();
   const location = repositoryLocation(globals);
   if (!location.explicit) await createDefaultIfMissing(location.path, out);
   const backend = new LocalBackend(location.path);
@@ -41,12 +47,18 @@ export async function withBackend<T>(globals: GlobalOptions, out: Output, lock: 
   }
 }
 
+/** Opens the index database of the repository at `dir` (the caller holds the lock it needs), waiting up to --retry-lock. */
+export function openSessionRepository(dir: string, globals: GlobalOptions, out: Output): Promise<Repository> {
+  return openLocalRepository(dir, { waitMs: globals.retryLock, onWait: (m) => out.info(m), onInfo: (m) => out.info(m), onWarning: (m) => out.warn(m) });
+}
+
 /**
  * Opens the repository for one command, holding the lock the command needs, and always
  * releases both. The lock is taken before the index database so two commands can never wait
  * on each other. The default repository is created on first use; a named one never is.
  */
 export async function withRepository<T>(globals: GlobalOptions, out: Output, lock: LockMode, fn: (repo: Repository) => Promise<T>): Promise<T> {
+  makeFilesPrivate();
   const location = repositoryLocation(globals);
   if (!location.explicit) await createDefaultIfMissing(location.path, out);
   const backend = new LocalBackend(location.path);
@@ -54,7 +66,7 @@ export async function withRepository<T>(globals: GlobalOptions, out: Output, loc
   const onWait = (message: string) => out.info(message);
   const held = lock === "none" ? undefined : await RepositoryLock.acquire(backend, { exclusive: lock === "exclusive", waitMs: globals.retryLock, onWait });
   try {
-    const repo = await openLocalRepository(location.path, { waitMs: globals.retryLock, onWait });
+    const repo = await openSessionRepository(location.path, globals, out);
     try {
       return await fn(repo);
     } finally {

@@ -140,7 +140,8 @@ export class Restorer {
     if (!this.options.dryRun) await fs.mkdir(target, { recursive: true, mode: 0o700 });
     const start = await this.findSubtree(treeId);
     if (start.node && start.node.type !== "dir") {
-      await this.restoreNode(start.node, target, this.options.subpath ?? "/", true);
+      // A single file (or link) goes into the target directory under its own name.
+      await this.restoreNode(start.node, join(target, nodeNameBytes(start.node)), this.options.subpath ?? "/", true);
     } else {
       await this.restoreTree(start.tree, target, start.node ? this.options.subpath ?? "/" : "");
     }
@@ -427,6 +428,12 @@ export class Restorer {
       try {
         bytes = await this.repo.backend.get(packKey(packId), { offset: range.offset, length: range.length });
       } catch (err) {
+        if (range.blobs.length > 1) {
+          // One unreadable part (say, a truncated pack) must not take its neighbours down with it.
+          await this.restorePack(packId, range.blobs.slice(0, 1));
+          await this.restorePack(packId, range.blobs.slice(1));
+          continue;
+        }
         readError = `pack ${packId} unreadable: ${(err as Error).message}`;
       }
       for (const blob of range.blobs) {

@@ -1,6 +1,7 @@
 import binding from "zstd-napi/binding.js";
 import { IntegrityError } from "../errors.js";
 import { hashBytes, type Id } from "./id.js";
+import { MAX_BLOB_BYTES } from "./pack/pack-format.js";
 
 /** How a blob's bytes are stored in its pack. */
 export const Compression = { none: 0, zstd: 1 } as const;
@@ -29,6 +30,7 @@ export function encodeBlob(plain: Uint8Array, level: number): EncodedBlob {
  * declared plaintext length, so a hostile frame cannot make us allocate more than that.
  */
 export function decodeBlob(id: Id, stored: Uint8Array, compression: number, plainLength: number): Buffer {
+  if (plainLength > MAX_BLOB_BYTES) throw new IntegrityError(`blob ${id}: declared length ${plainLength} is absurd`);
   let plain: Buffer;
   if (compression === Compression.none) {
     plain = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);

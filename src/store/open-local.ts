@@ -7,6 +7,8 @@ import { localIndexDbPath } from "./repository-location.js";
 export interface OpenLocalOptions {
   waitMs?: number;
   onWait?: (message: string) => void;
+  onInfo?: (message: string) => void;
+  onWarning?: (message: string) => void;
 }
 
 /** Checks that `dir` can hold a repository, so init fails before writing anything if it cannot. */
@@ -31,7 +33,7 @@ export async function initLocalRepository(dir: string, options: InitOptions = {}
 
 export async function openLocalRepository(dir: string, options: OpenLocalOptions = {}): Promise<Repository> {
   await checkRepositoryDir(dir);
-  const openOptions = { indexDbPath: localIndexDbPath(dir), waitMs: options.waitMs ?? 0, ...(options.onWait ? { onWait: options.onWait } : {}) };
+  const openOptions = { ...options, indexDbPath: localIndexDbPath(dir), waitMs: options.waitMs ?? 0 };
   const backend = new LocalBackend(dir);
   // Read the config first so a missing repository never gets an index.db created inside it.
   await Repository.readConfig(backend);

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import * as os from "node:os";
 import { IntegrityError, NotFoundError, RepositoryNotFoundError, AlreadyExistsError } from "../errors.js";
 import { DEFAULT_CHUNKER_PARAMS, validateChunkerParams, type ChunkerParams } from "../chunker/index.js";
 import type { Backend } from "./backend/backend.js";
@@ -15,12 +16,13 @@ import {
   validatePackSize,
   type RepositoryConfig,
 } from "./config.js";
-import { compressDocument } from "./document-codec.js";
 import { hashBytes, type Id } from "./id.js";
 import type { BlobLocation } from "./index/blob-location.js";
 import { IndexDb, type IndexDbOpenOptions } from "./index/index-db.js";
-import { serializeIndexFile, type IndexedPack } from "./index/index-file.js";
+import type { IndexedPack } from "./index/index-file.js";
 import { syncIndexDb } from "./index/index-sync.js";
+import { writeIndexFile } from "./index/index-writer.js";
+import { adoptOrphanPacks } from "./index/orphan-packs.js";
 import { PackBuilder } from "./pack/pack-builder.js";
 import { packKey } from "./pack/pack-format.js";
 import type { Snapshot, StoredSnapshot } from "./snapshot/snapshot.js";
@@ -37,6 +39,16 @@ export interface InitOptions {
 export interface OpenOptions extends IndexDbOpenOptions {
   /** Directory of the derived LevelDB index. */
   indexDbPath: string;
+  /** Told what the repository did on its own (e.g. indexing packs an interrupted backup left). */
+  onInfo?: (message: string) => void;
+  /** Told about damage met on the way that does not stop the command (e.g. an unreadable index file). */
+  onWarning?: (message: string) => void;
+}
+
+/** What opening did to the index database, and the index files it had to skip. */
+export interface IndexStatus {
+  sync: "current" | "updated" | "rebuilt";
+  damagedIndexFiles: { id: Id; message: string }[];
 }
 
 /** Counters of what this process added to the repository. */
@@ -77,11 +89,15 @@ export class Repository {
   private failure: Error | undefined;
   private encoder: EncoderPool | undefined;
   private readonly treeCache = new Map<Id, TreeNode[]>();
+  private writing: Promise<void> | undefined;
+  private writingStarted = false;
 
   private constructor(
     readonly backend: Backend,
     readonly config: RepositoryConfig,
     readonly index: IndexDb,
+    readonly indexStatus: IndexStatus,
+    private readonly onInfo: (message: string) => void,
   ) {
     this.builders = { data: new PackBuilder("data"), tree: new PackBuilder("tree") };
   }
@@ -121,13 +137,41 @@ export class Repository {
   static async open(backend: Backend, options: OpenOptions): Promise<Repository> {
     const config = await Repository.readConfig(backend);
     const index = await IndexDb.open(options.indexDbPath, options);
+    const status: IndexStatus = { sync: "current", damagedIndexFiles: [] };
     try {
-      await syncIndexDb(index, backend);
+      status.sync = await syncIndexDb(index, backend, (id, err) => {
+        status.damagedIndexFiles.push({ id, message: err.message });
+        options.onWarning?.(`${err.message}: its packs are treated as unindexed; run cairn check, then cairn repair index`);
+      });
     } catch (err) {
       await index.close();
       throw err;
     }
-    return new Repository(backend, config, index);
+    return new Repository(backend, config, index, status, options.onInfo ?? (() => undefined));
+  }
+
+  /**
+   * Starts a writing session, once, before the first blob is stored. A writer marks the index
+   * database while it writes and clears the mark when it closes with everything indexed, so a
+   * mark found here means the last writer was killed: the packs it wrote but had not indexed
+   * yet are adopted first, so this session reuses their blobs instead of storing them again.
+   * Only one process holds the database at a time, so no live writer can own such packs.
+   */
+  beginWriting(): Promise<void> {
+    this.writing ??= (async () => {
+      const previous = this.index.writerMarker();
+      if (previous) {
+        const result = await adoptOrphanPacks(this.backend, this.index);
+        const blobs = result.adopted.reduce((n, p) => n + p.entries.length, 0);
+        if (result.adopted.length > 0) {
+          this.onInfo(`indexed ${result.adopted.length} pack(s) (${blobs} blobs) left by an interrupted ${previous.hostname === os.hostname() ? `process ${previous.pid}` : `writer on ${previous.hostname}`} since ${previous.since}`);
+        }
+        for (const u of result.unreadable) this.onInfo(`left unindexed: ${u.message} (see cairn check)`);
+      }
+      await this.index.setWriterMarker({ pid: process.pid, hostname: os.hostname(), since: new Date().toISOString() });
+      this.writingStarted = true;
+    })();
+    return this.writing;
   }
 
   // ---- blobs -------------------------------------------------------------------------------
@@ -146,6 +190,7 @@ export class Repository {
    */
   async saveBlob(type: BlobType, plain: Uint8Array, knownId?: Id): Promise<SaveResult> {
     this.throwIfFailed();
+    if (!this.writingStarted) await this.beginWriting();
     const id = knownId ?? hashBytes(plain);
     if (this.hasBlob(id)) return { id, added: false };
     this.unindexed.add(id);
@@ -195,10 +240,7 @@ export class Repository {
     this.indexing = this.indexing.then(async () => {
       if (this.failure) return;
       try {
-        const stored = compressDocument(serializeIndexFile({ packs }));
-        const id = hashBytes(stored);
-        await this.backend.put(`index/${id}`, stored);
-        await this.index.addIndexFile(id, packs);
+        await writeIndexFile(this.backend, this.index, packs);
         for (const pack of packs) for (const entry of pack.entries) this.unindexed.delete(entry.id);
       } catch (err) {
         this.fail(err as Error);
@@ -280,6 +322,8 @@ export class Repository {
   async close(): Promise<void> {
     await Promise.allSettled([...this.encodes, ...this.uploads, this.indexing]);
     await this.encoder?.close();
+    // Every pack written is in an index file: the next writer has nothing to adopt.
+    if (this.writingStarted && !this.failure && this.packsToIndex.length === 0) await this.index.clearWriterMarker();
     await this.index.close();
   }
 }

@@ -27,4 +27,9 @@ export interface Backend {
   stat(key: string): Promise<ObjectInfo | undefined>;
   /** Removes an object; removing one that does not exist is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Backends that write through temporary names: removes those a killed writer left under
+   * `prefix`, returning how many. Only safe when no writer can be active there.
+   */
+  removeTemporaryFiles?(prefix: string): Promise<number>;
 }

@@ -148,6 +148,29 @@ export class LocalBackend implements Backend {
     }
   }
 
+  async removeTemporaryFiles(prefix: string): Promise<number> {
+    let removed = 0;
+    const sweep = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (isErrno(err, "ENOENT", "ENOTDIR")) return;
+        throw ioError("list", dir, err);
+      }
+      for (const entry of entries) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) await sweep(full);
+        else if (entry.isFile() && entry.name.startsWith(TEMP_PREFIX)) {
+          await fs.rm(full, { force: true });
+          removed++;
+        }
+      }
+    };
+    await sweep(this.pathOf(prefix.replace(/\/+$/, "")));
+    return removed;
+  }
+
   async stat(key: string): Promise<ObjectInfo | undefined> {
     try {
       const st = await fs.stat(this.pathOf(key));

@@ -14,6 +14,8 @@ const INDEX_FILE_PREFIX = "i/";
 const HOLDER_FILE = "cairn-holder.json";
 /** Present while a rebuild is under way: clearing is not atomic, so a crash part-way must start it over. */
 const REBUILD_KEY = "rebuilding";
+/** Present while a process writes packs; left behind only when a writer died before indexing them all. */
+const WRITER_KEY = "writer";
 const LOCATION_BYTES = ID_BYTES + 2 + 12;
 
 export interface PackSummary {
@@ -21,6 +23,13 @@ export interface PackSummary {
   type: BlobType;
   size: number;
   blobCount: number;
+}
+
+/** Who was writing when the writer marker was set. */
+export interface WriterMarker {
+  pid: number;
+  hostname: string;
+  since: string;
 }
 
 export interface IndexDbOpenOptions {
@@ -125,6 +134,30 @@ export class IndexDb {
     }
     batch.put(INDEX_FILE_PREFIX + indexFileId, new Uint8Array(0));
     await batch.write();
+  }
+
+  hasPack(id: Id): boolean {
+    return this.db.getSync(PACK_PREFIX + id) !== undefined;
+  }
+
+  packSummary(id: Id): PackSummary | undefined {
+    const value = this.db.getSync(PACK_PREFIX + id);
+    return value === undefined ? undefined : { id, ...(JSON.parse(Buffer.from(value).toString("utf8")) as Omit<PackSummary, "id">) };
+  }
+
+  /** The marker of a writer that has not finished cleanly, if any (see Repository). */
+  writerMarker(): WriterMarker | undefined {
+    const value = this.db.getSync(WRITER_KEY);
+    return value === undefined ? undefined : (JSON.parse(Buffer.from(value).toString("utf8")) as WriterMarker);
+  }
+
+  /** Written synchronously to disk: it must exist before the first pack does. */
+  async setWriterMarker(marker: WriterMarker): Promise<void> {
+    await this.db.put(WRITER_KEY, Buffer.from(JSON.stringify(marker)), { sync: true });
+  }
+
+  async clearWriterMarker(): Promise<void> {
+    await this.db.del(WRITER_KEY, { sync: true });
   }
 
   async indexFiles(): Promise<Set<Id>> {

@@ -1,7 +1,11 @@
 import { IntegrityError } from "../../errors.js";
 import type { BlobType } from "../blob-type.js";
 import { isId, type Id } from "../id.js";
-import type { PackEntry } from "../pack/pack-format.js";
+import { MAX_BLOB_BYTES, type PackEntry } from "../pack/pack-format.js";
+
+/** Offsets and sizes are stored as u32 in the index database and pack trailers. */
+const MAX_PACK_BYTES = 0xffffffff;
+const KNOWN_COMPRESSIONS = new Set([0, 1]);
 
 /** What one pack holds, as recorded in an index file. */
 export interface IndexedPack {
@@ -53,7 +57,7 @@ export function parseIndexFile(name: string, json: Buffer): IndexFileContent {
       const pack = raw as { id?: unknown; type?: unknown; size?: unknown; blobs?: unknown };
       if (typeof pack.id !== "string" || !isId(pack.id)) throw bad("pack without a valid id");
       if (pack.type !== "data" && pack.type !== "tree") throw bad(`pack ${pack.id} has an unknown type`);
-      if (!isCount(pack.size)) throw bad(`pack ${pack.id} has an invalid size`);
+      if (!isCount(pack.size) || pack.size > MAX_PACK_BYTES) throw bad(`pack ${pack.id} has an invalid size`);
       if (!Array.isArray(pack.blobs)) throw bad(`pack ${pack.id} has no blob list`);
       const type = pack.type;
       const entries = pack.blobs.map((blob: unknown): PackEntry => {
@@ -61,6 +65,9 @@ export function parseIndexFile(name: string, json: Buffer): IndexFileContent {
         const [id, offset, storedLength, plainLength, compression] = blob as unknown[];
         if (typeof id !== "string" || !isId(id) || !isCount(offset) || !isCount(storedLength) || !isCount(plainLength) || !isCount(compression)) {
           throw bad(`pack ${pack.id} has a malformed blob entry`);
+        }
+        if (storedLength > MAX_BLOB_BYTES || plainLength > MAX_BLOB_BYTES || offset + storedLength > (pack.size as number) || !KNOWN_COMPRESSIONS.has(compression)) {
+          throw bad(`pack ${pack.id}: blob ${id} has an impossible length, offset or compression`);
         }
         return { id, type, offset, storedLength, plainLength, compression };
       });

@@ -48,17 +48,35 @@ export function describeLock(lock: LockInfo): string {
   return `${kind} lock by PID ${lock.pid} on ${lock.hostname} (${lock.username}, "cairn ${lock.command}", since ${lock.time})`;
 }
 
-export async function listLocks(backend: Backend): Promise<StoredLock[]> {
-  const locks: StoredLock[] = [];
-  for await (const info of backend.list("locks/")) {
-    try {
-      const lock = JSON.parse((await backend.get(info.key)).toString("utf8")) as LockInfo;
-      locks.push({ ...lock, key: info.key });
-    } catch {
-      // A lock removed between list and get, or half-readable garbage: neither holds anything.
-    }
+function parseLock(bytes: Buffer): LockInfo | undefined {
+  try {
+    const lock = JSON.parse(bytes.toString("utf8")) as Partial<LockInfo> | null;
+    const valid = typeof lock?.time === "string" && !Number.isNaN(Date.parse(lock.time)) && typeof lock.pid === "number" && typeof lock.hostname === "string" && typeof lock.exclusive === "boolean";
+    return valid ? (lock as LockInfo) : undefined;
+  } catch {
+    return undefined;
   }
-  return locks;
+}
+
+/** Every object under locks/, with its lock when it is one (locks are written whole, so one that does not parse is garbage). */
+export async function listLockObjects(backend: Backend): Promise<{ key: string; lock?: LockInfo }[]> {
+  const objects: { key: string; lock?: LockInfo }[] = [];
+  for await (const info of backend.list("locks/")) {
+    let bytes: Buffer;
+    try {
+      bytes = await backend.get(info.key);
+    } catch {
+      continue; // released between list and get
+    }
+    const lock = parseLock(bytes);
+    objects.push(lock ? { key: info.key, lock } : { key: info.key });
+  }
+  return objects;
+}
+
+/** The locks that parse; garbage under locks/ holds nothing. */
+export async function listLocks(backend: Backend): Promise<StoredLock[]> {
+  return (await listLockObjects(backend)).flatMap(({ key, lock }) => (lock ? [{ ...lock, key }] : []));
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -122,7 +140,9 @@ export class RepositoryLock {
   }
 
   private startRefreshing(): void {
-    this.timer = setInterval(() => void this.refresh(), REFRESH_EVERY_MS);
+    // A failed refresh (say, a full disk) is retried at the next tick; the lock only goes stale
+    // after STALE_AFTER_MS without one, six ticks later.
+    this.timer = setInterval(() => void this.refresh().catch(() => undefined), REFRESH_EVERY_MS);
     this.timer.unref();
   }
 

@@ -1,7 +1,7 @@
 import { IntegrityError } from "../../errors.js";
 import { isId, type Id } from "../id.js";
 import { parseNanos } from "./time.js";
-import { NODE_TYPES, nodeNameBytes, type NodeType, type TreeNode } from "./tree-node.js";
+import { NODE_TYPES, nodeNameBytes, type NodeDamage, type NodeType, type TreeNode } from "./tree-node.js";
 
 /** Orders nodes by the bytes of their names, so equal directories give equal tree blobs. */
 export function compareNodes(a: TreeNode, b: TreeNode): number {
@@ -31,6 +31,13 @@ function nodeToJson(node: TreeNode): Record<string, unknown> {
   if (node.linkTargetRaw) json.linktarget_raw = node.linkTargetRaw.toString("base64");
   if (node.rdev !== undefined) json.rdev = node.rdev;
   if (node.xattrs?.length) json.xattrs = node.xattrs.map((x) => ({ name: x.name, value: x.value.toString("base64") }));
+  if (node.damage) {
+    const damage: Record<string, unknown> = {};
+    if (node.damage.originalSize !== undefined) damage.original_size = node.damage.originalSize;
+    if (node.damage.missingBlob !== undefined) damage.missing_blob = node.damage.missingBlob;
+    if (node.damage.originalSubtree !== undefined) damage.original_subtree = node.damage.originalSubtree;
+    json.damage = damage;
+  }
   return json;
 }
 
@@ -126,7 +133,27 @@ function parseNode(raw: unknown, bad: (what: string) => Error): TreeNode {
       return { name, value: Buffer.from(value, "base64") };
     });
   }
+  if (n.damage !== undefined) node.damage = parseDamage(n.damage, bad);
   if (type === "dir" && node.subtree === undefined) throw bad(`directory ${node.name} has no subtree`);
   if (type === "file" && node.content === undefined) throw bad(`file ${node.name} has no content list`);
   return node;
+}
+
+function parseDamage(raw: unknown, bad: (what: string) => Error): NodeDamage {
+  if (typeof raw !== "object" || raw === null) throw bad("damage is not an object");
+  const fields = raw as Record<string, unknown>;
+  const id = (key: string): Id | undefined => {
+    const value = fields[key];
+    if (value !== undefined && (typeof value !== "string" || !isId(value))) throw bad(`damage.${key} is not an id`);
+    return value as Id | undefined;
+  };
+  const size = fields.original_size;
+  if (size !== undefined && (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0)) throw bad("damage.original_size is not a size");
+  const damage: NodeDamage = {};
+  if (size !== undefined) damage.originalSize = size as number;
+  const missingBlob = id("missing_blob");
+  if (missingBlob !== undefined) damage.missingBlob = missingBlob;
+  const originalSubtree = id("original_subtree");
+  if (originalSubtree !== undefined) damage.originalSubtree = originalSubtree;
+  return damage;
 }

@@ -9,6 +9,17 @@ export interface ExtendedAttribute {
 }
 
 /**
+ * Set by `cairn repair snapshots` on a node whose data was lost: a file cut short at its first
+ * missing blob (`size` and `content` then describe what is left), or a directory whose listing
+ * was unreadable (its `subtree` is then the empty tree).
+ */
+export interface NodeDamage {
+  originalSize?: number;
+  missingBlob?: Id;
+  originalSubtree?: Id;
+}
+
+/**
  * One entry of a directory listing. Names and link targets that are not valid UTF-8 keep their
  * exact bytes in `nameRaw` / `linkTargetRaw` (the string fields then hold a lossy display form).
  * Times are RFC 3339 strings with nanoseconds, so no precision is lost in the repository.
@@ -39,6 +50,7 @@ export interface TreeNode {
   /** Device number, for character and block devices. */
   rdev?: number;
   xattrs?: ExtendedAttribute[];
+  damage?: NodeDamage;
 }
 
 /** The exact bytes of a node's name. */

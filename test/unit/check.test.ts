@@ -1,0 +1,198 @@
+// check, repair and orphan adoption at the library level: the pieces the CLI suites build on.
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { checkRepository, heldRepository } from "../../src/check/checker.js";
+import { parsePackSubset, selectPacks } from "../../src/check/pack-subset.js";
+import { repairIndex } from "../../src/check/repair-index.js";
+import { repairSnapshots } from "../../src/check/repair-snapshots.js";
+import { UsageError } from "../../src/errors.js";
+import { encodeBlob } from "../../src/store/blob-codec.js";
+import { compressDocument } from "../../src/store/document-codec.js";
+import { hashBytes, type Id } from "../../src/store/id.js";
+import { listIndexFiles } from "../../src/store/index/index-sync.js";
+import { initLocalRepository, openLocalRepository } from "../../src/store/open-local.js";
+import { PackBuilder } from "../../src/store/pack/pack-builder.js";
+import { packKey } from "../../src/store/pack/pack-format.js";
+import type { Repository } from "../../src/store/repository.js";
+import { PROGRAM_VERSION } from "../../src/version.js";
+
+const MiB = 1024 * 1024;
+let dir: string;
+let repoPath: string;
+let repo: Repository | undefined;
+
+beforeEach(async () => {
+  dir = await fs.mkdtemp(join(tmpdir(), "cairn-check-unit-"));
+  repoPath = join(dir, "repo");
+  await initLocalRepository(repoPath, { packSize: MiB });
+});
+
+afterEach(async () => {
+  await repo?.close();
+  repo = undefined;
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+async function open(): Promise<Repository> {
+  await repo?.close();
+  repo = await openLocalRepository(repoPath);
+  return repo;
+}
+
+async function close(): Promise<void> {
+  await repo?.close();
+  repo = undefined;
+}
+
+/** A snapshot of one directory holding files with the given contents (each one blob). */
+async function snapshotOf(r: Repository, files: Record<string, Buffer>): Promise<{ snapshot: Id; blobs: Record<string, Id> }> {
+  const blobs: Record<string, Id> = {};
+  const nodes = [];
+  for (const [name, content] of Object.entries(files)) {
+    blobs[name] = (await r.saveBlob("data", content)).id;
+    nodes.push({ name, type: "file" as const, mode: 0o644, uid: 0, gid: 0, mtime: "2026-01-01T00:00:00.000000000Z", size: content.length, content: [blobs[name]] });
+  }
+  const sub = await r.saveTree(nodes);
+  const root = await r.saveTree([{ name: "data", type: "dir", mode: 0o755, uid: 0, gid: 0, mtime: "2026-01-01T00:00:00.000000000Z", subtree: sub }]);
+  const snapshot = await r.saveSnapshot({ time: new Date().toISOString(), tree: root, paths: ["/data"], hostname: "h", username: "u", tags: [], programVersion: PROGRAM_VERSION });
+  return { snapshot, blobs };
+}
+
+describe("--read-data-subset", () => {
+  const parse = (text: string) => parsePackSubset(text, (t) => Number.parseInt(t, 10) * (t.endsWith("M") ? MiB : 1));
+  const packs = new Map<Id, number>(Array.from({ length: 500 }, (_, i) => [hashBytes(Buffer.from(String(i))), 1000 + i]));
+
+  it("parses N/M, P% and sizes, and refuses the rest", () => {
+    expect(parse("2/5")).toEqual({ kind: "bucket", n: 2, m: 5 });
+    expect(parse("12.5%")).toEqual({ kind: "percent", percent: 12.5 });
+    expect(parse("50M")).toEqual({ kind: "size", bytes: 50 * MiB });
+    for (const bad of ["0/5", "6/5", "1/300", "0%", "101%"]) expect(() => parse(bad)).toThrow(UsageError);
+  });
+
+  it("N/M buckets are deterministic and M runs read every pack exactly once", () => {
+    const seen: Id[] = [];
+    for (let n = 1; n <= 7; n++) {
+      const bucket = selectPacks(packs, { kind: "bucket", n, m: 7 });
+      expect(selectPacks(packs, { kind: "bucket", n, m: 7 })).toEqual(bucket);
+      seen.push(...bucket);
+    }
+    expect(seen.sort()).toEqual([...packs.keys()].sort());
+  });
+
+  it("P% picks that share of the packs and a size picks packs until it is reached", () => {
+    expect(selectPacks(packs, { kind: "percent", percent: 10 })).toHaveLength(50);
+    const chosen = selectPacks(packs, { kind: "size", bytes: 20_000 });
+    const total = chosen.reduce((n, id) => n + packs.get(id)!, 0);
+    expect(total).toBeGreaterThanOrEqual(20_000);
+    expect(total - packs.get(chosen[0]!)!).toBeLessThan(20_000 + 1500);
+  });
+});
+
+describe("adopting packs an interrupted writer left unindexed", () => {
+  async function writeOrphanPack(blobs: Buffer[]): Promise<Id> {
+    const builder = new PackBuilder("data");
+    for (const blob of blobs) builder.add(hashBytes(blob), blob.length, encodeBlob(blob, 3));
+    const pack = builder.finish();
+    await repo!.backend.put(packKey(pack.id), pack.bytes);
+    return pack.id;
+  }
+
+  it("indexes them before the next write, so their blobs are not stored again", async () => {
+    const r = await open();
+    const blobs = [randomBytes(5000), randomBytes(7000)];
+    const pack = await writeOrphanPack(blobs);
+    // What a killed writer leaves: its pack, its marker, and a half-written temporary file.
+    await r.index.setWriterMarker({ pid: 999999, hostname: "elsewhere", since: "2026-01-01T00:00:00Z" });
+    await fs.writeFile(join(repoPath, "data", pack.slice(0, 2), ".tmp-0123456789abcdef"), "half a pack");
+    await close();
+
+    const messages: string[] = [];
+    repo = await openLocalRepository(repoPath, { onInfo: (m) => messages.push(m) });
+    expect(repo.hasBlob(hashBytes(blobs[0]!))).toBe(false);
+    expect((await repo.saveBlob("data", blobs[0]!)).added).toBe(false);
+    expect((await repo.saveBlob("data", blobs[1]!)).added).toBe(false);
+    expect(messages).toEqual([expect.stringContaining("indexed 1 pack(s) (2 blobs) left by an interrupted writer on elsewhere")]);
+    expect(repo.lookupBlob(hashBytes(blobs[1]!))?.packId).toBe(pack);
+    expect(await fs.readdir(join(repoPath, "data", pack.slice(0, 2)))).toEqual([pack]);
+    await close();
+
+    // The session ended cleanly: no marker, so the next session does not even list data/.
+    const again = await open();
+    expect(again.index.writerMarker()).toBeUndefined();
+    const report = await checkRepository(heldRepository(again));
+    expect(report.findings).toEqual([]);
+  });
+
+  it("leaves them alone when no writer was interrupted (check warns about them)", async () => {
+    const r = await open();
+    const pack = await writeOrphanPack([randomBytes(3000)]);
+    await r.saveBlob("data", randomBytes(100));
+    await r.flush();
+    const report = await checkRepository(heldRepository(r));
+    expect(report.findings.map((f) => [f.level, f.kind, f.pack])).toEqual([["warning", "pack-unindexed", pack]]);
+    expect(report.errors).toBe(0);
+  });
+});
+
+describe("checkRepository", () => {
+  it("finds an index database that disagrees with the index files", async () => {
+    const r = await open();
+    await snapshotOf(r, { a: randomBytes(1000) });
+    const fake = hashBytes(Buffer.from("no such index file"));
+    const pack = { id: hashBytes(Buffer.from("no such pack")), type: "data" as const, size: 100, entries: [] };
+    await r.index.addIndexFile(fake, [pack]);
+    const report = await checkRepository(heldRepository(r));
+    expect(report.findings.map((f) => f.kind)).toEqual(["index-db-mismatch", "index-db-mismatch"]);
+    expect(report.findings[0]!.indexFile).toBe(fake);
+    expect(report.findings[1]!.pack).toBe(pack.id);
+  });
+
+  it("reports a damaged index file, which opening skips with a warning instead of failing", async () => {
+    const r = await open();
+    const { blobs } = await snapshotOf(r, { a: randomBytes(1000) });
+    await close();
+    const garbage = compressDocument(Buffer.from("{ not json"));
+    await fs.writeFile(join(repoPath, "index", hashBytes(garbage)), garbage);
+    const warnings: string[] = [];
+    repo = await openLocalRepository(repoPath, { onWarning: (m) => warnings.push(m) });
+    expect(warnings).toEqual([expect.stringContaining("not valid JSON")]);
+    expect(repo.hasBlob(blobs.a!)).toBe(true);
+    const report = await checkRepository(heldRepository(repo));
+    expect(report.findings.map((f) => [f.kind, f.indexFile])).toEqual([["index-file-damaged", hashBytes(garbage)]]);
+  });
+});
+
+describe("repairSnapshots", () => {
+  it("cuts files at their first missing blob and marks them; a dry run writes nothing", async () => {
+    const r = await open();
+    const first = randomBytes(2 * MiB);
+    const lostBlob = randomBytes(2 * MiB);
+    const firstId = (await r.saveBlob("data", first)).id;
+    await r.flush();
+    const lostId = (await r.saveBlob("data", lostBlob)).id;
+    await r.flush();
+    const file = { name: "f", type: "file" as const, mode: 0o644, uid: 0, gid: 0, mtime: "2026-01-01T00:00:00.000000000Z", size: 4 * MiB, content: [firstId, lostId, firstId] };
+    const root = await r.saveTree([file]);
+    const original = await r.saveSnapshot({ time: "2026-01-01T00:00:00.000Z", tree: root, paths: ["/"], hostname: "h", username: "u", tags: [], programVersion: PROGRAM_VERSION });
+    await r.backend.delete(packKey(r.lookupBlob(lostId)!.packId));
+
+    const dry = await repairSnapshots(r, { dryRun: true });
+    expect(dry.repaired.map((s) => s.repairs)).toEqual([[{ path: "/f", action: "file-cut", keptSize: 2 * MiB, originalSize: 4 * MiB, blob: lostId, reason: expect.stringContaining("is in a missing pack") }]]);
+    expect((await r.listSnapshots()).map((s) => s.id)).toEqual([original]);
+
+    const done = await repairSnapshots(r, { forget: true });
+    const copy = done.repaired[0]!.repaired!;
+    expect((await r.listSnapshots()).map((s) => s.id)).toEqual([copy]);
+    const repaired = await r.loadSnapshot(copy);
+    expect(repaired.original).toBe(original);
+    expect(Date.parse(repaired.time)).toBe(Date.parse("2026-01-01T00:00:00.000Z") + 1);
+    const [node] = await r.loadTree(repaired.tree);
+    expect(node).toMatchObject({ name: "f", size: 2 * MiB, content: [firstId], damage: { originalSize: 4 * MiB, missingBlob: lostId } });
+    await repairIndex(r);
+    expect((await checkRepository(heldRepository(r))).errors).toBe(0);
+    expect(await listIndexFiles(r.backend)).toHaveLength(1);
+  });
+});
