@@ -139,6 +139,6 @@ export async function runImage(engine: DockerEngine, image: string, cmd: string[
   }
 }
 
-export async function remove(engine: DockerEngine, kind: "containers" | "volumes" | "images", name: string): Promise<void> {
-  await dockerCall(engine, "DELETE", `/${kind}/${name}${kind === "volumes" ? "" : "?force=1"}`);
+export async function remove(engine: DockerEngine, kind: "containers" | "volumes" | "images" | "networks", name: string): Promise<void> {
+  await dockerCall(engine, "DELETE", `/${kind}/${name}${kind === "containers" || kind === "images" ? "?force=1" : ""}`);
 }

@@ -28,6 +28,7 @@ beforeAll(async () => {
 
   imageId = await buildTestImage(engine, IMAGE, { "/etc/app/conf": "v1\n", "/etc/app/drop": "goes away\n" });
   await api(engine, "POST", "/volumes/create", { Name: "rt-data", Labels: { purpose: "test" } });
+  await api(engine, "POST", "/networks/create", { Name: "rt-net", Labels: { purpose: "test" } });
 
   // rt-web only adds and changes files: it comes back from its image plus those files.
   await createContainer(engine, "rt-web", {
@@ -35,7 +36,8 @@ beforeAll(async () => {
     Env: ["MODE=production", "TOKEN=s3cret"],
     Labels: { "cairn.backup": "true" },
     WorkingDir: "/srv",
-    HostConfig: { Binds: ["rt-data:/data"], RestartPolicy: { Name: "unless-stopped" } },
+    HostConfig: { Binds: ["rt-data:/data"], RestartPolicy: { Name: "unless-stopped" }, NetworkMode: "rt-net" },
+    NetworkingConfig: { EndpointsConfig: { "rt-net": { Aliases: ["web"] } } },
   });
   await dockerCall(engine, "POST", "/containers/rt-web/start");
   await putFiles(engine, "rt-web", [
@@ -88,6 +90,7 @@ describe("docker:all backup and restore --to-docker", () => {
       "/docker/containers/rt-trim/rootfs/etc/app/conf",
       "/docker/volumes/rt-data/volume.json",
       "/docker/volumes/rt-data/data/db/table",
+      "/docker/networks/rt-net/network.json",
     ]) {
       expect(ls.stdout).toContain(path + "\n");
     }
@@ -111,11 +114,12 @@ describe("docker:all backup and restore --to-docker", () => {
     await remove(engine, "containers", "rt-trim");
     await remove(engine, "volumes", "rt-data");
     await remove(engine, "images", IMAGE);
+    await remove(engine, "networks", "rt-net");
     expect((await dockerCall(engine, "GET", "/images/json")).toString()).not.toContain(imageId);
 
     const r = await cairn(["restore", "latest", "--to-docker"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain("restored 1 image(s) (0 already present), 1 volume(s), 2 container(s)");
+    expect(r.stdout).toContain("restored 1 image(s) (0 already present), 1 volume(s), 1 network(s), 2 container(s)");
 
     // The image: same id, and it runs.
     expect((await api<{ Id: string }>(engine, "GET", `/images/${IMAGE}/json`)).Id).toBe(imageId);
@@ -139,6 +143,11 @@ describe("docker:all backup and restore --to-docker", () => {
     expect(web.Image).toBe(imageId);
     expect(web.Config.Image).toBe(IMAGE);
     expect(trim.Config.Image).toBe("cairn-restore/rt-trim:latest");
+
+    // The network it was attached to, with its alias there.
+    expect((await api<{ Labels: Record<string, string> }>(engine, "GET", "/networks/rt-net")).Labels).toEqual({ purpose: "test" });
+    const endpoint = (web as unknown as { NetworkSettings: { Networks: Record<string, { Aliases: string[] }> } }).NetworkSettings.Networks["rt-net"];
+    expect(endpoint?.Aliases).toContain("web");
 
     // The volume: same files, owners and modes, and its labels.
     expect(await volumeListing(engine, "rt-data", IMAGE)).toEqual(before.data);

@@ -7,6 +7,7 @@ import type { ContainerInspect } from "./engine-client.js";
 import { archiveImage } from "./image-source.js";
 import { CONTAINER_CHANGES, CONTAINER_CONFIG, ROOTFS_DIR, containerDir } from "./layout.js";
 import { TarTreeBuilder } from "./tar-to-tree.js";
+import { archiveNetwork } from "./network-source.js";
 import { archiveVolume } from "./volume-source.js";
 
 /** The name a container's image is stored under: the tag it was created from if that still names it. */
@@ -22,7 +23,8 @@ export function containerName(container: ContainerInspect): string {
 
 /**
  * Stores a container: its image (under /docker/images), its configuration and change list,
- * its whole file system as a tree of files (rootfs/), and the volumes it mounts. A running
+ * its whole file system as a tree of files (rootfs/), the volumes it mounts and the
+ * user-defined networks it is attached to. A running
  * container is paused while its file system and volumes are read, so they are consistent
  * with each other, and it is unpaused afterwards whatever happens.
  */
@@ -37,6 +39,10 @@ export async function archiveContainer(run: DockerRun, nameOrId: string): Promis
   const image = await client.findImage(container.Image);
   if (image) await tolerate(run, `docker:container/${name}`, () => archiveImage(run, imageRefOf(container, image.RepoTags ?? [])));
   else run.ctx.warn({ path: `docker:container/${name}`, message: `its image ${container.Image} is no longer in the engine; only the container's file system is stored` });
+
+  for (const network of Object.keys(container.NetworkSettings?.Networks ?? {})) {
+    await tolerate(run, `docker:container/${name}`, () => archiveNetwork(run, network));
+  }
 
   const pause = run.session.pause && container.State.Running && !container.State.Paused;
   if (pause) await client.pause(container.Id);

@@ -29,7 +29,7 @@ export interface DockerBackupOptions {
  * read once.
  */
 export class DockerSession {
-  readonly done = { images: new Set<string>(), containers: new Set<string>(), volumes: new Set<string>() };
+  readonly done = { images: new Set<string>(), containers: new Set<string>(), volumes: new Set<string>(), networks: new Set<string>() };
   readonly facts: Record<string, string> = {};
   readonly pause: boolean;
   readonly labels: readonly string[];

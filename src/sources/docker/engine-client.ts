@@ -9,6 +9,8 @@ export type ContainerInspect = Docker.ContainerInspectInfo;
 export type ImageInspect = Docker.ImageInspectInfo;
 export type VolumeInspect = Docker.VolumeInspectInfo;
 export type ContainerCreateOptions = Docker.ContainerCreateOptions;
+export type NetworkInspect = Docker.NetworkInspectInfo;
+export type NetworkCreateOptions = Docker.NetworkCreateOptions;
 
 /** One entry of GET /containers/{id}/changes: 0 modified, 1 added, 2 deleted. */
 export interface FilesystemChange {
@@ -234,6 +236,25 @@ export class EngineClient {
   /** PUT /containers/{id}/archive: extracts a tar into the container at `path`. */
   putArchive(id: string, pathInContainer: string, tar: Readable): Promise<unknown> {
     return this.upload(`write ${pathInContainer} of container ${id}`, tar, (body, abortSignal) => this.docker.getContainer(id).putArchive(body, { path: pathInContainer, abortSignal }));
+  }
+
+  // ---- networks ------------------------------------------------------------------------------
+
+  inspectNetwork(name: string): Promise<NetworkInspect> {
+    return this.call(`inspect network ${name}`, () => this.docker.getNetwork(name).inspect() as Promise<NetworkInspect>, `no such network: ${name}`);
+  }
+
+  async findNetwork(name: string): Promise<NetworkInspect | undefined> {
+    try {
+      return await this.inspectNetwork(name);
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  createNetwork(options: NetworkCreateOptions): Promise<unknown> {
+    return this.call(`create network ${options.Name}`, () => this.docker.createNetwork(options));
   }
 
   // ---- volumes ------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
  *   /docker/images/<repository>:<tag>/   manifest.json, config.json, image.json, layers/<sha256>.tar
  *   /docker/containers/<name>/           config.json, changes.json, rootfs/…
  *   /docker/volumes/<name>/              volume.json, data/…
+ *   /docker/networks/<name>/             network.json (user-defined networks the containers use)
  *
  * A repository with slashes ("registry:5000/team/app") becomes nested directories; an image
  * without a tag is stored under its id ("sha256:…").
@@ -12,6 +13,7 @@ export const DOCKER_DIR = "docker";
 export const IMAGES_DIR = "images";
 export const CONTAINERS_DIR = "containers";
 export const VOLUMES_DIR = "volumes";
+export const NETWORKS_DIR = "networks";
 
 /** docker save's manifest.json, pointing at config.json and layers/<digest>.tar. */
 export const IMAGE_MANIFEST = "manifest.json";
@@ -31,6 +33,9 @@ export const ROOTFS_DIR = "rootfs";
 export const VOLUME_CONFIG = "volume.json";
 export const VOLUME_DATA = "data";
 
+/** The engine's `docker network inspect`. */
+export const NETWORK_CONFIG = "network.json";
+
 export function imageDir(ref: string): string[] {
   const parts = ref.split("/");
   return [DOCKER_DIR, IMAGES_DIR, ...parts];
@@ -42,6 +47,10 @@ export function containerDir(name: string): string[] {
 
 export function volumeDir(name: string): string[] {
   return [DOCKER_DIR, VOLUMES_DIR, name];
+}
+
+export function networkDir(name: string): string[] {
+  return [DOCKER_DIR, NETWORKS_DIR, name];
 }
 
 export function layerFileName(digestHex: string): string {

@@ -1,12 +1,14 @@
 import { Readable } from "node:stream";
 import { AlreadyExistsError, IntegrityError, NotFoundError } from "../../errors.js";
+import { isObjectFailure } from "./docker-run.js";
 import type { Id } from "../../store/id.js";
 import type { Repository } from "../../store/repository.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
 import { normalizeImageRef } from "./docker-uri.js";
-import { EngineClient, type ContainerCreateOptions, type ContainerInspect } from "./engine-client.js";
+import { EngineClient, type ContainerCreateOptions, type ContainerInspect, type NetworkInspect } from "./engine-client.js";
 import { HELPER_MOUNT, withHelperContainer } from "./helper-container.js";
 import { IMAGE_CONFIG, IMAGE_MANIFEST, LAYERS_DIR } from "./layout.js";
+import { BUILTIN_NETWORKS } from "./network-source.js";
 import { readDockerCatalog, type DockerCatalog, type StoredContainer, type StoredImage, type StoredVolume } from "./snapshot-catalog.js";
 import { readTar } from "./tar/tar-reader.js";
 import { treeToTar, type TarItem } from "./tree-to-tar.js";
@@ -32,6 +34,7 @@ export interface DockerRestoreOptions {
 export interface DockerRestoreResult {
   images: { ref: string; id: string; action: "loaded" | "present" }[];
   volumes: { name: string; action: "created" | "filled" | "replaced" }[];
+  networks: { name: string }[];
   containers: { name: string; id: string; image: string; fromFilesystem: boolean; started: boolean }[];
   /** What could not be done; everything else was. */
   problems: { object: string; message: string }[];
@@ -41,6 +44,7 @@ type VolumeState = "missing" | "empty" | "replace";
 
 interface Plan {
   images: StoredImage[];
+  networks: NetworkInspect[];
   volumes: { volume: StoredVolume; state: VolumeState }[];
   containers: StoredContainer[];
 }
@@ -142,7 +146,7 @@ async function nodeAtPath(repo: Repository, root: TreeNode, path: string): Promi
  * imported as the image cairn-restore/NAME. Everything is checked before anything changes.
  */
 export class DockerRestorer {
-  private readonly result: DockerRestoreResult = { images: [], volumes: [], containers: [], problems: [] };
+  private readonly result: DockerRestoreResult = { images: [], volumes: [], networks: [], containers: [], problems: [] };
 
   private constructor(
     private readonly repo: Repository,
@@ -162,7 +166,8 @@ export class DockerRestorer {
     const catalog = await readDockerCatalog(this.repo, rootTree);
     await this.client.version();
     const plan = await this.plan(catalog);
-    for (const image of plan.images) await this.restoreImage(image);
+    for (const image of plan.images) await this.attempt(`image ${image.ref}`, () => this.restoreImage(image));
+    for (const network of plan.networks) await this.attempt(`network ${network.Name}`, () => this.restoreNetwork(network));
     if (this.options.force) {
       for (const c of plan.containers) {
         const existing = await this.client.findContainer(c.name);
@@ -172,10 +177,20 @@ export class DockerRestorer {
         }
       }
     }
-    for (const v of plan.volumes) await this.restoreVolume(v.volume, v.state);
+    for (const v of plan.volumes) await this.attempt(`volume ${v.volume.name}`, () => this.restoreVolume(v.volume, v.state));
     const names = idsToNames(catalog.containers);
-    for (const c of creationOrder(plan.containers)) await this.restoreContainer(c, names);
+    for (const c of creationOrder(plan.containers)) await this.attempt(`container ${c.name}`, () => this.restoreContainer(c, names));
     return this.result;
+  }
+
+  /** One object at a time: when the engine refuses one (or its data is damaged), the others still go back. */
+  private async attempt(object: string, restore: () => Promise<void>): Promise<void> {
+    try {
+      await restore();
+    } catch (err) {
+      if (!isObjectFailure(err) && !(err instanceof IntegrityError)) throw err;
+      this.result.problems.push({ object, message: (err as Error).message });
+    }
   }
 
   /** Chooses what to restore and refuses, before any change, what would overwrite something. */
@@ -209,7 +224,12 @@ export class DockerRestorer {
     for (const c of containers) {
       if (!this.options.force && (await this.client.findContainer(c.name))) throw new AlreadyExistsError(`container ${c.name} already exists in the engine; use --force to replace it`);
     }
-    const plan: Plan = { images: [...images], volumes: [], containers };
+    const plan: Plan = { images: [...images], networks: [], volumes: [], containers };
+    const networkNames = new Set(containers.flatMap((c) => Object.keys(c.inspect.NetworkSettings?.Networks ?? {})).filter((n) => !BUILTIN_NETWORKS.has(n)));
+    for (const name of networkNames) {
+      const network = catalog.networks.find((n) => n.Name === name);
+      if (network && !(await this.client.findNetwork(name))) plan.networks.push(network);
+    }
     for (const image of neededImages) if (!(await this.client.findImage(image.inspect.Id))) plan.images.push(image);
     for (const volume of volumes) {
       const existing = await this.client.findVolume(volume.name);
@@ -289,6 +309,15 @@ export class DockerRestorer {
       items.push({ path: Buffer.from(layerPath), node: layer, recursive: false });
     }
     return items;
+  }
+
+  // ---- networks ------------------------------------------------------------------------------
+
+  private async restoreNetwork(network: NetworkInspect): Promise<void> {
+    const { Name, Driver, EnableIPv6, IPAM, Internal, Attachable, Options, Labels } = network;
+    await this.client.createNetwork({ Name, Driver, EnableIPv6, Internal, Attachable, ...(IPAM ? { IPAM } : {}), Options: Options ?? {}, Labels: Labels ?? {} });
+    this.info(`network ${Name}: created`);
+    this.result.networks.push({ name: Name });
   }
 
   // ---- volumes ------------------------------------------------------------------------------

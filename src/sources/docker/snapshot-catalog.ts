@@ -2,7 +2,7 @@ import { IntegrityError, UsageError } from "../../errors.js";
 import type { Id } from "../../store/id.js";
 import type { Repository } from "../../store/repository.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
-import type { ContainerInspect, FilesystemChange, ImageInspect, VolumeInspect } from "./engine-client.js";
+import type { ContainerInspect, FilesystemChange, ImageInspect, NetworkInspect, VolumeInspect } from "./engine-client.js";
 import type { SaveManifestEntry } from "./image-source.js";
 import {
   CONTAINERS_DIR,
@@ -14,6 +14,8 @@ import {
   IMAGE_INSPECT,
   IMAGE_MANIFEST,
   LAYERS_DIR,
+  NETWORKS_DIR,
+  NETWORK_CONFIG,
   ROOTFS_DIR,
   VOLUMES_DIR,
   VOLUME_CONFIG,
@@ -48,6 +50,7 @@ export interface DockerCatalog {
   images: StoredImage[];
   containers: StoredContainer[];
   volumes: StoredVolume[];
+  networks: NetworkInspect[];
 }
 
 /** A stored file's bytes, every blob verified as it is read (for small documents). */
@@ -95,7 +98,7 @@ export async function readDockerCatalog(repo: Repository, rootTree: Id): Promise
   const docker = byName(await repo.loadTree(rootTree), DOCKER_DIR);
   if (docker?.type !== "dir") throw new UsageError(`the snapshot holds no Docker objects (nothing under /${DOCKER_DIR})`);
   const top = await listing(repo, docker);
-  const catalog: DockerCatalog = { images: [], containers: [], volumes: [] };
+  const catalog: DockerCatalog = { images: [], containers: [], volumes: [], networks: [] };
   await findImages(repo, await listing(repo, byName(top, IMAGES_DIR)), "", catalog.images);
   for (const dir of await listing(repo, byName(top, CONTAINERS_DIR))) {
     const where = `/${DOCKER_DIR}/${CONTAINERS_DIR}/${dir.name}`;
@@ -117,6 +120,9 @@ export async function readDockerCatalog(repo: Repository, rootTree: Id): Promise
       inspect: await readJson<VolumeInspect>(repo, byName(children, VOLUME_CONFIG), `/${DOCKER_DIR}/${VOLUMES_DIR}/${dir.name}/${VOLUME_CONFIG}`),
       data: data?.type === "dir" ? data : undefined,
     });
+  }
+  for (const dir of await listing(repo, byName(top, NETWORKS_DIR))) {
+    catalog.networks.push(await readJson<NetworkInspect>(repo, byName(await listing(repo, dir), NETWORK_CONFIG), `/${DOCKER_DIR}/${NETWORKS_DIR}/${dir.name}/${NETWORK_CONFIG}`));
   }
   return catalog;
 }
