@@ -1,5 +1,7 @@
+import { createRequire } from "node:module";
 import { constants as osConstants } from "node:os";
-import koffi from "koffi";
+
+type Koffi = typeof import("koffi");
 
 /**
  * The few C library calls Node has no API for: nanosecond timestamps (utimensat; fs.utimes
@@ -20,6 +22,7 @@ export const AT_FDCWD = -100;
 export const AT_SYMLINK_NOFOLLOW = 0x100;
 
 let loaded: Libc | null | undefined;
+let koffi: Koffi | undefined;
 
 export function libc(): Libc | undefined {
   if (loaded === undefined) loaded = load();
@@ -29,6 +32,9 @@ export function libc(): Libc | undefined {
 function load(): Libc | null {
   if (process.platform !== "linux" || !["x64", "arm64", "ppc64", "s390x", "riscv64", "loong64"].includes(process.arch)) return null;
   try {
+    // Loaded on first use: it costs a tenth of a second, which commands that never set a
+    // timestamp or read an xattr should not pay.
+    koffi = createRequire(import.meta.url)("koffi") as Koffi;
     const lib = koffi.load("libc.so.6");
     return {
       utimensat: lib.func("int utimensat(int dirfd, const void *path, const void *times, int flags)") as Libc["utimensat"],
@@ -51,7 +57,7 @@ const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, value]
 
 /** The error a failed call left in errno, shaped like Node's own (with `code`). */
 export function errnoError(call: string, path: Buffer): NodeJS.ErrnoException {
-  const errno = koffi.errno();
+  const errno = koffi!.errno();
   const code = ERRNO_NAMES.get(errno) ?? `E${errno}`;
   const err: NodeJS.ErrnoException = new Error(`${code}: ${call} ${path.toString("utf8")}`);
   err.code = code;
