@@ -100,22 +100,27 @@ describe("cairn backup", () => {
 });
 
 describe("exit codes", () => {
-  it("3: a file it cannot read is reported, the snapshot is still written", async () => {
+  it("3: a file or directory it cannot read is reported, the snapshot is still written", async () => {
     const locked = join(src, "locked.txt");
+    const lockedDir = join(src, "locked-dir");
     await fs.writeFile(locked, "no one may read this");
     await fs.chmod(locked, 0o000);
+    await fs.mkdir(lockedDir);
+    await fs.chmod(lockedDir, 0o000);
     try {
       const before = await snapshotCount();
       const result = await runWithoutDacOverride(["-r", repo, "--json", "backup", src]);
       expect(result.code).toBe(3);
       expect(result.stderr).toContain(`warning: ${locked}: cannot open: EACCES`);
-      expect(result.stderr).toMatch(/snapshot [0-9a-f]{8} is incomplete: 1 item\(s\) could not be read/);
+      expect(result.stderr).toContain(`warning: ${lockedDir}: cannot read directory: EACCES`);
+      expect(result.stderr).toMatch(/snapshot [0-9a-f]{8} is incomplete: 2 item\(s\) could not be read/);
       const lines = jsonLines(result.stdout);
       expect(lines).toContainEqual({ message_type: "error", item: locked, error: "cannot open: EACCES" });
-      expect(lines.pop()).toMatchObject({ message_type: "summary", warnings: 1 });
+      expect(lines.pop()).toMatchObject({ message_type: "summary", warnings: 2 });
       expect(await snapshotCount()).toBe(before + 1);
     } finally {
       await fs.rm(locked);
+      await fs.rmdir(lockedDir);
     }
   });
 
