@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { InterruptedError } from "../../errors.js";
 import type { BackupContext } from "../../backup/backup-context.js";
 import { saveContent } from "../../backup/file-saver.js";
@@ -216,11 +217,16 @@ export class TarTreeBuilder {
   }
 
   private async write(): Promise<TarTree> {
+    // Hard links are told apart by device and inode when restored. A tar has neither, so each
+    // group gets a number, on a device of its own to this snapshot path: the links of two
+    // containers restored together never join, and the same tar still gives the same tree.
+    const device = parseInt(createHash("sha256").update(this.options.snapshotPath).digest("hex").slice(0, 12), 16);
     let inode = 0;
     for (const group of this.linkGroups.values()) {
       inode++;
       for (const node of group) {
         node.inode = inode;
+        node.deviceId = device;
         node.links = group.length;
       }
     }
