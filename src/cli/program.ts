@@ -5,8 +5,10 @@ import { registerCheck } from "./commands/check.js";
 import { registerDiff } from "./commands/diff.js";
 import { registerDump } from "./commands/dump.js";
 import { registerFind } from "./commands/find.js";
+import { registerForget } from "./commands/forget.js";
 import { registerInit } from "./commands/init.js";
 import { registerLs } from "./commands/ls.js";
+import { registerPrune } from "./commands/prune.js";
 import { registerRepair } from "./commands/repair.js";
 import { registerRestore } from "./commands/restore.js";
 import { registerSnapshots } from "./commands/snapshots.js";
@@ -36,5 +38,7 @@ export function buildProgram(): Command {
   registerFind(program);
   registerStats(program);
   registerTag(program);
+  registerForget(program);
+  registerPrune(program);
   return program;
 }

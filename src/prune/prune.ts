@@ -1,0 +1,141 @@
+import * as path from "node:path";
+import type { Backend } from "../store/backend/backend.js";
+import type { Id } from "../store/id.js";
+import { listIndexFiles, readIndexFile, syncIndexDb } from "../store/index/index-sync.js";
+import { packKey } from "../store/pack/pack-format.js";
+import { listPacks } from "../store/pack/pack-list.js";
+import type { Repository } from "../store/repository.js";
+import { BlobIdSet } from "./blob-id-set.js";
+import { planPrune, type PrunePlan, type PrunePlanOptions } from "./prune-plan.js";
+import { IndexFileWriter, repackPacks } from "./repacker.js";
+import { findUsedBlobs } from "./used-blobs.js";
+
+export interface PruneOptions extends PrunePlanOptions {
+  /** Plan and report only; change nothing. */
+  dryRun: boolean;
+  /** Dry run only: snapshots to treat as already removed, so `forget --prune --dry-run` can
+   * report on what would remain. Ignored otherwise, so it can never cost a snapshot its data. */
+  excludeSnapshots?: ReadonlySet<Id>;
+  /** Told what prune is doing, one line per phase. */
+  onPhase?: (text: string) => void;
+}
+
+export interface PruneResult {
+  dryRun: boolean;
+  snapshots: number;
+  plan: PrunePlan;
+  /** Packs removed: nothing used them (indexed or not), or their used blobs were copied out. */
+  packsRemoved: number;
+  bytesRemoved: number;
+  /** Of those, the packs whose used blobs were copied into new packs. */
+  packsRepacked: number;
+  bytesRepacked: number;
+  /** New packs written by repacking (for a dry run, the bytes they would hold). */
+  packsWritten: number;
+  bytesWritten: number;
+  indexFilesWritten: number;
+  indexFilesRemoved: number;
+  /** Packs, index files and snapshots before and after (for a dry run, the expected size after). */
+  repositoryBytesBefore: number;
+  repositoryBytesAfter: number;
+}
+
+/**
+ * Removes the data no snapshot needs. Finds the used blobs by walking every snapshot (into an
+ * on-disk set), plans with planPrune, then changes the repository in an order that keeps every
+ * used blob indexed and present at every instant, so a crash anywhere loses nothing:
+ *
+ *  1. copy the used blobs of packs to repack into new packs (each durable before it is indexed);
+ *  2. write index files for the new packs, and replacements for every index file that lists a
+ *     pack being removed (without those packs) — all durable before anything is deleted;
+ *  3. delete the replaced index files (packs they listed are now unindexed but still present);
+ *  4. delete the packs: unused, repacked, and those no index file ever listed;
+ *  5. rebuild the index database, since index files it reflects are gone.
+ *
+ * A crash after 1 leaves unindexed packs, after 2 duplicate index entries, after 3 unindexed
+ * packs: the next prune removes each. The caller must hold the exclusive repository lock.
+ */
+export async function prune(repo: Repository, options: PruneOptions): Promise<PruneResult> {
+  const phase = options.onPhase ?? (() => undefined);
+  const scratchDir = path.dirname(repo.index.location);
+  if (!options.dryRun) await BlobIdSet.removeStale(scratchDir);
+  const repositoryBytesBefore = await repositorySize(repo.backend);
+
+  const excluded = options.dryRun ? options.excludeSnapshots : undefined;
+  const snapshots = (await repo.listSnapshots()).filter((s) => !excluded?.has(s.id));
+  phase(`finding the blobs ${snapshots.length} snapshot(s) use`);
+  const used = await findUsedBlobs(repo, snapshots, scratchDir);
+  try {
+    const { packs: stored } = await listPacks(repo.backend);
+    const plan = await planPrune(repo.index, used, stored, options);
+    const result: PruneResult = {
+      dryRun: options.dryRun,
+      snapshots: snapshots.length,
+      plan,
+      packsRemoved: plan.remove.length + plan.unindexed.length + plan.repack.length,
+      bytesRemoved: sum(plan.remove) + sum(plan.unindexed) + sum(plan.repack),
+      packsRepacked: plan.repack.length,
+      bytesRepacked: sum(plan.repack),
+      packsWritten: 0,
+      bytesWritten: options.dryRun ? plan.repack.reduce((n, p) => n + p.usedBytes, 0) : 0,
+      indexFilesWritten: 0,
+      indexFilesRemoved: 0,
+      repositoryBytesBefore,
+      repositoryBytesAfter: 0,
+    };
+    if (options.dryRun) {
+      result.repositoryBytesAfter = repositoryBytesBefore - result.bytesRemoved + result.bytesWritten;
+      return result;
+    }
+
+    const writer = new IndexFileWriter(repo.backend);
+    if (plan.repack.length > 0) phase(`repacking ${plan.repack.length} pack(s)`);
+    const written = await repackPacks(repo.backend, repo.index, used, plan.repack, repo.config.packSize, (pack) => {
+      result.packsWritten++;
+      result.bytesWritten += pack.size;
+      return writer.add(pack);
+    });
+
+    // A pack this run wrote again (same bytes as one an interrupted prune left) stays.
+    const removing = new Set<Id>([...plan.remove, ...plan.repack].map((p) => p.id).concat(plan.missing).filter((id) => !written.has(id)));
+    const replaced: Id[] = [];
+    if (removing.size > 0) {
+      phase("rewriting the index");
+      const fresh = new Set(writer.written);
+      for (const id of await listIndexFiles(repo.backend)) {
+        if (fresh.has(id)) continue;
+        const content = await readIndexFile(repo.backend, id);
+        if (!content.packs.some((pack) => removing.has(pack.id))) continue;
+        replaced.push(id);
+        for (const pack of content.packs) if (!removing.has(pack.id)) await writer.add(pack);
+      }
+    }
+    await writer.flush();
+    result.indexFilesWritten = writer.written.length;
+
+    phase(`deleting ${replaced.length} index file(s) and ${result.packsRemoved} pack(s)`);
+    for (const id of replaced) await repo.backend.delete(`index/${id}`);
+    result.indexFilesRemoved = replaced.length;
+    for (const id of removing) await repo.backend.delete(packKey(id));
+    for (const pack of plan.unindexed) if (!written.has(pack.id)) await repo.backend.delete(packKey(pack.id));
+    for (const prefix of ["data/", "index/"]) await repo.backend.removeTemporaryFiles?.(prefix);
+
+    phase("updating the index database");
+    await syncIndexDb(repo.index, repo.backend);
+    result.repositoryBytesAfter = await repositorySize(repo.backend);
+    return result;
+  } finally {
+    await used.destroy();
+  }
+}
+
+function sum(packs: readonly { size: number }[]): number {
+  return packs.reduce((n, p) => n + p.size, 0);
+}
+
+/** Bytes of everything prune can change or that counts as repository content. */
+async function repositorySize(backend: Backend): Promise<number> {
+  let bytes = 0;
+  for (const prefix of ["data/", "index/", "snapshots/"]) for await (const info of backend.list(prefix)) bytes += info.size;
+  return bytes;
+}

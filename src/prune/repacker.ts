@@ -1,0 +1,115 @@
+import { AlreadyExistsError, IntegrityError } from "../errors.js";
+import type { Backend } from "../store/backend/backend.js";
+import { decodeBlob, type CompressionCode } from "../store/blob-codec.js";
+import type { BlobType } from "../store/blob-type.js";
+import { shortId, type Id } from "../store/id.js";
+import type { IndexDb } from "../store/index/index-db.js";
+import type { IndexedPack } from "../store/index/index-file.js";
+import { MAX_INDEX_FILE_BLOBS, writeIndexFile } from "../store/index/index-writer.js";
+import { PackBuilder } from "../store/pack/pack-builder.js";
+import { packKey } from "../store/pack/pack-format.js";
+import { parsePackEntries } from "../store/pack/pack-reader.js";
+import type { BlobIdSet } from "./blob-id-set.js";
+import type { PackUsage } from "./prune-plan.js";
+
+/**
+ * Collects packs into index files of at most MAX_INDEX_FILE_BLOBS blobs and writes each one as
+ * soon as it is full, so memory stays bounded however many packs pass through.
+ */
+export class IndexFileWriter {
+  /** Index files written (or found already present with the same content). */
+  readonly written: Id[] = [];
+  private packs: IndexedPack[] = [];
+  private blobs = 0;
+
+  constructor(private readonly backend: Backend) {}
+
+  async add(pack: IndexedPack): Promise<void> {
+    if (this.packs.length > 0 && this.blobs + pack.entries.length > MAX_INDEX_FILE_BLOBS) await this.flush();
+    this.packs.push(pack);
+    this.blobs += pack.entries.length;
+  }
+
+  async flush(): Promise<void> {
+    if (this.packs.length === 0) return;
+    try {
+      this.written.push(await writeIndexFile(this.backend, undefined, this.packs));
+    } catch (err) {
+      // Index files are named by their hash: an interrupted prune may have written this very file.
+      if (!(err instanceof AlreadyExistsError)) throw err;
+    }
+    this.packs = [];
+    this.blobs = 0;
+  }
+}
+
+export interface RepackProgress {
+  packsRead: number;
+  bytesRead: number;
+  packsWritten: number;
+}
+
+/**
+ * Copies the used blobs of `packs` into new packs of at most `packSize` bytes, one type per pack
+ * as always, and hands each new pack (durable once handed over) to `onPack`. A blob is copied
+ * from the pack the index locates it in, as stored (no recompression), after its content hash
+ * is verified: a damaged blob stops prune before anything is deleted. Returns the new pack ids.
+ */
+export async function repackPacks(
+  backend: Backend,
+  index: IndexDb,
+  used: BlobIdSet,
+  packs: readonly PackUsage[],
+  packSize: number,
+  onPack: (pack: IndexedPack) => Promise<void>,
+  onProgress?: (progress: RepackProgress) => void,
+): Promise<Set<Id>> {
+  const builders: Record<BlobType, PackBuilder> = { data: new PackBuilder("data"), tree: new PackBuilder("tree") };
+  const written = new Set<Id>();
+  const progress: RepackProgress = { packsRead: 0, bytesRead: 0, packsWritten: 0 };
+
+  const writePack = async (type: BlobType) => {
+    const builder = builders[type];
+    if (builder.blobCount === 0) return;
+    builders[type] = new PackBuilder(type);
+    const pack = builder.finish();
+    try {
+      await backend.put(packKey(pack.id), pack.bytes);
+    } catch (err) {
+      // Same bytes, same name: an interrupted prune already wrote this pack.
+      if (!(err instanceof AlreadyExistsError)) throw err;
+    }
+    written.add(pack.id);
+    progress.packsWritten++;
+    await onPack({ id: pack.id, type, size: pack.bytes.length, entries: pack.entries });
+  };
+
+  for (const source of packs) {
+    const bytes = await backend.get(packKey(source.id));
+    let copied = 0;
+    for (const entry of parsePackEntries(source.id, bytes)) {
+      if (!used.has(entry.id)) continue;
+      const location = index.lookup(entry.id);
+      if (location?.packId !== source.id) continue;
+      if (location.offset !== entry.offset || location.storedLength !== entry.storedLength) {
+        throw new IntegrityError(`pack ${shortId(source.id)}: blob ${shortId(entry.id)} is not where the index says; nothing was deleted — run cairn check`);
+      }
+      const stored = bytes.subarray(entry.offset, entry.offset + entry.storedLength);
+      decodeBlob(entry.id, stored, entry.compression, entry.plainLength);
+      // A copy, so the new pack does not keep the whole source pack in memory.
+      builders[entry.type].add(entry.id, entry.plainLength, { stored: Buffer.from(stored), compression: entry.compression as CompressionCode });
+      copied++;
+      if (builders[entry.type].byteLength >= packSize) await writePack(entry.type);
+    }
+    if (copied !== source.usedBlobs) {
+      throw new IntegrityError(`pack ${shortId(source.id)}: found ${copied} of the ${source.usedBlobs} used blobs the index places there; nothing was deleted — run cairn check`);
+    }
+    progress.packsRead++;
+    progress.bytesRead += bytes.length;
+    onProgress?.(progress);
+  }
+  await writePack("data");
+  await writePack("tree");
+  onProgress?.(progress);
+  return written;
+}

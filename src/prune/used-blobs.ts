@@ -1,0 +1,62 @@
+import { IntegrityError } from "../errors.js";
+import { shortId, type Id } from "../store/id.js";
+import type { Repository } from "../store/repository.js";
+import type { StoredSnapshot } from "../store/snapshot/snapshot.js";
+import { BlobIdSet } from "./blob-id-set.js";
+
+/** Trees loaded at once: enough to keep the disk busy, few enough to bound memory. */
+const TREE_READS = 8;
+
+export interface UsedBlobsProgress {
+  trees: number;
+  blobs: number;
+}
+
+/**
+ * Every blob (tree and data) that some snapshot needs, as an on-disk set in `scratchDir`. A
+ * tree shared by several snapshots or directories is read once: it enters the set when first
+ * seen and is skipped after that. The caller destroys the returned set.
+ */
+export async function findUsedBlobs(
+  repo: Repository,
+  snapshots: readonly StoredSnapshot[],
+  scratchDir: string,
+  onProgress?: (progress: UsedBlobsProgress) => void,
+): Promise<BlobIdSet> {
+  const used = await BlobIdSet.create(scratchDir);
+  try {
+    // Depth-first: pending trees stay few (the siblings along one path), unlike breadth-first.
+    const pending: { tree: Id; snapshot: Id }[] = [];
+    for (const snapshot of snapshots) {
+      if (await used.add(snapshot.tree)) pending.push({ tree: snapshot.tree, snapshot: snapshot.id });
+    }
+    let trees = 0;
+    while (pending.length > 0) {
+      const batch = pending.splice(-TREE_READS);
+      const loaded = await Promise.all(batch.map((item) => loadTree(repo, item.tree, item.snapshot)));
+      for (const [i, nodes] of loaded.entries()) {
+        trees++;
+        for (const node of nodes) {
+          for (const id of node.content ?? []) await used.add(id);
+          if (node.subtree && (await used.add(node.subtree))) pending.push({ tree: node.subtree, snapshot: batch[i]!.snapshot });
+        }
+      }
+      onProgress?.({ trees, blobs: used.size });
+    }
+    await used.flush();
+    return used;
+  } catch (err) {
+    await used.destroy();
+    throw err;
+  }
+}
+
+async function loadTree(repo: Repository, tree: Id, snapshot: Id) {
+  try {
+    return await repo.loadTree(tree);
+  } catch (err) {
+    throw new IntegrityError(
+      `snapshot ${shortId(snapshot)} needs tree ${shortId(tree)}, which cannot be read (${(err as Error).message}); nothing was deleted — run cairn check`,
+    );
+  }
+}
