@@ -1,7 +1,7 @@
 import { CairnError } from "../../errors.js";
 import { formatNanos } from "../../store/tree/time.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
-import { consumeStream, ensureDir, tolerate, jsonBytes, savedFileNode, type DockerRun } from "./docker-run.js";
+import { consumeStream, createdAt, ensureDir, jsonBytes, savedFileNode, tolerate, type DockerRun } from "./docker-run.js";
 import { normalizeImageRef } from "./docker-uri.js";
 import type { ContainerInspect } from "./engine-client.js";
 import { archiveImage } from "./image-source.js";
@@ -56,10 +56,11 @@ export async function archiveContainer(run: DockerRun, nameOrId: string): Promis
     for (const mount of container.Mounts) {
       if (mount.Type === "volume" && mount.Name) await tolerate(run, `docker:volume/${mount.Name}`, () => archiveVolume(run, mount.Name!));
     }
-    const rootNode: TreeNode = { name: ROOTFS_DIR, type: "dir", mode: 0o755, uid: 0, gid: 0, mtime: formatNanos(BigInt(Date.parse(container.Created)) * 1_000_000n), subtree: rootfs.tree };
-    ensureDir(run, dir);
-    run.tree.put(dir, await savedFileNode(run, CONTAINER_CONFIG, jsonBytes(container)));
-    run.tree.put(dir, await savedFileNode(run, CONTAINER_CHANGES, jsonBytes(changes)));
+    const rootNode: TreeNode = { name: ROOTFS_DIR, type: "dir", mode: 0o755, uid: 0, gid: 0, mtime: formatNanos(BigInt(createdAt(container.Created).getTime()) * 1_000_000n), subtree: rootfs.tree };
+    const created = createdAt(container.Created);
+    ensureDir(run, dir, created);
+    run.tree.put(dir, await savedFileNode(run, CONTAINER_CONFIG, jsonBytes(container), created));
+    run.tree.put(dir, await savedFileNode(run, CONTAINER_CHANGES, jsonBytes(changes), created));
     run.tree.put(dir, rootNode);
     failed = false;
   } finally {

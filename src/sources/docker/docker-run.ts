@@ -74,16 +74,26 @@ export interface DockerRun {
   parent: ParentLookup;
 }
 
-/** Makes sure the (synthetic) directories along `components` exist in the snapshot tree. */
-export function ensureDir(run: DockerRun, components: readonly string[]): void {
-  run.tree.ensureDir(components, (depth) => syntheticDirNode(components[depth]!));
+/**
+ * Makes sure the (synthetic) directories along `components` exist in the snapshot tree. They
+ * and the documents cairn writes carry the time the object was created, not the time of the
+ * backup, so an unchanged object shows no change in `cairn diff`.
+ */
+export function ensureDir(run: DockerRun, components: readonly string[], time: Date): void {
+  run.tree.ensureDir(components, (depth) => syntheticDirNode(components[depth]!, time));
+}
+
+/** A creation time from the engine, or the epoch when it gives none. */
+export function createdAt(text: string | undefined): Date {
+  const time = text ? new Date(text) : new Date(0);
+  return Number.isNaN(time.getTime()) ? new Date(0) : time;
 }
 
 /**
  * A small file cairn writes itself (an inspect document, a manifest). Mode 0600: container
  * configurations carry environment variables, which often hold secrets.
  */
-export async function savedFileNode(run: DockerRun, name: string, bytes: Buffer, time = new Date()): Promise<TreeNode> {
+export async function savedFileNode(run: DockerRun, name: string, bytes: Buffer, time: Date): Promise<TreeNode> {
   const saved = await saveContent(run.ctx.repo, (async function* () {
     yield bytes;
   })());

@@ -5,7 +5,7 @@ import { syntheticDirNode } from "../../backup/snapshot-tree-builder.js";
 import type { Id } from "../../store/id.js";
 import { formatNanos } from "../../store/tree/time.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
-import { consumeStream, countFile, ensureDir, jsonBytes, savedFileNode, type DockerRun } from "./docker-run.js";
+import { consumeStream, countFile, createdAt, ensureDir, jsonBytes, savedFileNode, type DockerRun } from "./docker-run.js";
 import { EngineError } from "./engine-client.js";
 import { IMAGE_CONFIG, IMAGE_INSPECT, IMAGE_MANIFEST, LAYERS_DIR, imageDir, layerFileName } from "./layout.js";
 import { isUnsupported, readTar } from "./tar/tar-reader.js";
@@ -81,7 +81,8 @@ export async function archiveImage(run: DockerRun, ref: string): Promise<void> {
   if (run.session.done.images.has(key)) return;
   const inspect = await client.inspectImage(ref);
   run.session.done.images.add(key);
-  ensureDir(run, dir.slice(0, -1));
+  const created = createdAt(inspect.Created);
+  ensureDir(run, dir.slice(0, -1), created);
 
   const unchanged = await unchangedFromParent(run, dir, inspect.Id);
   if (unchanged) {
@@ -146,9 +147,8 @@ export async function archiveImage(run: DockerRun, ref: string): Promise<void> {
     Layers: manifest.Layers.map((p) => `${LAYERS_DIR}/${layerFileName(resolve(p).sha256)}`),
   };
   if (manifest.LayerSources) stored.LayerSources = manifest.LayerSources;
-  const manifestNode = await savedFileNode(run, IMAGE_MANIFEST, Buffer.from(JSON.stringify([stored])));
-  const inspectNode = await savedFileNode(run, IMAGE_INSPECT, jsonBytes(inspect));
-  const created = new Date(inspect.Created);
+  const manifestNode = await savedFileNode(run, IMAGE_MANIFEST, Buffer.from(JSON.stringify([stored])), created);
+  const inspectNode = await savedFileNode(run, IMAGE_INSPECT, jsonBytes(inspect), created);
   const layersDirNode: TreeNode = { ...syntheticDirNode(LAYERS_DIR, created), subtree: layersTree };
   const imageTree = await run.ctx.repo.saveTree([manifestNode, configNode, inspectNode, layersDirNode]);
   run.ctx.counters.dirsNew += 2;

@@ -1,4 +1,4 @@
-import { ensureDir, jsonBytes, savedFileNode, type DockerRun } from "./docker-run.js";
+import { createdAt, ensureDir, jsonBytes, savedFileNode, type DockerRun } from "./docker-run.js";
 import { NETWORK_CONFIG, networkDir } from "./layout.js";
 
 /** Networks every engine has; they are never stored or created. */
@@ -17,6 +17,7 @@ export async function archiveNetwork(run: DockerRun, name: string): Promise<void
   const config = { ...network };
   delete config.Containers;
   const dir = networkDir(name);
-  ensureDir(run, dir);
-  run.tree.put(dir, await savedFileNode(run, NETWORK_CONFIG, jsonBytes(config)));
+  const created = createdAt(network.Created);
+  ensureDir(run, dir, created);
+  run.tree.put(dir, await savedFileNode(run, NETWORK_CONFIG, jsonBytes(config), created));
 }

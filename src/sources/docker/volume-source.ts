@@ -4,7 +4,7 @@ import type { BackupContext } from "../../backup/backup-context.js";
 import { archiveEntry } from "../../backup/directory-archiver.js";
 import { syntheticDirNode } from "../../backup/snapshot-tree-builder.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
-import { consumeStream, ensureDir, jsonBytes, savedFileNode, type DockerRun } from "./docker-run.js";
+import { consumeStream, createdAt, ensureDir, jsonBytes, savedFileNode, type DockerRun } from "./docker-run.js";
 import type { VolumeInspect } from "./engine-client.js";
 import { HELPER_MOUNT, withHelperContainer } from "./helper-container.js";
 import { VOLUME_CONFIG, VOLUME_DATA, volumeDir } from "./layout.js";
@@ -51,11 +51,12 @@ export async function archiveVolume(run: DockerRun, name: string): Promise<void>
     data = await withHelperContainer(client, [`${name}:${HELPER_MOUNT}:ro`], async (helper) => {
       const tar = await client.getArchive(helper, HELPER_MOUNT);
       const read = await consumeStream(run, tar, (source) => new TarTreeBuilder(ctx, { strip: 1, snapshotPath, ...(previous?.subtree ? { previousTree: previous.subtree } : {}) }).read(source));
-      return { ...(read.root ?? syntheticDirNode(VOLUME_DATA)), subtree: read.tree };
+      return { ...(read.root ?? syntheticDirNode(VOLUME_DATA, new Date(0))), subtree: read.tree };
     });
   }
-  ensureDir(run, dir);
-  run.tree.put(dir, await savedFileNode(run, VOLUME_CONFIG, jsonBytes(volume)));
+  const created = createdAt((volume as VolumeInspect & { CreatedAt?: string }).CreatedAt);
+  ensureDir(run, dir, created);
+  run.tree.put(dir, await savedFileNode(run, VOLUME_CONFIG, jsonBytes(volume), created));
   if (data) {
     const node: TreeNode = { ...data, name: VOLUME_DATA };
     delete node.nameRaw;
