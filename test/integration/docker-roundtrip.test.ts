@@ -168,6 +168,13 @@ describe("docker:all backup and restore --to-docker", () => {
     expect(forced.code, forced.stderr).toBe(0);
     expect(await exportListing(engine, "rt-web")).toEqual(before.webFiles);
 
+    // An image the engine still has (rt-web uses it) but under no tag: only the tag comes back.
+    await dockerCall(engine, "DELETE", `/images/${IMAGE}?force=1`);
+    const retag = await cairn(["restore", "latest", "--to-docker", "--only", "image", IMAGE]);
+    expect(retag.code, retag.stderr).toBe(0);
+    expect(retag.stdout).toContain("restored 0 image(s) (1 already present)");
+    expect((await api<{ Id: string }>(engine, "GET", `/images/${IMAGE}/json`)).Id).toBe(imageId);
+
     const unknown = await cairn(["restore", "latest", "--to-docker", "--only", "container", "nope"]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain("cairn: the snapshot has no container named nope");

@@ -4,7 +4,7 @@ import { isObjectFailure } from "./docker-run.js";
 import type { Id } from "../../store/id.js";
 import type { Repository } from "../../store/repository.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
-import { normalizeImageRef } from "./docker-uri.js";
+import { normalizeImageRef, splitImageRef } from "./docker-uri.js";
 import { EngineClient, type ContainerCreateOptions, type ContainerInspect, type NetworkInspect } from "./engine-client.js";
 import { HELPER_MOUNT, withHelperContainer } from "./helper-container.js";
 import { IMAGE_CONFIG, IMAGE_MANIFEST, LAYERS_DIR } from "./layout.js";
@@ -280,8 +280,8 @@ export class DockerRestorer {
       for (const tag of freeTags) {
         const current = await this.client.findImage(tag);
         if (current?.Id === id) continue;
-        const colon = tag.lastIndexOf(":");
-        await this.client.tagImage(id, tag.slice(0, colon), tag.slice(colon + 1));
+        const { repository, tag: name } = splitImageRef(tag);
+        await this.client.tagImage(id, repository, name);
       }
       this.info(`image ${image.ref}: already in the engine`);
       this.result.images.push({ ref: image.ref, id, action: "present" });
