@@ -5,7 +5,7 @@ import { DEFAULT_CHUNKER_PARAMS, validateChunkerParams, type ChunkerParams } fro
 import type { Backend } from "./backend/backend.js";
 import { decodeBlob } from "./blob-codec.js";
 import type { BlobType } from "./blob-type.js";
-import { EncoderPool } from "./compression/encoder-pool.js";
+import { EncoderPool, type HashedBlob } from "./compression/encoder-pool.js";
 import {
   DEFAULT_COMPRESSION_LEVEL,
   DEFAULT_PACK_SIZE,
@@ -16,7 +16,7 @@ import {
   validatePackSize,
   type RepositoryConfig,
 } from "./config.js";
-import { hashBytes, type Id } from "./id.js";
+import type { Id } from "./id.js";
 import type { BlobLocation } from "./index/blob-location.js";
 import { IndexDb, type IndexDbOpenOptions } from "./index/index-db.js";
 import type { IndexedPack } from "./index/index-file.js";
@@ -67,6 +67,8 @@ export interface SaveResult {
 
 /** Packs written but not yet in an index file are indexed once there are this many. */
 const INDEX_FLUSH_PACKS = 8;
+/** Blobs being hashed at once, across every stream of a backup: bounds the bytes held by workers. */
+const MAX_HASHES = 8;
 /** Pack uploads allowed in flight before saveBlob waits. */
 const MAX_UPLOADS = 2;
 const TREE_CACHE_SIZE = 4096;
@@ -83,6 +85,7 @@ export class Repository {
   private readonly unindexed = new Set<Id>();
   private readonly builders: Record<BlobType, PackBuilder>;
   private readonly encodes = new Set<Promise<void>>();
+  private readonly hashes = new Set<Promise<void>>();
   private readonly uploads = new Set<Promise<void>>();
   private packsToIndex: IndexedPack[] = [];
   private indexing: Promise<void> = Promise.resolve();
@@ -191,22 +194,36 @@ export class Repository {
   async saveBlob(type: BlobType, plain: Uint8Array, knownId?: Id): Promise<SaveResult> {
     this.throwIfFailed();
     if (!this.writingStarted) await this.beginWriting();
-    const id = knownId ?? hashBytes(plain);
-    if (this.hasBlob(id)) return { id, added: false };
-    this.unindexed.add(id);
     this.encoder ??= new EncoderPool(this.config.compression.level);
+    // Data chunks own their buffers: they move to a worker to be hashed, and stay there to be
+    // compressed if the repository needs them. The caller must not touch `plain` afterwards.
+    while (this.hashes.size >= MAX_HASHES) await Promise.race(this.hashes);
+    const hashing = knownId ? Promise.resolve<HashedBlob>({ id: knownId, length: plain.length, plain }) : this.encoder.hash(plain);
+    const settled = hashing.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.hashes.add(settled);
+    const hashed = await hashing.finally(() => this.hashes.delete(settled));
+    this.throwIfFailed();
+    const { id, length } = hashed;
+    if (this.hasBlob(id)) {
+      this.encoder.drop(hashed);
+      return { id, added: false };
+    }
+    this.unindexed.add(id);
     while (this.encodes.size >= 8 || this.uploads.size >= MAX_UPLOADS) {
       await Promise.race([...this.encodes, ...this.uploads]);
       this.throwIfFailed();
     }
     const job = this.encoder
-      .encode(plain)
+      .encode(hashed)
       .then((encoded) => {
         this.stats.blobsAdded[type]++;
-        this.stats.bytesAdded += plain.length;
+        this.stats.bytesAdded += length;
         this.stats.bytesAddedStored += encoded.stored.length;
         const builder = this.builders[type];
-        builder.add(id, plain.length, encoded);
+        builder.add(id, length, encoded);
         if (builder.byteLength >= this.config.packSize) this.startUpload(type);
       })
       .catch((err: Error) => this.fail(err))

@@ -1,27 +1,48 @@
+import { createHash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
 import { encodeBlob } from "../blob-codec.js";
 
-export interface EncodeRequest {
-  seq: number;
-  plain: Uint8Array;
-  level: number;
-}
+/**
+ * Messages to a worker: `hash` takes ownership of the bytes, answers their SHA-256 and keeps
+ * them; `encode` compresses kept bytes (or bytes sent along) and forgets them; `drop` forgets.
+ */
+export type WorkerRequest =
+  | { op: "hash"; seq: number; plain: Uint8Array }
+  | { op: "encode"; seq: number; level: number; plain?: Uint8Array }
+  | { op: "drop"; seq: number };
 
-export interface EncodeResponse {
+export interface WorkerResponse {
   seq: number;
+  id?: string;
   stored?: Uint8Array;
   compression?: number;
   error?: string;
 }
 
-// Runs zstd off the main thread: zstd-napi has no async API of its own.
-parentPort?.on("message", (request: EncodeRequest) => {
+const kept = new Map<number, Uint8Array>();
+
+function ownsBuffer(bytes: Uint8Array): boolean {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+}
+
+// Runs SHA-256 and zstd off the main thread: zstd-napi has no async API of its own.
+parentPort?.on("message", (request: WorkerRequest) => {
   try {
-    const { stored, compression } = encodeBlob(request.plain, request.level);
-    const copy = stored === request.plain ? request.plain : new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength);
-    const response: EncodeResponse = { seq: request.seq, stored: copy, compression };
-    parentPort?.postMessage(response, copy.byteOffset === 0 && copy.byteLength === copy.buffer.byteLength ? [copy.buffer as ArrayBuffer] : []);
+    if (request.op === "drop") {
+      kept.delete(request.seq);
+    } else if (request.op === "hash") {
+      kept.set(request.seq, request.plain);
+      parentPort?.postMessage({ seq: request.seq, id: createHash("sha256").update(request.plain).digest("hex") } satisfies WorkerResponse);
+    } else {
+      const plain = request.plain ?? kept.get(request.seq);
+      kept.delete(request.seq);
+      if (!plain) throw new Error(`no bytes kept for request ${request.seq}`);
+      const { stored, compression } = encodeBlob(plain, request.level);
+      const out = stored === plain ? plain : new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength);
+      const transfer = ownsBuffer(out) ? [out.buffer as ArrayBuffer] : [];
+      parentPort?.postMessage({ seq: request.seq, stored: out, compression } satisfies WorkerResponse, transfer);
+    }
   } catch (err) {
-    parentPort?.postMessage({ seq: request.seq, error: (err as Error).message } satisfies EncodeResponse);
+    parentPort?.postMessage({ seq: request.seq, error: (err as Error).message } satisfies WorkerResponse);
   }
 });
