@@ -1,13 +1,13 @@
 import { AlreadyExistsError, IntegrityError } from "../errors.js";
 import type { Backend } from "../store/backend/backend.js";
-import { decodeBlob, type CompressionCode } from "../store/blob-codec.js";
+import { createHash } from "node:crypto";
+import { decodeBlob } from "../store/blob-codec.js";
 import type { BlobType } from "../store/blob-type.js";
 import { shortId, type Id } from "../store/id.js";
 import type { IndexDb } from "../store/index/index-db.js";
 import type { IndexedPack } from "../store/index/index-file.js";
 import { MAX_INDEX_FILE_BLOBS, writeIndexFile } from "../store/index/index-writer.js";
-import { PackBuilder } from "../store/pack/pack-builder.js";
-import { packKey } from "../store/pack/pack-format.js";
+import { encodeTrailer, packKey, type PackEntry } from "../store/pack/pack-format.js";
 import { parsePackEntries } from "../store/pack/pack-reader.js";
 import type { BlobIdSet } from "./blob-id-set.js";
 import type { PackUsage } from "./prune-plan.js";
@@ -50,7 +50,59 @@ export interface RepackProgress {
 }
 
 /**
- * Copies the used blobs of `packs` into new packs of at most `packSize` bytes, one type per pack
+ * Assembles one new pack at a time in a buffer that is reused from pack to pack: repacking
+ * copies many small blobs, and fresh buffers for each (then one more to join them) would leave
+ * the process holding several packs' worth of garbage at a time.
+ */
+class PackAssembler {
+  private buffer: Buffer;
+  private size = 0;
+  private entries: PackEntry[] = [];
+
+  constructor(
+    readonly type: BlobType,
+    capacity: number,
+  ) {
+    this.buffer = Buffer.allocUnsafe(capacity);
+  }
+
+  get byteLength(): number {
+    return this.size;
+  }
+
+  get blobCount(): number {
+    return this.entries.length;
+  }
+
+  add(entry: PackEntry, stored: Uint8Array): void {
+    this.reserve(stored.length);
+    this.buffer.set(stored, this.size);
+    this.entries.push({ ...entry, offset: this.size });
+    this.size += stored.length;
+  }
+
+  /** The finished pack's bytes (valid until the next add) and its blob list; then starts afresh. */
+  finish(): { id: Id; bytes: Buffer; entries: PackEntry[] } {
+    const trailer = encodeTrailer(this.entries);
+    this.reserve(trailer.length);
+    trailer.copy(this.buffer, this.size);
+    const bytes = this.buffer.subarray(0, this.size + trailer.length);
+    const entries = this.entries;
+    this.size = 0;
+    this.entries = [];
+    return { id: createHash("sha256").update(bytes).digest("hex"), bytes, entries };
+  }
+
+  private reserve(bytes: number): void {
+    if (this.size + bytes <= this.buffer.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.size + bytes));
+    this.buffer.copy(grown, 0, 0, this.size);
+    this.buffer = grown;
+  }
+}
+
+/**
+ * Copies the used blobs of `packs` into new packs of about `packSize` bytes, one type per pack
  * as always, and hands each new pack (durable once handed over) to `onPack`. A blob is copied
  * from the pack the index locates it in, as stored (no recompression), after its content hash
  * is verified: a damaged blob stops prune before anything is deleted. Returns the new pack ids.
@@ -64,15 +116,15 @@ export async function repackPacks(
   onPack: (pack: IndexedPack) => Promise<void>,
   onProgress?: (progress: RepackProgress) => void,
 ): Promise<Set<Id>> {
-  const builders: Record<BlobType, PackBuilder> = { data: new PackBuilder("data"), tree: new PackBuilder("tree") };
+  // Room for a full pack plus the blob that tips it over, so the buffers rarely grow.
+  const capacity = packSize + 4 * 1024 * 1024;
+  const assemblers: Partial<Record<BlobType, PackAssembler>> = {};
   const written = new Set<Id>();
   const progress: RepackProgress = { packsRead: 0, bytesRead: 0, packsWritten: 0 };
 
-  const writePack = async (type: BlobType) => {
-    const builder = builders[type];
-    if (builder.blobCount === 0) return;
-    builders[type] = new PackBuilder(type);
-    const pack = builder.finish();
+  const writePack = async (assembler: PackAssembler) => {
+    if (assembler.blobCount === 0) return;
+    const pack = assembler.finish();
     try {
       await backend.put(packKey(pack.id), pack.bytes);
     } catch (err) {
@@ -81,7 +133,7 @@ export async function repackPacks(
     }
     written.add(pack.id);
     progress.packsWritten++;
-    await onPack({ id: pack.id, type, size: pack.bytes.length, entries: pack.entries });
+    await onPack({ id: pack.id, type: assembler.type, size: pack.bytes.length, entries: pack.entries });
   };
 
   for (const source of packs) {
@@ -96,10 +148,10 @@ export async function repackPacks(
       }
       const stored = bytes.subarray(entry.offset, entry.offset + entry.storedLength);
       decodeBlob(entry.id, stored, entry.compression, entry.plainLength);
-      // A copy, so the new pack does not keep the whole source pack in memory.
-      builders[entry.type].add(entry.id, entry.plainLength, { stored: Buffer.from(stored), compression: entry.compression as CompressionCode });
+      const assembler = (assemblers[entry.type] ??= new PackAssembler(entry.type, capacity));
+      assembler.add(entry, stored);
       copied++;
-      if (builders[entry.type].byteLength >= packSize) await writePack(entry.type);
+      if (assembler.byteLength >= packSize) await writePack(assembler);
     }
     if (copied !== source.usedBlobs) {
       throw new IntegrityError(`pack ${shortId(source.id)}: found ${copied} of the ${source.usedBlobs} used blobs the index places there; nothing was deleted — run cairn check`);
@@ -108,8 +160,7 @@ export async function repackPacks(
     progress.bytesRead += bytes.length;
     onProgress?.(progress);
   }
-  await writePack("data");
-  await writePack("tree");
+  for (const assembler of Object.values(assemblers)) await writePack(assembler);
   onProgress?.(progress);
   return written;
 }
