@@ -8,7 +8,7 @@ import type { IndexDb } from "../store/index/index-db.js";
 import type { IndexedPack } from "../store/index/index-file.js";
 import { MAX_INDEX_FILE_BLOBS, writeIndexFile } from "../store/index/index-writer.js";
 import { encodeTrailer, packKey, type PackEntry } from "../store/pack/pack-format.js";
-import { parsePackEntries } from "../store/pack/pack-reader.js";
+import { readPackEntries } from "../store/pack/pack-reader.js";
 import type { BlobIdSet } from "./blob-id-set.js";
 import type { PackUsage } from "./prune-plan.js";
 
@@ -41,6 +41,34 @@ export class IndexFileWriter {
     this.packs = [];
     this.blobs = 0;
   }
+}
+
+/** Used blobs closer than this are read together, with the unused bytes between them. */
+const READ_GAP = 64 * 1024;
+/** Largest read (unless one blob is larger): small reads keep the process's memory small. */
+const READ_MAX = 1024 * 1024;
+
+interface ReadRun {
+  offset: number;
+  length: number;
+  entries: PackEntry[];
+}
+
+/** Groups blobs (in pack order) into byte ranges to read, each at most READ_MAX unless one blob is bigger. */
+function readRuns(entries: readonly PackEntry[]): ReadRun[] {
+  const runs: ReadRun[] = [];
+  let run: ReadRun | undefined;
+  for (const entry of entries) {
+    const end = entry.offset + entry.storedLength;
+    if (run && entry.offset - (run.offset + run.length) <= READ_GAP && end - run.offset <= READ_MAX) {
+      run.length = end - run.offset;
+      run.entries.push(entry);
+    } else {
+      run = { offset: entry.offset, length: entry.storedLength, entries: [entry] };
+      runs.push(run);
+    }
+  }
+  return runs;
 }
 
 export interface RepackProgress {
@@ -105,7 +133,8 @@ class PackAssembler {
  * Copies the used blobs of `packs` into new packs of about `packSize` bytes, one type per pack
  * as always, and hands each new pack (durable once handed over) to `onPack`. A blob is copied
  * from the pack the index locates it in, as stored (no recompression), after its content hash
- * is verified: a damaged blob stops prune before anything is deleted. Returns the new pack ids.
+ * is verified: a damaged blob stops prune before anything is deleted. Only the used parts of a
+ * pack are read, in ranges of at most about 1 MiB. Returns the new pack ids.
  */
 export async function repackPacks(
   backend: Backend,
@@ -137,27 +166,31 @@ export async function repackPacks(
   };
 
   for (const source of packs) {
-    const bytes = await backend.get(packKey(source.id));
-    let copied = 0;
-    for (const entry of parsePackEntries(source.id, bytes)) {
+    const wanted: PackEntry[] = [];
+    for (const entry of await readPackEntries(backend, source.id, source.size)) {
       if (!used.has(entry.id)) continue;
       const location = index.lookup(entry.id);
       if (location?.packId !== source.id) continue;
       if (location.offset !== entry.offset || location.storedLength !== entry.storedLength) {
         throw new IntegrityError(`pack ${shortId(source.id)}: blob ${shortId(entry.id)} is not where the index says; nothing was deleted — run cairn check`);
       }
-      const stored = bytes.subarray(entry.offset, entry.offset + entry.storedLength);
-      decodeBlob(entry.id, stored, entry.compression, entry.plainLength);
-      const assembler = (assemblers[entry.type] ??= new PackAssembler(entry.type, capacity));
-      assembler.add(entry, stored);
-      copied++;
-      if (assembler.byteLength >= packSize) await writePack(assembler);
+      wanted.push(entry);
     }
-    if (copied !== source.usedBlobs) {
-      throw new IntegrityError(`pack ${shortId(source.id)}: found ${copied} of the ${source.usedBlobs} used blobs the index places there; nothing was deleted — run cairn check`);
+    if (wanted.length !== source.usedBlobs) {
+      throw new IntegrityError(`pack ${shortId(source.id)}: found ${wanted.length} of the ${source.usedBlobs} used blobs the index places there; nothing was deleted — run cairn check`);
+    }
+    for (const run of readRuns(wanted)) {
+      const bytes = await backend.get(packKey(source.id), { offset: run.offset, length: run.length });
+      progress.bytesRead += bytes.length;
+      for (const entry of run.entries) {
+        const stored = bytes.subarray(entry.offset - run.offset, entry.offset - run.offset + entry.storedLength);
+        decodeBlob(entry.id, stored, entry.compression, entry.plainLength);
+        const assembler = (assemblers[entry.type] ??= new PackAssembler(entry.type, capacity));
+        assembler.add(entry, stored);
+        if (assembler.byteLength >= packSize) await writePack(assembler);
+      }
     }
     progress.packsRead++;
-    progress.bytesRead += bytes.length;
     onProgress?.(progress);
   }
   for (const assembler of Object.values(assemblers)) await writePack(assembler);
