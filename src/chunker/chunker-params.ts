@@ -19,7 +19,7 @@ export const DEFAULT_CHUNKER_PARAMS: ChunkerParams = Object.freeze({
 /**
  * Lower bounds are the fastcdc 1.0.5 crate's MINIMUM_MIN, AVERAGE_MIN and MAXIMUM_MIN (below them
  * the wasm panics). Its upper bounds (64 MiB, 256 MiB, 1 GiB) are far above ours: we cap every
- * size at 16 MiB so that the streaming window (4 x maxSize) stays within 64 MiB.
+ * size at 16 MiB so that the streaming window (2 x maxSize) stays within 64 MiB.
  */
 const LIMITS = {
   minSize: { low: 64, high: 16 * MiB },

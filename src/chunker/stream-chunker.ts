@@ -18,11 +18,12 @@ export async function* chunkStream(
 ): AsyncGenerator<Uint8Array> {
   const p = validateChunkerParams(params);
   // FastCDC decides a cut from the bytes after the chunk start alone, so every chunk of a window
-  // but the last is final; the last may have been cut only because the window ended, so it is
-  // carried to the front and chunked again with what follows. It is at most maxSize, and the window
-  // is at least 4 x maxSize (validation caps maxSize at 16 MiB), so a full window always holds 2+
-  // chunks and at most a quarter of it is scanned twice.
-  const windowSize = Math.min(Math.max(4 * p.maxSize, MIN_WINDOW), MAX_CDC_BUFFER);
+  // but the last is final. The last may have been cut only because the window ended, so it is
+  // carried to the front and chunked again with what follows, unless it is maxSize long: a cut at
+  // maxSize is final whatever follows (so featureless data, zeros above all, is scanned once).
+  // The window is at least 2 x maxSize (validation caps maxSize at 16 MiB), so a full window
+  // always holds 2+ chunks.
+  const windowSize = Math.min(Math.max(2 * p.maxSize, MIN_WINDOW), MAX_CDC_BUFFER);
   // The buffer grows geometrically up to windowSize as input arrives; cuts happen only when
   // windowSize bytes are held, so boundaries do not depend on the buffer's growth.
   let window = new Uint8Array(0);
@@ -36,8 +37,10 @@ export async function* chunkStream(
       taken += n;
       if (filled < windowSize) continue;
       const ends = cutPoints(window, p);
-      const carryStart = ends[ends.length - 2]; // there are always 2+ chunks: see above
-      yield* copyChunks(window, ends.subarray(0, ends.length - 1));
+      const last = ends.length - 1; // there are always 2+ chunks: see above
+      const lastIsFinal = ends[last]! - ends[last - 1]! === p.maxSize;
+      const carryStart = lastIsFinal ? filled : ends[last - 1]!;
+      yield* copyChunks(window, lastIsFinal ? ends : ends.subarray(0, last));
       window.copyWithin(0, carryStart, filled);
       filled -= carryStart;
     }
