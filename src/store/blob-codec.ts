@@ -13,13 +13,17 @@ export interface EncodedBlob {
 }
 
 let compressionContext: InstanceType<typeof binding.CCtx> | undefined;
+/** Compression output, reused: the result is copied out, and a fresh bound-sized buffer per blob is garbage that piles up faster than it is collected. */
+let compressionScratch: Buffer | undefined;
 let decompressionContext: InstanceType<typeof binding.DCtx> | undefined;
 
 /** Compresses with zstd; keeps the plaintext when compression would not make it smaller. */
 export function encodeBlob(plain: Uint8Array, level: number): EncodedBlob {
   if (level <= 0 || plain.length === 0) return { stored: plain, compression: Compression.none };
   compressionContext ??= new binding.CCtx();
-  const out = Buffer.allocUnsafe(binding.compressBound(plain.length));
+  const bound = binding.compressBound(plain.length);
+  if (!compressionScratch || compressionScratch.length < bound) compressionScratch = Buffer.allocUnsafe(bound);
+  const out = compressionScratch;
   const size = compressionContext.compress(out, plain, level);
   if (size >= plain.length) return { stored: plain, compression: Compression.none };
   return { stored: Buffer.from(out.subarray(0, size)), compression: Compression.zstd };
