@@ -5,13 +5,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AlreadyExistsError, IntegrityError, NotFoundError, RepositoryNotFoundError } from "../../src/errors.js";
+import type { Backend } from "../../src/store/backend/backend.js";
 import { LocalBackend } from "../../src/store/backend/local-backend.js";
 import { Compression, decodeBlob, encodeBlob } from "../../src/store/blob-codec.js";
 import { DEFAULT_PACK_SIZE, parseConfig, serializeConfig, type RepositoryConfig } from "../../src/store/config.js";
 import { hashBytes } from "../../src/store/id.js";
 import { PackBuilder } from "../../src/store/pack/pack-builder.js";
 import { PACK_FOOTER_BYTES, PACK_MAGIC, TRAILER_ENTRY_BYTES, packKey, parseFooter, parseTrailer } from "../../src/store/pack/pack-format.js";
-import { loadSnapshot, writeSnapshot } from "../../src/store/snapshot/snapshot-store.js";
+import { listSnapshots, loadSnapshot, writeSnapshot } from "../../src/store/snapshot/snapshot-store.js";
 import { parseSnapshot, serializeSnapshot, type Snapshot } from "../../src/store/snapshot/snapshot.js";
 import { parseTree, serializeTree } from "../../src/store/tree/tree-codec.js";
 import type { TreeNode } from "../../src/store/tree/tree-node.js";
@@ -319,6 +320,31 @@ describe("local backend", () => {
     await backend.delete("locks/l");
     expect(await backend.stat("locks/l")).toBeUndefined();
     await expect(backend.delete("locks/l")).resolves.toBeUndefined();
+  });
+
+  it("lists many snapshots oldest first, with a bounded number of reads in flight", async () => {
+    const times = Array.from({ length: 300 }, (_, i) => new Date(Date.UTC(2024, 0, 1) + ((i * 7919) % 300) * 60_000).toISOString());
+    for (const time of times) await writeSnapshot(backend, { time, tree: ID_A, paths: [], hostname: "h", username: "u", tags: [], programVersion: "x" });
+    let inFlight = 0;
+    let most = 0;
+    const counting: Backend = {
+      location: backend.location,
+      put: (key, data) => backend.put(key, data),
+      list: (prefix) => backend.list(prefix),
+      stat: (key) => backend.stat(key),
+      delete: (key) => backend.delete(key),
+      get: async (key, range) => {
+        most = Math.max(most, ++inFlight);
+        try {
+          return await backend.get(key, range);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    const listed = await listSnapshots(counting);
+    expect(listed.map((s) => s.time)).toEqual([...times].sort());
+    expect(most).toBeLessThanOrEqual(64);
   });
 
   it("loadSnapshot refuses a snapshot whose bytes do not match its name", async () => {

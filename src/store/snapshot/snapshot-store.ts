@@ -16,9 +16,16 @@ export async function loadSnapshot(backend: Backend, id: Id): Promise<StoredSnap
   return parseSnapshot(id, bytes);
 }
 
+/** Snapshot documents read at once: all of them at once would run out of file descriptors. */
+const LOADS_IN_FLIGHT = 32;
+
 /** All snapshots, oldest first. */
 export async function listSnapshots(backend: Backend): Promise<StoredSnapshot[]> {
-  const snapshots = await Promise.all((await listSnapshotIds(backend)).map((id) => loadSnapshot(backend, id)));
+  const ids = await listSnapshotIds(backend);
+  const snapshots: StoredSnapshot[] = [];
+  for (let i = 0; i < ids.length; i += LOADS_IN_FLIGHT) {
+    snapshots.push(...(await Promise.all(ids.slice(i, i + LOADS_IN_FLIGHT).map((id) => loadSnapshot(backend, id)))));
+  }
   return snapshots.sort((a, b) => Date.parse(a.time) - Date.parse(b.time) || a.id.localeCompare(b.id));
 }
 
