@@ -143,6 +143,11 @@ describe("init, backup, snapshots, ls, restore", () => {
     const target = join(work.path, "restored-prefix");
     expectOk(await cairn(["-r", repo, "restore", `${first.slice(0, 8)}:${src}/docs`, "--target", target]));
     expect((await fs.readFile(join(target, "report.bin"))).length).toBe(300_000);
+    // A single file lands in the target directory under its own name.
+    const single = join(work.path, "restored-file");
+    expectOk(await cairn(["-r", repo, "restore", `latest:${src}/hello.txt`, "--target", single]));
+    expect(await fs.readdir(single)).toEqual(["hello.txt"]);
+    expect(await fs.readFile(join(single, "hello.txt"), "utf8")).toBe("hello, cairn\n");
   });
 });
 
