@@ -97,27 +97,30 @@ export async function prune(repo: Repository, options: PruneOptions): Promise<Pr
     });
 
     // A pack this run wrote again (same bytes as one an interrupted prune left) stays.
-    const removing = new Set<Id>([...plan.remove, ...plan.repack].map((p) => p.id).concat(plan.missing).filter((id) => !written.has(id)));
+    const doomed = [...plan.remove, ...plan.unindexed, ...plan.repack].filter((pack) => !written.has(pack.id));
+    result.packsRemoved = doomed.length;
+    result.bytesRemoved = sum(doomed);
+    // Index files drop the doomed packs, and the missing ones that held nothing in use.
+    const dropped = new Set<Id>([...doomed.map((pack) => pack.id), ...plan.missing]);
     const replaced: Id[] = [];
-    if (removing.size > 0) {
+    if (dropped.size > 0) {
       phase("rewriting the index");
       const fresh = new Set(writer.written);
       for (const id of await listIndexFiles(repo.backend)) {
         if (fresh.has(id)) continue;
         const content = await readIndexFile(repo.backend, id);
-        if (!content.packs.some((pack) => removing.has(pack.id))) continue;
+        if (!content.packs.some((pack) => dropped.has(pack.id))) continue;
         replaced.push(id);
-        for (const pack of content.packs) if (!removing.has(pack.id)) await writer.add(pack);
+        for (const pack of content.packs) if (!dropped.has(pack.id)) await writer.add(pack);
       }
     }
     await writer.flush();
     result.indexFilesWritten = writer.written.length;
 
-    phase(`deleting ${replaced.length} index file(s) and ${result.packsRemoved} pack(s)`);
+    if (replaced.length + doomed.length > 0) phase(`deleting ${replaced.length} index file(s), then ${doomed.length} pack(s)`);
     for (const id of replaced) await repo.backend.delete(`index/${id}`);
     result.indexFilesRemoved = replaced.length;
-    for (const id of removing) await repo.backend.delete(packKey(id));
-    for (const pack of plan.unindexed) if (!written.has(pack.id)) await repo.backend.delete(packKey(pack.id));
+    for (const pack of doomed) await repo.backend.delete(packKey(pack.id));
     for (const prefix of ["data/", "index/"]) await repo.backend.removeTemporaryFiles?.(prefix);
 
     phase("updating the index database");

@@ -46,7 +46,7 @@ function plural(n: number, word: string): string {
 export function reportPrune(out: Output, r: PruneResult): void {
   const p = r.plan;
   const would = r.dryRun ? "would " : "";
-  out.line(`${plural(r.snapshots, "snapshot")} use ${plural(p.usedBlobs, "blob")} (${formatBytes(p.usedBytes)} stored); ${plural(p.packCount, "pack")} hold ${formatBytes(p.packBytes)}, ${formatBytes(p.unusedBytes)} of it unused`);
+  out.line(`${plural(r.snapshots, "snapshot")} use${r.snapshots === 1 ? "s" : ""} ${plural(p.usedBlobs, "blob")} (${formatBytes(p.usedBytes)} stored); ${plural(p.packCount, "pack")} hold ${formatBytes(p.packBytes)}, ${formatBytes(p.unusedBytes)} of it unused`);
   const unusedPacks = p.remove.length + p.unindexed.length;
   out.line(
     `${would}remove ${plural(unusedPacks, "unused pack")} (${formatBytes(sumSizes(p.remove) + sumSizes(p.unindexed))}` +
