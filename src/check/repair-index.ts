@@ -1,4 +1,4 @@
-import { AlreadyExistsError, IntegrityError, NotFoundError } from "../errors.js";
+import { IntegrityError, NotFoundError } from "../errors.js";
 import type { BlobType } from "../store/blob-type.js";
 import { shortId, type Id } from "../store/id.js";
 import type { IndexedPack } from "../store/index/index-file.js";
@@ -71,13 +71,7 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions 
     const group = good.splice(0, good.length);
     groupBlobs = 0;
     report.indexFilesWritten++;
-    if (options.dryRun) return;
-    try {
-      written.add(await writeIndexFile(repo.backend, undefined, group));
-    } catch (err) {
-      // The same content is already there under the same name: an old file that stays valid.
-      if (!(err instanceof AlreadyExistsError)) throw err;
-    }
+    if (!options.dryRun) written.add(await writeIndexFile(repo.backend, undefined, group));
   };
 
   const ids = [...packs.keys()].sort();

@@ -165,6 +165,19 @@ describe("checkRepository", () => {
   });
 });
 
+describe("repairIndex", () => {
+  it("is idempotent: a second run rewrites the same index file and keeps it", async () => {
+    const r = await open();
+    await snapshotOf(r, { a: randomBytes(3000), b: randomBytes(4000) });
+    for (let i = 0; i < 2; i++) {
+      const report = await repairIndex(r);
+      expect(report).toMatchObject({ packs: 2, indexed: 2, salvaged: [], missing: [], indexFilesWritten: 1 });
+      expect(await listIndexFiles(r.backend)).toHaveLength(1);
+      expect((await checkRepository(heldRepository(r))).findings).toEqual([]);
+    }
+  });
+});
+
 describe("repairSnapshots", () => {
   it("cuts files at their first missing blob and marks them; a dry run writes nothing", async () => {
     const r = await open();

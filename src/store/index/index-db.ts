@@ -2,7 +2,7 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Level } from "level";
-import { LockError } from "../../errors.js";
+import { CairnError, LockError } from "../../errors.js";
 import { blobTypeCode, blobTypeFromCode, type BlobType } from "../blob-type.js";
 import { ID_BYTES, type Id } from "../id.js";
 import type { BlobLocation } from "./blob-location.js";
@@ -69,6 +69,15 @@ function isLockedError(err: unknown): boolean {
   return false;
 }
 
+/** A LevelDB failure (a full disk, a damaged file) as a one-line error naming the database; anything else unchanged. */
+function databaseError(location: string, op: string, err: unknown): unknown {
+  if (!(err instanceof Error) || !String((err as Error & { code?: unknown }).code ?? "").startsWith("LEVEL_")) return err;
+  let deepest: Error = err;
+  while (deepest.cause instanceof Error) deepest = deepest.cause;
+  const hint = /no space/i.test(deepest.message) ? "" : " (it is derived data: delete it and cairn rebuilds it)";
+  return new CairnError(`index database ${location}: cannot ${op}: ${deepest.message}${hint}`);
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -89,15 +98,8 @@ export class IndexDb {
       const db = new Level<string, Uint8Array>(location, { keyEncoding: "utf8", valueEncoding: "view" });
       try {
         await db.open();
-        await fs.chmod(location, 0o700);
-        await fs.writeFile(
-          path.join(location, HOLDER_FILE),
-          JSON.stringify({ pid: process.pid, hostname: os.hostname(), command: process.argv.slice(2).join(" "), since: new Date().toISOString() }),
-          { mode: 0o600 },
-        );
-        return new IndexDb(db, location);
       } catch (err) {
-        if (!isLockedError(err)) throw err;
+        if (!isLockedError(err)) throw databaseError(location, "open", err);
         const holder = await describeHolder(location);
         if (Date.now() >= deadline) {
           throw new LockError(`index database ${location} is in use by ${holder}; retry later or pass --retry-lock`);
@@ -107,7 +109,20 @@ export class IndexDb {
           told = true;
         }
         await sleep(Math.min(500, Math.max(50, deadline - Date.now())));
+        continue;
       }
+      try {
+        await fs.chmod(location, 0o700);
+        await fs.writeFile(
+          path.join(location, HOLDER_FILE),
+          JSON.stringify({ pid: process.pid, hostname: os.hostname(), command: process.argv.slice(2).join(" "), since: new Date().toISOString() }),
+          { mode: 0o600 },
+        );
+      } catch (err) {
+        await db.close();
+        throw new CairnError(`index database ${location}: cannot record its holder: ${(err as Error).message}`);
+      }
+      return new IndexDb(db, location);
     }
   }
 
@@ -133,7 +148,7 @@ export class IndexDb {
       }
     }
     batch.put(INDEX_FILE_PREFIX + indexFileId, new Uint8Array(0));
-    await batch.write();
+    await batch.write().catch((err: unknown) => Promise.reject(databaseError(this.location, "write", err)));
   }
 
   hasPack(id: Id): boolean {
@@ -153,11 +168,11 @@ export class IndexDb {
 
   /** Written synchronously to disk: it must exist before the first pack does. */
   async setWriterMarker(marker: WriterMarker): Promise<void> {
-    await this.db.put(WRITER_KEY, Buffer.from(JSON.stringify(marker)), { sync: true });
+    await this.db.put(WRITER_KEY, Buffer.from(JSON.stringify(marker)), { sync: true }).catch((err: unknown) => Promise.reject(databaseError(this.location, "write", err)));
   }
 
   async clearWriterMarker(): Promise<void> {
-    await this.db.del(WRITER_KEY, { sync: true });
+    await this.db.del(WRITER_KEY, { sync: true }).catch((err: unknown) => Promise.reject(databaseError(this.location, "write", err)));
   }
 
   async indexFiles(): Promise<Set<Id>> {
@@ -198,6 +213,9 @@ export class IndexDb {
   async close(): Promise<void> {
     await fs.rm(path.join(this.location, HOLDER_FILE), { force: true });
     await this.db.close();
+    // LevelDB creates its files with the process umask; repository files are private (the CLI
+    // also sets a private umask, this covers library users).
+    for (const name of await fs.readdir(this.location)) await fs.chmod(path.join(this.location, name), 0o600);
   }
 }
 

@@ -1,3 +1,4 @@
+import { AlreadyExistsError } from "../../errors.js";
 import type { Backend } from "../backend/backend.js";
 import { compressDocument } from "../document-codec.js";
 import { hashBytes, type Id } from "../id.js";
@@ -7,11 +8,18 @@ import { serializeIndexFile, type IndexedPack } from "./index-file.js";
 /** Index files stay small enough to read whole: a writer starts a new one after this many blobs. */
 export const MAX_INDEX_FILE_BLOBS = 50_000;
 
-/** Writes one index file for `packs` (durably, under its hash) and records it in the database. */
+/**
+ * Writes one index file for `packs` (durably, under its hash) and records it in the database.
+ * A file of that name already holds exactly this content, so finding one is success.
+ */
 export async function writeIndexFile(backend: Backend, db: IndexDb | undefined, packs: readonly IndexedPack[]): Promise<Id> {
   const stored = compressDocument(serializeIndexFile({ packs: [...packs] }));
   const id = hashBytes(stored);
-  await backend.put(`index/${id}`, stored);
+  try {
+    await backend.put(`index/${id}`, stored);
+  } catch (err) {
+    if (!(err instanceof AlreadyExistsError)) throw err;
+  }
   await db?.addIndexFile(id, packs);
   return id;
 }

@@ -1,0 +1,180 @@
+// Repository locks through the CLI: which commands share, which exclude, what is stale, what
+// unlock removes; the index database's one-process rule; and private file modes throughout.
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalBackend } from "../../src/store/backend/local-backend.js";
+import { hashBytes } from "../../src/store/id.js";
+import { listLocks, RepositoryLock, type LockInfo } from "../../src/store/lock/repository-lock.js";
+import { openLocalRepository } from "../../src/store/open-local.js";
+import { runCairn, tempDir } from "../support/cli.js";
+
+let work: { path: string; cleanup: () => Promise<void> };
+let repo: string;
+let src: string;
+let backend: LocalBackend;
+
+const cairn = (...args: string[]) => runCairn(["-r", repo, ...args]);
+
+/** A pid that belonged to a process which has exited. */
+function deadPid(): number {
+  return spawnSync("true").pid!;
+}
+
+async function placeLock(info: Partial<LockInfo>): Promise<string> {
+  const lock: LockInfo = { time: new Date().toISOString(), exclusive: false, hostname: hostname(), username: "test", pid: process.pid, command: "test holder", nonce: Math.random().toString(36), ...info };
+  const bytes = Buffer.from(JSON.stringify(lock));
+  const key = `locks/${hashBytes(bytes)}`;
+  await backend.put(key, bytes);
+  return key;
+}
+
+async function clearLocks(): Promise<void> {
+  for await (const info of backend.list("locks/")) await backend.delete(info.key);
+}
+
+beforeAll(async () => {
+  work = await tempDir("cairn-locks-");
+  repo = join(work.path, "repo");
+  src = join(work.path, "src");
+  await fs.mkdir(src);
+  await fs.writeFile(join(src, "file.txt"), "locked in\n");
+  expect((await runCairn(["-r", repo, "init"])).code).toBe(0);
+  expect((await cairn("backup", src)).code).toBe(0);
+  backend = new LocalBackend(repo);
+});
+
+afterAll(async () => {
+  await work?.cleanup();
+});
+
+const target = () => join(work.path, `restore-${Math.random().toString(36).slice(2)}`);
+
+/** Each command with the lock it needs. */
+const COMMANDS: [string, () => string[], "shared" | "exclusive"][] = [
+  ["backup", () => ["backup", src], "shared"],
+  ["restore", () => ["restore", "latest", "--target", target()], "shared"],
+  ["check", () => ["check"], "shared"],
+  ["repair index", () => ["repair", "index"], "exclusive"],
+  ["repair snapshots", () => ["repair", "snapshots"], "exclusive"],
+  ["tag", () => ["tag", "--add", "x"], "exclusive"],
+];
+
+describe("lock modes", () => {
+  it.each(COMMANDS)("%s runs beside a shared lock only if it needs a shared one, and never beside an exclusive one", async (_name, args, mode) => {
+    await clearLocks();
+    await placeLock({ exclusive: false });
+    const besideShared = await cairn(...args());
+    if (mode === "shared") expect(besideShared.code, besideShared.stderr).toBe(0);
+    else {
+      expect(besideShared.code).toBe(11);
+      expect(besideShared.stderr).toContain(`cairn: repository is locked: shared lock by PID ${process.pid} on ${hostname()}`);
+    }
+    await clearLocks();
+    await placeLock({ exclusive: true });
+    const besideExclusive = await cairn(...args());
+    expect(besideExclusive.code).toBe(11);
+    expect(besideExclusive.stderr).toContain(`exclusive lock by PID ${process.pid}`);
+    await clearLocks();
+  });
+});
+
+describe("stale locks", () => {
+  it("are ignored: a dead process on this host, or no refresh for 30 minutes elsewhere; a fresh lock elsewhere holds", async () => {
+    await clearLocks();
+    await placeLock({ exclusive: true, pid: deadPid() });
+    await placeLock({ exclusive: true, hostname: "elsewhere", time: new Date(Date.now() - 31 * 60_000).toISOString() });
+    await fs.writeFile(join(repo, "locks", hashBytes(Buffer.from("garbage"))), "garbage", { mode: 0o600 });
+    expect((await cairn("repair", "index")).code).toBe(0);
+    const live = await placeLock({ exclusive: true, hostname: "elsewhere", pid: 1 });
+    const blocked = await cairn("repair", "index");
+    expect(blocked.code).toBe(11);
+    expect(blocked.stderr).toContain("exclusive lock by PID 1 on elsewhere");
+    await backend.delete(live);
+  });
+
+  it("unlock removes the stale ones and keeps the live ones; --remove-all removes every lock", async () => {
+    await clearLocks();
+    const dead = await placeLock({ pid: deadPid() });
+    const old = await placeLock({ hostname: "elsewhere", time: new Date(Date.now() - 31 * 60_000).toISOString() });
+    const garbage = `locks/${hashBytes(Buffer.from("garbage"))}`;
+    await fs.writeFile(join(repo, garbage), "garbage", { mode: 0o600 });
+    const live = await placeLock({});
+    const liveElsewhere = await placeLock({ hostname: "elsewhere", pid: 1 });
+
+    const unlock = await cairn("--json", "unlock");
+    expect(unlock.code).toBe(0);
+    const removed = unlock.stdout.trim().split("\n").map((l) => JSON.parse(l) as { message_type: string; key?: string; removed?: number; kept?: number });
+    expect(removed.filter((r) => r.message_type === "removed").map((r) => r.key).sort()).toEqual([dead, old, garbage].sort());
+    expect(removed.find((r) => r.message_type === "summary")).toMatchObject({ removed: 3, kept: 2 });
+    expect((await listLocks(backend)).map((l) => l.key).sort()).toEqual([live, liveElsewhere].sort());
+
+    const all = await cairn("unlock", "--remove-all");
+    expect(all.code).toBe(0);
+    expect(all.stdout).toContain("removed 2 lock(s)");
+    expect(await listLocks(backend)).toEqual([]);
+  });
+});
+
+describe("a held lock", () => {
+  it("is waited for with --retry-lock, naming the holder, and taken once released", async () => {
+    await clearLocks();
+    const key = await placeLock({ exclusive: false, command: "backup /srv" });
+    setTimeout(() => void backend.delete(key), 1500);
+    const waited = await cairn("--retry-lock", "30s", "repair", "index");
+    expect(waited.code, waited.stderr).toBe(0);
+    expect(waited.stderr).toContain(`repository is locked (shared lock by PID ${process.pid} on ${hostname()} (test, "cairn backup /srv"`);
+  });
+
+  it("is refreshed by its holder: a new lock object with a newer time replaces the old one", async () => {
+    await clearLocks();
+    const lock = await RepositoryLock.acquire(backend, { exclusive: false, waitMs: 0 });
+    const [before] = await listLocks(backend);
+    await new Promise((r) => setTimeout(r, 20));
+    await lock.refresh();
+    const after = await listLocks(backend);
+    expect(after).toHaveLength(1);
+    expect(after[0]!.key).not.toBe(before!.key);
+    expect(Date.parse(after[0]!.time)).toBeGreaterThan(Date.parse(before!.time));
+    await lock.release();
+    expect(await listLocks(backend)).toEqual([]);
+  });
+});
+
+describe("the index database", () => {
+  it("admits one process: a second waits within --retry-lock with a message naming the holder, or fails with exit 11", async () => {
+    await clearLocks();
+    const holder = await openLocalRepository(repo);
+    try {
+      const refused = await cairn("check");
+      expect(refused.code).toBe(11);
+      expect(refused.stderr).toMatch(new RegExp(`cairn: index database .* is in use by process ${process.pid} on ${hostname()}`));
+    } finally {
+      setTimeout(() => void holder.close(), 1500);
+    }
+    const waited = await cairn("--retry-lock", "30s", "check");
+    expect(waited.code, waited.stderr).toBe(0);
+    expect(waited.stderr).toContain(`waiting for the index database, held by process ${process.pid} on ${hostname()}`);
+  });
+});
+
+describe("file modes", () => {
+  it("every repository file is 0600 and every directory 0700", async () => {
+    expect((await cairn("backup", src)).code).toBe(0);
+    expect((await cairn("check", "--read-data")).code).toBe(0);
+    const wrong: string[] = [];
+    let seen = 0;
+    const walk = async (path: string): Promise<void> => {
+      const st = await fs.lstat(path);
+      const mode = st.mode & 0o777;
+      seen++;
+      if (mode !== (st.isDirectory() ? 0o700 : 0o600)) wrong.push(`${path} ${mode.toString(8)}`);
+      if (st.isDirectory()) for (const name of await fs.readdir(path)) await walk(join(path, name));
+    };
+    await walk(repo);
+    expect(seen).toBeGreaterThan(10);
+    expect(wrong).toEqual([]);
+  });
+});
