@@ -89,7 +89,7 @@ const KILL_POINTS: KillPoint[] = [
   { name: "10 new packs written", reached: (n, b) => newPacks(n, b) >= 10, finish: true },
   { name: "first new index file", reached: (n, b) => count(n.indexFiles, (i) => !b.indexFiles.has(i)) >= 1 },
   { name: "first old index file deleted", reached: (n, b) => goneOf(n.indexFiles, b.indexFiles) >= 1 },
-  { name: "half the old index files deleted", reached: (n, b) => goneOf(n.indexFiles, b.indexFiles) >= 10, finish: true },
+  { name: "10 old index files deleted", reached: (n, b) => goneOf(n.indexFiles, b.indexFiles) >= 10, finish: true },
   { name: "first old pack deleted", reached: (n, b) => goneOf(n.packs, b.packs) >= 1 },
   { name: "20 old packs deleted", reached: (n, b) => goneOf(n.packs, b.packs) >= 20 },
   { name: "100 old packs deleted", reached: (n, b) => goneOf(n.packs, b.packs) >= 100, finish: true },
