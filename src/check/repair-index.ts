@@ -1,6 +1,6 @@
 import { IntegrityError, NotFoundError } from "../errors.js";
 import type { BlobType } from "../store/blob-type.js";
-import { shortId, type Id } from "../store/id.js";
+import { hashBytes, shortId, type Id } from "../store/id.js";
 import type { IndexedPack } from "../store/index/index-file.js";
 import { listIndexFiles, readIndexFile, syncIndexDb } from "../store/index/index-sync.js";
 import { MAX_INDEX_FILE_BLOBS, writeIndexFile } from "../store/index/index-writer.js";
@@ -158,6 +158,9 @@ export async function repairIndex(repo: Repository, options: RepairIndexOptions 
     await repo.flush();
     report.packsWritten = repo.stats.packsWritten - packsBefore;
     for (const id of damaged.keys()) {
+      // Salvage can rebuild a pack byte for byte (say, when only its footer was damaged): then
+      // the name now holds its true content, and stays.
+      if (hashBytes(await repo.backend.get(packKey(id))) === id) continue;
       await repo.backend.delete(packKey(id));
       report.packsDeleted++;
     }

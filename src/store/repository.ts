@@ -25,6 +25,7 @@ import { writeIndexFile } from "./index/index-writer.js";
 import { adoptOrphanPacks } from "./index/orphan-packs.js";
 import { PackBuilder } from "./pack/pack-builder.js";
 import { packKey } from "./pack/pack-format.js";
+import { uploadPack } from "./pack/pack-upload.js";
 import type { Snapshot, StoredSnapshot } from "./snapshot/snapshot.js";
 import { listSnapshots, loadSnapshot, writeSnapshot } from "./snapshot/snapshot-store.js";
 import { parseTree, serializeTree } from "./tree/tree-codec.js";
@@ -237,8 +238,7 @@ export class Repository {
     if (builder.blobCount === 0) return;
     this.builders[type] = new PackBuilder(type);
     const pack = builder.finish();
-    const upload = this.backend
-      .put(packKey(pack.id), pack.bytes)
+    const upload = uploadPack(this.backend, pack.id, pack.bytes)
       .then(() => {
         this.stats.packsWritten++;
         this.packsToIndex.push({ id: pack.id, type, size: pack.bytes.length, entries: pack.entries });
