@@ -7,8 +7,8 @@ import { listPacks } from "../store/pack/pack-list.js";
 import type { Repository } from "../store/repository.js";
 import { BlobIdSet } from "./blob-id-set.js";
 import { planPrune, type PrunePlan, type PrunePlanOptions } from "./prune-plan.js";
-import { IndexFileWriter, repackPacks } from "./repacker.js";
-import { findUsedBlobs } from "./used-blobs.js";
+import { IndexFileWriter, repackPacks, type RepackProgress } from "./repacker.js";
+import { findUsedBlobs, type UsedBlobsProgress } from "./used-blobs.js";
 
 export interface PruneOptions extends PrunePlanOptions {
   /** Plan and report only; change nothing. */
@@ -18,7 +18,13 @@ export interface PruneOptions extends PrunePlanOptions {
   excludeSnapshots?: ReadonlySet<Id>;
   /** Told what prune is doing, one line per phase. */
   onPhase?: (text: string) => void;
+  /** Told how far the long phases (walking trees, repacking) have come. */
+  onProgress?: (progress: PruneProgress) => void;
 }
+
+export type PruneProgress =
+  | ({ phase: "walk" } & UsedBlobsProgress)
+  | ({ phase: "repack"; packsTotal: number } & RepackProgress);
 
 export interface PruneResult {
   dryRun: boolean;
@@ -64,7 +70,7 @@ export async function prune(repo: Repository, options: PruneOptions): Promise<Pr
   const excluded = options.dryRun ? options.excludeSnapshots : undefined;
   const snapshots = (await repo.listSnapshots()).filter((s) => !excluded?.has(s.id));
   phase(`finding the blobs ${snapshots.length} snapshot(s) use`);
-  const used = await findUsedBlobs(repo, snapshots, scratchDir);
+  const used = await findUsedBlobs(repo, snapshots, scratchDir, (p) => options.onProgress?.({ phase: "walk", ...p }));
   try {
     const { packs: stored } = await listPacks(repo.backend);
     const plan = await planPrune(repo.index, used, stored, options);
@@ -94,7 +100,7 @@ export async function prune(repo: Repository, options: PruneOptions): Promise<Pr
       result.packsWritten++;
       result.bytesWritten += pack.size;
       return writer.add(pack);
-    });
+    }, (p) => options.onProgress?.({ phase: "repack", packsTotal: plan.repack.length, ...p }));
 
     // A pack this run wrote again (same bytes as one an interrupted prune left) stays.
     const doomed = [...plan.remove, ...plan.unindexed, ...plan.repack].filter((pack) => !written.has(pack.id));

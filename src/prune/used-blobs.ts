@@ -1,7 +1,9 @@
-import { IntegrityError } from "../errors.js";
+import { IntegrityError, NotFoundError } from "../errors.js";
 import { shortId, type Id } from "../store/id.js";
 import type { Repository } from "../store/repository.js";
 import type { StoredSnapshot } from "../store/snapshot/snapshot.js";
+import { parseTree } from "../store/tree/tree-codec.js";
+import type { TreeNode } from "../store/tree/tree-node.js";
 import { BlobIdSet } from "./blob-id-set.js";
 
 /** Trees loaded at once: enough to keep the disk busy, few enough to bound memory. */
@@ -51,9 +53,13 @@ export async function findUsedBlobs(
   }
 }
 
-async function loadTree(repo: Repository, tree: Id, snapshot: Id) {
+/** Reads a tree without Repository's tree cache: each is read once here, caching would only hold memory. */
+async function loadTree(repo: Repository, tree: Id, snapshot: Id): Promise<TreeNode[]> {
   try {
-    return await repo.loadTree(tree);
+    const location = repo.lookupBlob(tree);
+    if (!location) throw new NotFoundError("it is in no index");
+    if (location.type !== "tree") throw new IntegrityError("it is not a tree blob");
+    return parseTree(tree, await repo.readBlobAt(tree, location));
   } catch (err) {
     throw new IntegrityError(
       `snapshot ${shortId(snapshot)} needs tree ${shortId(tree)}, which cannot be read (${(err as Error).message}); nothing was deleted — run cairn check`,

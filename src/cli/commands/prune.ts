@@ -5,6 +5,7 @@ import type { Repository } from "../../store/repository.js";
 import { commandContext } from "../command-context.js";
 import type { Output } from "../output.js";
 import { formatBytes, parseSize } from "../parse-options.js";
+import { ProgressLine } from "../progress.js";
 import { withRepository } from "../repository-session.js";
 
 export interface PruneFlags {
@@ -34,7 +35,27 @@ export function pruneSettings(flags: PruneFlags): PruneSettings {
 
 /** Runs prune on an open repository (the caller holds the exclusive lock) and reports it. */
 export async function runPrune(repo: Repository, out: Output, settings: PruneSettings, dryRun: boolean, excludeSnapshots?: ReadonlySet<string>): Promise<PruneResult> {
-  const result = await prune(repo, { ...settings, dryRun, ...(excludeSnapshots ? { excludeSnapshots } : {}), onPhase: (text) => out.info(text) });
+  let status = "";
+  const progress = !out.quiet && !out.json && process.stderr.isTTY ? new ProgressLine(process.stderr, () => status) : undefined;
+  progress?.start();
+  let result: PruneResult;
+  try {
+    result = await prune(repo, {
+      ...settings,
+      dryRun,
+      ...(excludeSnapshots ? { excludeSnapshots } : {}),
+      onPhase: (text) => {
+        progress?.clear();
+        status = "";
+        out.info(text);
+      },
+      onProgress: (p) => {
+        status = p.phase === "walk" ? `${p.trees} trees read, ${p.blobs} blobs in use` : `${p.packsRead}/${p.packsTotal} packs repacked, ${formatBytes(p.bytesRead)} read, ${p.packsWritten} written`;
+      },
+    });
+  } finally {
+    progress?.stop();
+  }
   reportPrune(out, result);
   return result;
 }
