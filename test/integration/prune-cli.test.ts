@@ -81,6 +81,12 @@ describe("cairn prune", () => {
 
   it("--dry-run reports what would be freed and changes nothing", async () => {
     await twoGenerations();
+    const untouched = await listing(repo);
+    // forget --prune --dry-run reports on the repository as it would be after forgetting.
+    const combined = await cairn(["forget", "--keep-last", "1", "--prune", "--dry-run"]);
+    expect(combined).toContain("would remove 1 snapshot (dry run: nothing was changed)");
+    expect(combined).toMatch(/^1 snapshot uses \d+ blobs/m);
+    expect(await listing(repo)).toEqual(untouched);
     await cairn(["forget", "--keep-last", "1"]);
     const before = await listing(repo);
     const text = await cairn(["prune", "--dry-run"]);
