@@ -29,6 +29,8 @@ export class PathSource implements BackupSource {
 
   async archive(ctx: BackupContext, tree: SnapshotTreeBuilder, parent: ParentLookup): Promise<void> {
     const components = this.path.split("/").filter(Boolean);
+    // Inside a path another source already archived (backup /a /a/b): its content is there.
+    if (tree.covers(components)) return;
     const ancestors = components.slice(0, -1);
     const ancestorNodes: TreeNode[] = [];
     for (let depth = 0; depth < ancestors.length; depth++) {

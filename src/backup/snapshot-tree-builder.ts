@@ -1,3 +1,4 @@
+import { CairnError } from "../errors.js";
 import type { Id } from "../store/id.js";
 import { formatNanos } from "../store/tree/time.js";
 import { nodeNameBytes, type TreeNode } from "../store/tree/tree-node.js";
@@ -31,6 +32,21 @@ export function syntheticDirNode(name: string, time = new Date()): TreeNode {
 export class SnapshotTreeBuilder {
   private readonly root = new VirtualDir(syntheticDirNode("/"));
 
+  /**
+   * Whether a finished node already holds the path at `components` (it or a directory above it
+   * was archived by an earlier source), so another source for it would add nothing.
+   */
+  covers(components: readonly string[]): boolean {
+    let dir = this.root;
+    for (const name of components) {
+      const next = dir.children.get(Buffer.from(name, "utf8").toString("latin1"));
+      if (next === undefined) return false;
+      if (!(next instanceof VirtualDir)) return true;
+      dir = next;
+    }
+    return false;
+  }
+
   /** Makes sure the directories along `components` exist, describing new ones with `describe`. */
   ensureDir(components: readonly string[], describe: (depth: number) => TreeNode): void {
     let dir = this.root;
@@ -39,6 +55,9 @@ export class SnapshotTreeBuilder {
       const existing = dir.children.get(key(node));
       if (existing instanceof VirtualDir) {
         dir = existing;
+      } else if (existing !== undefined) {
+        // Replacing it would silently drop everything an earlier source stored there.
+        throw new CairnError(`/${components.slice(0, depth + 1).join("/")} is already stored by another source of this backup`);
       } else {
         const created = new VirtualDir({ ...node, type: "dir" });
         dir.children.set(key(node), created);

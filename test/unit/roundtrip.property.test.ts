@@ -241,4 +241,26 @@ describe("backup + restore round trip", () => {
       { numRuns: 30 },
     );
   });
+
+  it("keeps all of a directory that is backed up together with a path inside it, in either order", async () => {
+    const run = join(work, "nested");
+    const outer = join(run, "a");
+    await fs.mkdir(join(outer, "b", "deep"), { recursive: true });
+    await fs.mkdir(join(outer, "c"));
+    await fs.writeFile(join(outer, "top.txt"), "top");
+    await fs.writeFile(join(outer, "b", "deep", "in-b.txt"), "in b");
+    await fs.writeFile(join(outer, "c", "in-c.txt"), "in c");
+    try {
+      const expected = await observe(Buffer.from(outer));
+      for (const [i, paths] of [[outer, join(outer, "b")], [join(outer, "b", "deep"), outer], [outer, outer]].entries()) {
+        const result = await runBackup(repo, { sources: paths.map((p) => new PathSource(p)) });
+        expect(result.snapshot.paths).toEqual(paths);
+        const out = join(run, `out-${i}`);
+        await restoreSnapshot(repo, result.snapshot.tree, { target: out });
+        expect(await observe(Buffer.from(join(out, outer)))).toEqual(expected);
+      }
+    } finally {
+      await fs.rm(run, { recursive: true, force: true });
+    }
+  });
 });
