@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AlreadyExistsError, IntegrityError, NotFoundError, RepositoryNotFoundError } from "../../src/errors.js";
 import type { Backend } from "../../src/store/backend/backend.js";
@@ -14,6 +15,7 @@ import { PackBuilder } from "../../src/store/pack/pack-builder.js";
 import { PACK_FOOTER_BYTES, PACK_MAGIC, TRAILER_ENTRY_BYTES, packKey, parseFooter, parseTrailer } from "../../src/store/pack/pack-format.js";
 import { listSnapshots, loadSnapshot, writeSnapshot } from "../../src/store/snapshot/snapshot-store.js";
 import { parseSnapshot, serializeSnapshot, type Snapshot } from "../../src/store/snapshot/snapshot.js";
+import { formatNanos, parseNanos } from "../../src/store/tree/time.js";
 import { parseTree, serializeTree } from "../../src/store/tree/tree-codec.js";
 import type { TreeNode } from "../../src/store/tree/tree-node.js";
 
@@ -177,6 +179,30 @@ describe("trees", () => {
   ])("parseTree refuses %s", (_name, text, message) => {
     expect(() => parseTree(ID_A, Buffer.from(text))).toThrow(IntegrityError);
     expect(() => parseTree(ID_A, Buffer.from(text))).toThrow(message);
+  });
+});
+
+describe("times", () => {
+  const MAX_NS = 8_640_000_000_000n * 1_000_000_000n; // the span of a JavaScript date
+
+  it("round-trip to the nanosecond over the whole span of a date, years past 9999 and before 0 included", () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: -MAX_NS, max: MAX_NS }), (ns) => {
+        const text = formatNanos(ns);
+        expect(parseNanos(text)).toBe(ns);
+        // Every time a backup records can be read back from its tree.
+        expect(parseTree(ID_A, serializeTree([node("f", { mtime: text })]))[0]!.mtime).toBe(text);
+      }),
+      { numRuns: 2000 },
+    );
+    expect(formatNanos(253_402_300_800_000_000_001n)).toBe("+010000-01-01T00:00:00.000000001Z");
+    expect(formatNanos(-62_167_219_300_000_000_000n)).toBe("-000001-12-31T23:58:20.000000000Z");
+    expect(formatNanos(-1n)).toBe("1969-12-31T23:59:59.999999999Z");
+  });
+
+  it("clamps times beyond a date's span (a file system may hold year 287168)", () => {
+    expect(parseNanos(formatNanos(9_000_000_000_000n * 1_000_000_000n))).toBe(MAX_NS);
+    expect(parseNanos(formatNanos(-MAX_NS - 5n))).toBe(-MAX_NS);
   });
 });
 

@@ -4,6 +4,13 @@
  */
 const NS_PER_SECOND = 1_000_000_000n;
 
+/** The span of a JavaScript date: ±8.64e15 ms, about ±275,760 years. */
+const MAX_SECONDS = 8_640_000_000_000n;
+
+/**
+ * Years outside 0000-9999 (which tmpfs and btrfs allow) take ISO 8601's six-digit form, as
+ * `+010000-01-01T…` or `-000001-12-31T…`; times beyond a JavaScript date are clamped to its span.
+ */
 export function formatNanos(ns: bigint): string {
   let seconds = ns / NS_PER_SECOND;
   let fraction = ns % NS_PER_SECOND;
@@ -11,11 +18,12 @@ export function formatNanos(ns: bigint): string {
     fraction += NS_PER_SECOND;
     seconds -= 1n;
   }
-  const iso = new Date(Number(seconds) * 1000).toISOString().slice(0, 19);
+  if (seconds > MAX_SECONDS || seconds < -MAX_SECONDS) [seconds, fraction] = [seconds > 0n ? MAX_SECONDS : -MAX_SECONDS, 0n];
+  const iso = new Date(Number(seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, "");
   return `${iso}.${fraction.toString().padStart(9, "0")}Z`;
 }
 
-const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
+const RFC3339 = /^((?:\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
 
 export function parseNanos(text: string): bigint {
   const match = RFC3339.exec(text);
