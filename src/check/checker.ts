@@ -1,16 +1,13 @@
-import { CairnError } from "../errors.js";
 import type { Backend } from "../store/backend/backend.js";
-import { shortId, type Id } from "../store/id.js";
-import { readIndexFile } from "../store/index/index-sync.js";
+import type { Id } from "../store/id.js";
 import { listPacks } from "../store/pack/pack-list.js";
 import type { Repository } from "../store/repository.js";
-import { forEachLimit } from "./concurrency.js";
 import { DamageReporter } from "./damage-report.js";
 import { DamagedBlobs } from "./damaged-blobs.js";
 import { FindingLog, type Finding } from "./findings.js";
 import { IndexChecker, type IndexedPackInfo } from "./index-check.js";
-import { selectPacks, type PackSubset } from "./pack-subset.js";
-import { verifyPack } from "./pack-verifier.js";
+import { PackDataChecker } from "./pack-data-check.js";
+import type { PackSubset } from "./pack-subset.js";
 
 export interface CheckOptions {
   /** Also read pack data (all packs, or a subset); without it only the structure is checked. */
@@ -50,8 +47,6 @@ export function heldRepository(repo: Repository): CheckAccess {
   return { backend: repo.backend, acquire: async () => repo, release: async () => undefined };
 }
 
-const PACK_READS_IN_FLIGHT = 2;
-
 /**
  * Checks a repository: the structure of index files, packs and the index database; with
  * `readData`, the bytes of (some of) the packs; then every snapshot's tree graph, reporting
@@ -80,7 +75,10 @@ export async function checkRepository(access: CheckAccess, options: CheckOptions
     await access.release(repo);
   }
   if (options.readData) {
-    await readPackData(access.backend, indexed, listing.packs, options.readData, log, damaged, report, options);
+    const reader = new PackDataChecker(access.backend, log, damaged, options.onPackRead);
+    await reader.run(indexed, listing.packs, options.readData, options.random);
+    report.packsRead = reader.packsRead;
+    report.bytesRead = reader.bytesRead;
     repo = await access.acquire();
     try {
       await walk(repo);
@@ -91,47 +89,4 @@ export async function checkRepository(access: CheckAccess, options: CheckOptions
   report.errors = log.errors;
   report.warnings = log.warnings;
   return report;
-}
-
-async function readPackData(
-  backend: Backend,
-  indexed: Map<Id, IndexedPackInfo>,
-  onDisk: Map<Id, number>,
-  subset: PackSubset,
-  log: FindingLog,
-  damaged: DamagedBlobs,
-  report: CheckReport,
-  options: CheckOptions,
-): Promise<void> {
-  const candidates = new Map([...indexed.keys()].filter((id) => onDisk.has(id)).map((id) => [id, onDisk.get(id)!] as const));
-  const chosen = selectPacks(candidates, subset, options.random);
-  // Index entries come from each pack's index file, read once for all of its chosen packs.
-  const byIndexFile = new Map<Id, Set<Id>>();
-  for (const id of chosen) {
-    const file = indexed.get(id)!.indexFile;
-    if (!byIndexFile.has(file)) byIndexFile.set(file, new Set());
-    byIndexFile.get(file)!.add(id);
-  }
-  for (const [file, ids] of byIndexFile) {
-    const packs = (await readIndexFile(backend, file)).packs.filter((pack) => ids.has(pack.id));
-    await forEachLimit(packs, PACK_READS_IN_FLIGHT, async (pack) => {
-      let result;
-      try {
-        result = await verifyPack(backend, pack.id, pack.entries);
-      } catch (err) {
-        if (!(err instanceof CairnError)) throw err;
-        log.error("pack-unreadable", `pack ${shortId(pack.id)} cannot be read: ${err.message}`, { pack: pack.id });
-        for (const entry of pack.entries) damaged.add(entry.id, pack.id, `is in pack ${shortId(pack.id)}, which cannot be read`);
-        return;
-      }
-      report.packsRead++;
-      report.bytesRead += result.bytesRead;
-      if (!result.hashMatches) log.error("pack-hash", `pack ${shortId(pack.id)}: content does not match its name (the pack is damaged)`, { pack: pack.id });
-      for (const { entry, reason } of result.damaged) {
-        damaged.add(entry.id, pack.id, reason);
-        log.error("blob-damaged", `blob ${shortId(entry.id)} ${reason}`, { pack: pack.id, blob: entry.id });
-      }
-      options.onPackRead?.(report.packsRead, chosen.length, report.bytesRead);
-    });
-  }
 }

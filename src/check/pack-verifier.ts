@@ -1,8 +1,13 @@
-import { IntegrityError } from "../errors.js";
+import { existsSync } from "node:fs";
+import * as os from "node:os";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { CairnError, IntegrityError } from "../errors.js";
 import type { Backend } from "../store/backend/backend.js";
 import { decodeBlob } from "../store/blob-codec.js";
 import { hashBytes, shortId, type Id } from "../store/id.js";
 import { packKey, type PackEntry } from "../store/pack/pack-format.js";
+import type { VerifyRequest, VerifyResponse } from "./verify-worker.js";
 
 export interface PackVerification {
   /** The SHA-256 of the pack's bytes is its name. */
@@ -12,25 +17,96 @@ export interface PackVerification {
   damaged: { entry: PackEntry; reason: string }[];
 }
 
+export interface BytesVerdict {
+  hashMatches: boolean;
+  /** Positions in `entries` of the blobs that fail, with why. */
+  damaged: { index: number; reason: string }[];
+}
+
 /**
- * Reads a pack once and verifies it the way a restore would use it: the pack's hash against its
- * name, and every blob the index places in it decompressed (into a buffer of the declared size
- * only) and hashed against its id.
+ * Verifies a pack's bytes the way a restore would use them: the pack's hash against its name,
+ * and every blob the index places in it decompressed (into a buffer of the declared size only)
+ * and hashed against its id.
  */
-export async function verifyPack(backend: Backend, packId: Id, entries: readonly PackEntry[]): Promise<PackVerification> {
-  const bytes = await backend.get(packKey(packId));
-  const damaged: PackVerification["damaged"] = [];
-  for (const entry of entries) {
+export function verifyPackBytes(packId: Id, bytes: Uint8Array, entries: readonly PackEntry[]): BytesVerdict {
+  const damaged: BytesVerdict["damaged"] = [];
+  entries.forEach((entry, index) => {
     if (entry.offset + entry.storedLength > bytes.length) {
-      damaged.push({ entry, reason: `is cut off: pack ${shortId(packId)} is truncated` });
-      continue;
+      damaged.push({ index, reason: `is cut off: pack ${shortId(packId)} is truncated` });
+      return;
     }
     try {
       decodeBlob(entry.id, bytes.subarray(entry.offset, entry.offset + entry.storedLength), entry.compression, entry.plainLength);
     } catch (err) {
       if (!(err instanceof IntegrityError)) throw err;
-      damaged.push({ entry, reason: `fails verification in pack ${shortId(packId)} (${err.message.replace(/^blob [0-9a-f]+: /, "")})` });
+      damaged.push({ index, reason: `fails verification in pack ${shortId(packId)} (${err.message.replace(/^blob [0-9a-f]+: /, "")})` });
+    }
+  });
+  return { hashMatches: hashBytes(bytes) === packId, damaged };
+}
+
+/**
+ * Reads packs whole and verifies them on worker threads (hashing and zstd are CPU-bound and
+ * zstd-napi is synchronous), one pack per worker at a time. Without the compiled worker
+ * script (running from TypeScript sources) the work stays on this thread.
+ */
+export class PackVerifier {
+  private readonly idle: Worker[] = [];
+  private readonly waiting: ((worker: Worker) => void)[] = [];
+  private readonly all: Worker[] = [];
+  private seq = 0;
+
+  constructor(workers = os.availableParallelism()) {
+    const script = fileURLToPath(new URL("./verify-worker.js", import.meta.url));
+    if (!existsSync(script)) return;
+    for (let i = 0; i < workers; i++) {
+      const worker = new Worker(script);
+      worker.unref();
+      this.all.push(worker);
+      this.idle.push(worker);
     }
   }
-  return { hashMatches: hashBytes(bytes) === packId, bytesRead: bytes.length, damaged };
+
+  /** How many packs are worth reading at once: one per worker, and one more being read. */
+  get parallelism(): number {
+    return Math.max(1, this.all.length) + 1;
+  }
+
+  async verify(backend: Backend, packId: Id, entries: readonly PackEntry[]): Promise<PackVerification> {
+    const bytes = await backend.get(packKey(packId));
+    const bytesRead = bytes.length;
+    // On a worker the bytes are handed over: `bytes` is empty afterwards.
+    const verdict = this.all.length === 0 ? verifyPackBytes(packId, bytes, entries) : await this.onWorker(packId, bytes, entries);
+    return { hashMatches: verdict.hashMatches, bytesRead, damaged: verdict.damaged.map((d) => ({ entry: entries[d.index]!, reason: d.reason })) };
+  }
+
+  private async onWorker(packId: Id, bytes: Buffer, entries: readonly PackEntry[]): Promise<BytesVerdict> {
+    const worker = this.idle.pop() ?? (await new Promise<Worker>((resolve) => this.waiting.push(resolve)));
+    try {
+      const seq = this.seq++;
+      // Hand the bytes over without a copy when they are a buffer of their own.
+      const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+      const request: VerifyRequest = { seq, packId, bytes: owned ? bytes : Buffer.from(bytes), entries: [...entries] };
+      return await new Promise<BytesVerdict>((resolve, reject) => {
+        const onMessage = (response: VerifyResponse) => {
+          if (response.seq !== seq) return;
+          worker.off("message", onMessage);
+          worker.off("error", reject);
+          if (response.error !== undefined) reject(new CairnError(`verification worker failed: ${response.error}`));
+          else resolve(response.verdict!);
+        };
+        worker.on("message", onMessage);
+        worker.once("error", reject);
+        worker.postMessage(request, [request.bytes.buffer as ArrayBuffer]);
+      });
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(worker);
+      else this.idle.push(worker);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all.map((w) => w.terminate()));
+  }
 }

@@ -10,7 +10,7 @@ import { readPackEntries } from "../store/pack/pack-reader.js";
 import type { Repository } from "../store/repository.js";
 import { forEachLimit } from "./concurrency.js";
 import { salvagePack } from "./pack-salvage.js";
-import { verifyPack } from "./pack-verifier.js";
+import { PackVerifier } from "./pack-verifier.js";
 
 export interface RepairIndexOptions {
   /** Decide and report everything, write and delete nothing. */
@@ -46,6 +46,8 @@ export interface RepairIndexReport {
 }
 
 const PACKS_IN_FLIGHT = 4;
+/** Packs whose trailers are read before their entries are grouped into index files. */
+const BATCH = 64;
 
 /**
  * Rebuilds the index from the packs alone: every pack's trailer becomes its index entry, new
@@ -56,114 +58,147 @@ const PACKS_IN_FLIGHT = 4;
  * ones are removed, and a damaged pack is removed only after its salvaged blobs are indexed.
  */
 export async function repairIndex(repo: Repository, options: RepairIndexOptions = {}): Promise<RepairIndexReport> {
-  const info = options.onInfo ?? (() => undefined);
-  // Adopts what a killed writer left (harmless: everything is re-read below) and marks us as writing.
-  if (!options.dryRun) await repo.beginWriting();
-  const { packs } = await listPacks(repo.backend);
-  const report: RepairIndexReport = { packs: packs.size, indexed: 0, salvaged: [], missing: [], indexFilesWritten: 0, indexFilesRemoved: 0, packsWritten: 0, packsDeleted: 0 };
+  return new IndexRepairer(repo, options).run();
+}
 
-  const damaged = new Map<Id, string>();
-  const good: IndexedPack[] = [];
-  const written = new Set<Id>();
-  let groupBlobs = 0;
-  const flushGroup = async (force: boolean) => {
-    if (good.length === 0 || (!force && groupBlobs < MAX_INDEX_FILE_BLOBS)) return;
-    const group = good.splice(0, good.length);
-    groupBlobs = 0;
-    report.indexFilesWritten++;
-    if (!options.dryRun) written.add(await writeIndexFile(repo.backend, undefined, group));
-  };
+class IndexRepairer {
+  private readonly report: RepairIndexReport = { packs: 0, indexed: 0, salvaged: [], missing: [], indexFilesWritten: 0, indexFilesRemoved: 0, packsWritten: 0, packsDeleted: 0 };
+  /** Packs that cannot be indexed as they are, with why. */
+  private readonly damaged = new Map<Id, string>();
+  /** Index files written by this repair (an old one may be rewritten identically). */
+  private readonly written = new Set<Id>();
+  private group: IndexedPack[] = [];
+  private groupBlobs = 0;
 
-  const ids = [...packs.keys()].sort();
-  for (let i = 0; i < ids.length; i += 64) {
-    const batch = ids.slice(i, i + 64);
-    const results = new Map<Id, IndexedPack>();
-    await forEachLimit(batch, PACKS_IN_FLIGHT, async (id) => {
-      const size = packs.get(id)!;
-      try {
-        const entries = await readPackEntries(repo.backend, id, size);
-        const type = entries[0]?.type;
-        if (!type || entries.some((e) => e.type !== type)) throw new IntegrityError(`pack ${id} ${type ? "mixes blob types" : "holds no blobs"}`);
-        if (options.readData) {
-          const verified = await verifyPack(repo.backend, id, entries);
-          if (verified.damaged.length > 0) throw new IntegrityError(`${verified.damaged.length} blob(s) fail verification`);
-          if (!verified.hashMatches) throw new IntegrityError("content does not match its name");
-        }
-        results.set(id, { id, type, size, entries });
-      } catch (err) {
-        if (!(err instanceof IntegrityError) && !(err instanceof NotFoundError)) throw err;
-        damaged.set(id, err.message);
-      }
-    });
-    for (const id of batch) {
-      const pack = results.get(id);
-      if (!pack) continue;
-      good.push(pack);
-      groupBlobs += pack.entries.length;
-      report.indexed++;
-      await flushGroup(false);
-    }
+  constructor(
+    private readonly repo: Repository,
+    private readonly options: RepairIndexOptions,
+  ) {}
+
+  async run(): Promise<RepairIndexReport> {
+    // Adopts what a killed writer left (harmless: everything is re-read below) and marks us as writing.
+    if (!this.options.dryRun) await this.repo.beginWriting();
+    const { packs } = await listPacks(this.repo.backend);
+    this.report.packs = packs.size;
+    const oldFiles = await listIndexFiles(this.repo.backend);
+    await this.indexFromTrailers(packs);
+    const hints = await this.readOldIndex(oldFiles, packs);
+    await this.replaceIndexFiles(oldFiles);
+    await this.salvage(hints);
+    return this.report;
   }
-  await flushGroup(true);
 
-  // What the old index files knew: blob entries of damaged packs (salvage hints) and packs gone.
-  const oldFiles = await listIndexFiles(repo.backend);
-  const hints = new Map<Id, { type: BlobType; entries: PackEntry[] }>();
-  const missing = new Set<Id>();
-  for (const file of oldFiles) {
-    let content;
+  /** Reads every pack's trailer (and with readData its bytes) and writes index files for those that are whole. */
+  private async indexFromTrailers(packs: Map<Id, number>): Promise<void> {
+    const ids = [...packs.keys()].sort();
+    const verifier = this.options.readData ? new PackVerifier() : undefined;
     try {
-      content = await readIndexFile(repo.backend, file);
-    } catch (err) {
-      if (!(err instanceof IntegrityError)) throw err;
-      info(`ignoring damaged index file ${shortId(file)}: ${err.message}`);
-      continue;
+      for (let i = 0; i < ids.length; i += BATCH) {
+        const batch = ids.slice(i, i + BATCH);
+        const whole = new Map<Id, IndexedPack>();
+        await forEachLimit(batch, PACKS_IN_FLIGHT, async (id) => {
+          try {
+            whole.set(id, await this.readPack(id, packs.get(id)!, verifier));
+          } catch (err) {
+            if (!(err instanceof IntegrityError) && !(err instanceof NotFoundError)) throw err;
+            this.damaged.set(id, err.message);
+          }
+        });
+        for (const id of batch) {
+          const pack = whole.get(id);
+          if (pack) await this.addToIndex(pack);
+        }
+      }
+    } finally {
+      await verifier?.close();
     }
-    for (const pack of content.packs) {
-      if (damaged.has(pack.id)) hints.set(pack.id, { type: pack.type, entries: pack.entries });
-      if (!packs.has(pack.id)) missing.add(pack.id);
-    }
+    await this.writeGroup();
   }
-  report.missing = [...missing].sort();
 
-  if (!options.dryRun) {
+  private async readPack(id: Id, size: number, verifier: PackVerifier | undefined): Promise<IndexedPack> {
+    const entries = await readPackEntries(this.repo.backend, id, size);
+    const type = entries[0]?.type;
+    if (!type || entries.some((e) => e.type !== type)) throw new IntegrityError(`pack ${id} ${type ? "mixes blob types" : "holds no blobs"}`);
+    if (verifier) {
+      const verified = await verifier.verify(this.repo.backend, id, entries);
+      if (verified.damaged.length > 0) throw new IntegrityError(`${verified.damaged.length} blob(s) fail verification`);
+      if (!verified.hashMatches) throw new IntegrityError("content does not match its name");
+    }
+    return { id, type, size, entries };
+  }
+
+  private async addToIndex(pack: IndexedPack): Promise<void> {
+    this.group.push(pack);
+    this.groupBlobs += pack.entries.length;
+    this.report.indexed++;
+    if (this.groupBlobs >= MAX_INDEX_FILE_BLOBS) await this.writeGroup();
+  }
+
+  private async writeGroup(): Promise<void> {
+    if (this.group.length === 0) return;
+    const group = this.group;
+    this.group = [];
+    this.groupBlobs = 0;
+    this.report.indexFilesWritten++;
+    if (!this.options.dryRun) this.written.add(await writeIndexFile(this.repo.backend, undefined, group));
+  }
+
+  /** What the old index files knew: the blob entries of damaged packs (salvage hints), and packs that are gone. */
+  private async readOldIndex(oldFiles: Id[], packs: Map<Id, number>): Promise<Map<Id, { type: BlobType; entries: PackEntry[] }>> {
+    const hints = new Map<Id, { type: BlobType; entries: PackEntry[] }>();
+    const missing = new Set<Id>();
     for (const file of oldFiles) {
-      if (written.has(file)) continue;
-      await repo.backend.delete(`index/${file}`);
-      report.indexFilesRemoved++;
+      let content;
+      try {
+        content = await readIndexFile(this.repo.backend, file);
+      } catch (err) {
+        if (!(err instanceof IntegrityError)) throw err;
+        this.options.onInfo?.(`ignoring damaged index file ${shortId(file)}: ${err.message}`);
+        continue;
+      }
+      for (const pack of content.packs) {
+        if (this.damaged.has(pack.id)) hints.set(pack.id, { type: pack.type, entries: pack.entries });
+        if (!packs.has(pack.id)) missing.add(pack.id);
+      }
     }
-    await syncIndexDb(repo.index, repo.backend);
-  } else {
-    report.indexFilesRemoved = oldFiles.length;
+    this.report.missing = [...missing].sort();
+    return hints;
   }
 
-  const packsBefore = repo.stats.packsWritten;
-  for (const [id, reason] of [...damaged].sort(([a], [b]) => a.localeCompare(b))) {
-    const hint = hints.get(id);
-    const bytes = await repo.backend.get(packKey(id));
-    const result = salvagePack(bytes, hint?.entries ?? [], hint?.type);
-    const recovered = new Set(result.blobs.map((b) => b.id));
-    report.salvaged.push({
-      pack: id,
-      reason,
-      blobsRecovered: recovered.size,
-      blobsLost: [...result.expected].filter((blob) => !recovered.has(blob)).sort(),
-      bytesLost: result.lost.reduce((n, l) => n + l.length, 0),
-    });
-    info(`pack ${shortId(id)} (${reason}): recovered ${recovered.size} blobs`);
-    if (options.dryRun) continue;
-    for (const blob of result.blobs) await repo.saveBlob(blob.type, blob.plain, blob.id);
+  private async replaceIndexFiles(oldFiles: Id[]): Promise<void> {
+    const obsolete = oldFiles.filter((file) => !this.written.has(file));
+    this.report.indexFilesRemoved = obsolete.length;
+    if (this.options.dryRun) return;
+    for (const file of obsolete) await this.repo.backend.delete(`index/${file}`);
+    await syncIndexDb(this.repo.index, this.repo.backend);
   }
-  if (!options.dryRun && damaged.size > 0) {
-    await repo.flush();
-    report.packsWritten = repo.stats.packsWritten - packsBefore;
-    for (const id of damaged.keys()) {
+
+  /** Stores what can be recovered from each damaged pack in new packs, then deletes the damaged pack. */
+  private async salvage(hints: Map<Id, { type: BlobType; entries: PackEntry[] }>): Promise<void> {
+    const packsBefore = this.repo.stats.packsWritten;
+    for (const [id, reason] of [...this.damaged].sort(([a], [b]) => a.localeCompare(b))) {
+      const hint = hints.get(id);
+      const result = salvagePack(await this.repo.backend.get(packKey(id)), hint?.entries ?? [], hint?.type);
+      const recovered = new Set(result.blobs.map((b) => b.id));
+      this.report.salvaged.push({
+        pack: id,
+        reason,
+        blobsRecovered: recovered.size,
+        blobsLost: [...result.expected].filter((blob) => !recovered.has(blob)).sort(),
+        bytesLost: result.lost.reduce((n, l) => n + l.length, 0),
+      });
+      this.options.onInfo?.(`pack ${shortId(id)} (${reason}): recovered ${recovered.size} blobs`);
+      if (!this.options.dryRun) for (const blob of result.blobs) await this.repo.saveBlob(blob.type, blob.plain, blob.id);
+    }
+    if (this.options.dryRun || this.damaged.size === 0) return;
+    await this.repo.flush();
+    this.report.packsWritten = this.repo.stats.packsWritten - packsBefore;
+    for (const id of this.damaged.keys()) {
       // Salvage can rebuild a pack byte for byte (say, when only its footer was damaged): then
       // the name now holds its true content, and stays.
-      if (hashBytes(await repo.backend.get(packKey(id))) === id) continue;
-      await repo.backend.delete(packKey(id));
-      report.packsDeleted++;
+      if (hashBytes(await this.repo.backend.get(packKey(id))) === id) continue;
+      await this.repo.backend.delete(packKey(id));
+      this.report.packsDeleted++;
     }
   }
-  return report;
 }
