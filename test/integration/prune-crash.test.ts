@@ -96,12 +96,37 @@ const KILL_POINTS: KillPoint[] = [
   { name: "all but 3 old packs deleted", reached: (n, b) => goneOf(n.packs, b.packs) >= packsRemoved - 3 },
 ];
 
-/** Runs `cairn prune` on `repo` and SIGKILLs it once `point` is reached; fails if prune ended first. */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until the kernel reports `pid` stopped (SIGSTOP is delivered asynchronously). */
+async function stopped(pid: number): Promise<void> {
+  for (;;) {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    // Field 3, after the parenthesized command name: T = stopped, Z = exited.
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    if (state === "T" || state === "Z" || state === "") return;
+    await sleep(1);
+  }
+}
+
+/**
+ * Runs `cairn prune` on `repo` and SIGKILLs it once `point` is reached; fails if prune ended
+ * first. The child runs in slices of a few milliseconds and is stopped (SIGSTOP) while the
+ * repository is inspected, so a point cannot slip by however slow the inspection or busy the
+ * machine is.
+ */
 async function pruneKilledAt(repo: string, point: KillPoint): Promise<void> {
   const before = await stateOf(repo);
   const child = spawn(process.execPath, [CAIRN_BIN, "-r", repo, "prune"], { stdio: "ignore" });
   const exited = once(child, "exit");
-  while (child.exitCode === null && !point.reached(await stateOf(repo), before)) await new Promise((r) => setTimeout(r, 3));
+  for (;;) {
+    await sleep(5);
+    if (child.exitCode !== null || child.signalCode !== null) break;
+    child.kill("SIGSTOP");
+    await stopped(child.pid!);
+    if (point.reached(await stateOf(repo), before)) break;
+    child.kill("SIGCONT");
+  }
   child.kill("SIGKILL");
   const [code, signal] = await exited;
   expect({ code, signal }, `prune ended before "${point.name}"`).toEqual({ code: null, signal: "SIGKILL" });
