@@ -1,4 +1,4 @@
-// `cairn backup` SIGKILLed at 20+ points spread over backing up ~80 MB: after every kill the
+// `cairn backup` SIGKILLed at 20+ points spread over backing up ~100 MB: after every kill the
 // repository checks clean, the next backup adopts the packs the killed one wrote (no blob is ever
 // stored twice, the repository never grows by the data again), and every snapshot restores
 // byte-identical.
@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkRepository, heldRepository } from "../../src/check/checker.js";
 import { LocalBackend } from "../../src/store/backend/local-backend.js";
+import { hashBytes } from "../../src/store/id.js";
 import { openLocalRepository } from "../../src/store/open-local.js";
 import { listPacks } from "../../src/store/pack/pack-list.js";
 import { readPackEntries } from "../../src/store/pack/pack-reader.js";
@@ -72,13 +73,11 @@ async function expectChecksClean(): Promise<number> {
   }
 }
 
-async function restoreAndCompare(snapshot: string, expected: Map<string, Buffer>): Promise<void> {
-  const target = join(work.path, `restore-${snapshot.slice(0, 8)}-${Date.now()}`);
+async function restoreAndCompare(snapshot: string, expected: Map<string, string>): Promise<void> {
+  const target = join(work.path, `restore-${snapshot.slice(0, 8)}`);
   const result = await cairn("restore", snapshot, "--target", target);
   expect(result.code, result.stderr).toBe(0);
-  const restored = await readTree(join(target, src));
-  expect([...restored.keys()].sort()).toEqual([...expected.keys()].sort());
-  for (const [path, bytes] of expected) expect(restored.get(path)!.equals(bytes), path).toBe(true);
+  expect(await digest(join(target, src))).toEqual(expected);
   await fs.rm(target, { recursive: true });
 }
 
@@ -141,34 +140,44 @@ afterAll(async () => {
   await work?.cleanup();
 });
 
+/** SHA-256 of every file under `dir`, by relative path: what a snapshot of it must restore to. */
+async function digest(dir: string): Promise<Map<string, string>> {
+  return new Map([...(await readTree(dir))].map(([path, bytes]) => [path, hashBytes(bytes)]));
+}
+
+const KILLS = 20;
+const STAGE_KILLS = 7;
+const MAX_STAGES = 8;
+
 describe("a backup killed with SIGKILL", () => {
-  it("at 20+ points: every time the repository checks, the next backup reuses the packs, and every snapshot restores", async () => {
-    // First backup: 24 MB in large and small files.
-    for (let i = 0; i < 4; i++) await fs.writeFile(join(src, `large-${i}.bin`), seededBytes(4 * MiB + i * 1000, `large-${i}`));
-    await fs.mkdir(join(src, "small"));
-    for (let i = 0; i < 200; i++) await fs.writeFile(join(src, "small", `f-${i}`), seededBytes(40 * KiB + i, `small-${i}`));
-    const first = await readTree(src);
-    const firstBytes = [...first.values()].reduce((n, b) => n + b.length, 0);
-    const one = await backupThroughKills(8, Math.floor(firstBytes / PACK_BYTES));
+  it(`at ${KILLS}+ points: every time the repository checks, the next backup reuses the packs, and every snapshot restores`, async () => {
+    // Stages of ~24 MB (large and small files, one small file changed), each backed up through
+    // a series of kills and then to a snapshot, until enough kills have landed: runs after the
+    // first have a parent, so each re-reads only its own stage.
+    const snapshots: { id: string; files: Map<string, string> }[] = [];
+    let killed = 0;
+    let bytes = 0;
+    for (let stage = 0; killed < KILLS; stage++) {
+      expect(stage, "stages needed to land the kills").toBeLessThan(MAX_STAGES);
+      const dir = join(src, `stage-${stage}`);
+      await fs.mkdir(join(dir, "small"), { recursive: true });
+      for (let i = 0; i < 4; i++) await fs.writeFile(join(dir, `large-${i}.bin`), seededBytes(4 * MiB + i * 1000, `${stage}-large-${i}`));
+      for (let i = 0; i < 200; i++) await fs.writeFile(join(dir, "small", `f-${i}`), seededBytes(40 * KiB + i, `${stage}-small-${i}`));
+      if (stage > 0) await fs.writeFile(join(src, "stage-0", "small", "f-0"), seededBytes(40 * KiB, `changed in ${stage}`));
+      bytes += 4 * 4 * MiB + 200 * 40 * KiB + 40 * KiB;
+      const result = await backupThroughKills(Math.min(STAGE_KILLS, KILLS - killed + 2), (await completePacks()) + Math.floor((24 * MiB) / PACK_BYTES));
+      killed += result.killed;
+      snapshots.push({ id: result.snapshot, files: await digest(src) });
+    }
 
-    // Second backup: 72 MB more, and one file changed.
-    await fs.mkdir(join(src, "more"));
-    for (let i = 0; i < 18; i++) await fs.writeFile(join(src, "more", `part-${i}.bin`), seededBytes(4 * MiB, `more-${i}`));
-    await fs.writeFile(join(src, "small", "f-0"), seededBytes(40 * KiB, "changed"));
-    const second = await readTree(src);
-    const secondBytes = [...second.values()].reduce((n, b) => n + b.length, 0);
-    const two = await backupThroughKills(16, (await completePacks()) + Math.floor((secondBytes - firstBytes) / PACK_BYTES));
-
-    expect(one.killed + two.killed).toBeGreaterThanOrEqual(20);
     const stored = await expectNoDuplicates();
     // Stored once: the packs hold the data (incompressible) plus per-blob overhead, never twice.
-    expect(stored).toBeLessThan(secondBytes + 40 * KiB + 5 * MiB);
-    expect(stored).toBeGreaterThan(secondBytes);
+    expect(stored).toBeGreaterThan(bytes - snapshots.length * 40 * KiB);
+    expect(stored).toBeLessThan(bytes + 4 * MiB);
 
     const check = await cairn("check", "--read-data");
     expect(check.code, check.stdout).toBe(0);
     expect(check.stdout).toContain("no errors found");
-    await restoreAndCompare(one.snapshot, first);
-    await restoreAndCompare(two.snapshot, second);
+    for (const snapshot of snapshots) await restoreAndCompare(snapshot.id, snapshot.files);
   });
 });

@@ -1,6 +1,7 @@
 // Repository locks through the CLI: which commands share, which exclude, what is stale, what
 // unlock removes; the index database's one-process rule; and private file modes throughout.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import * as fs from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -9,7 +10,7 @@ import { LocalBackend } from "../../src/store/backend/local-backend.js";
 import { hashBytes } from "../../src/store/id.js";
 import { listLocks, RepositoryLock, type LockInfo } from "../../src/store/lock/repository-lock.js";
 import { openLocalRepository } from "../../src/store/open-local.js";
-import { runCairn, tempDir } from "../support/cli.js";
+import { CAIRN_BIN, runCairn, tempDir } from "../support/cli.js";
 
 let work: { path: string; cleanup: () => Promise<void> };
 let repo: string;
@@ -49,6 +50,21 @@ beforeAll(async () => {
 afterAll(async () => {
   await work?.cleanup();
 });
+
+/** Runs cairn, and once its stderr says `waitingFor`, calls `release`: the command must have waited. */
+function cairnReleasingWhen(args: string[], waitingFor: string, release: () => Promise<void>): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [CAIRN_BIN, "-r", repo, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  let released = false;
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+    if (!released && stderr.includes(waitingFor)) {
+      released = true;
+      void release();
+    }
+  });
+  return once(child, "close").then(([code]) => ({ code: code as number | null, stderr }));
+}
 
 const target = () => join(work.path, `restore-${Math.random().toString(36).slice(2)}`);
 
@@ -122,8 +138,7 @@ describe("a held lock", () => {
   it("is waited for with --retry-lock, naming the holder, and taken once released", async () => {
     await clearLocks();
     const key = await placeLock({ exclusive: false, command: "backup /srv" });
-    setTimeout(() => void backend.delete(key), 1500);
-    const waited = await cairn("--retry-lock", "30s", "repair", "index");
+    const waited = await cairnReleasingWhen(["--retry-lock", "30s", "repair", "index"], "repository is locked (", () => backend.delete(key));
     expect(waited.code, waited.stderr).toBe(0);
     expect(waited.stderr).toContain(`repository is locked (shared lock by PID ${process.pid} on ${hostname()} (test, "cairn backup /srv"`);
   });
@@ -147,14 +162,16 @@ describe("the index database", () => {
   it("admits one process: a second waits within --retry-lock with a message naming the holder, or fails with exit 11", async () => {
     await clearLocks();
     const holder = await openLocalRepository(repo);
+    let closing: Promise<void> | undefined;
+    let waited;
     try {
       const refused = await cairn("check");
       expect(refused.code).toBe(11);
       expect(refused.stderr).toMatch(new RegExp(`cairn: index database .* is in use by process ${process.pid} on ${hostname()}`));
+      waited = await cairnReleasingWhen(["--retry-lock", "30s", "check"], "waiting for the index database", () => (closing = holder.close()));
     } finally {
-      setTimeout(() => void holder.close(), 1500);
+      await (closing ?? holder.close());
     }
-    const waited = await cairn("--retry-lock", "30s", "check");
     expect(waited.code, waited.stderr).toBe(0);
     expect(waited.stderr).toContain(`waiting for the index database, held by process ${process.pid} on ${hostname()}`);
   });

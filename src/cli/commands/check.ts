@@ -15,6 +15,8 @@ interface CheckFlags {
   readDataSubset?: string;
 }
 
+const REACQUIRE_WAIT_MS = 24 * 60 * 60 * 1000;
+
 export function registerCheck(program: Command): void {
   program
     .command("check")
@@ -40,12 +42,16 @@ export function registerCheck(program: Command): void {
 
       const report = await withBackend(globals, out, "shared", async (backend: LocalBackend) => {
         progress?.start();
+        let opened = 0;
         try {
           return await checkRepository(
             {
               backend,
               acquire: async () => {
-                const repo = await openSessionRepository(backend.root, globals, out);
+                // After reading pack data, check waits for the index database as long as it takes
+                // rather than throw that work away; --retry-lock bounds only the first wait.
+                const wait = opened++ === 0 ? globals : { ...globals, retryLock: Math.max(globals.retryLock, REACQUIRE_WAIT_MS) };
+                const repo = await openSessionRepository(backend.root, wait, out);
                 if (repo.indexStatus.sync === "rebuilt") out.info("index database rebuilt from the index files");
                 return repo;
               },

@@ -27,7 +27,7 @@ export function registerRepair(program: Command): void {
     .option("-n, --dry-run", "report what would be done, change nothing", false)
     .action(async (flags: RepairIndexFlags, command: Command) => {
       const { globals, out } = commandContext(command);
-      await withRepository(globals, out, "exclusive", async (repo) => {
+      await withRepository(globals, out, flags.dryRun ? "shared" : "exclusive", async (repo) => {
         const report = await repairIndex(repo, { dryRun: flags.dryRun, readData: flags.readData, onInfo: (m) => out.info(m) });
         const would = flags.dryRun ? "would " : "";
         out.line(`${report.packs} packs: ${report.indexed} indexed from their trailers, ${report.salvaged.length} salvaged`);
@@ -49,7 +49,7 @@ export function registerRepair(program: Command): void {
     .option("-n, --dry-run", "report what would be done, change nothing", false)
     .action(async (flags: RepairSnapshotsFlags, command: Command) => {
       const { globals, out } = commandContext(command);
-      await withRepository(globals, out, "exclusive", async (repo) => {
+      await withRepository(globals, out, flags.dryRun ? "shared" : "exclusive", async (repo) => {
         const report = await repairSnapshots(repo, { dryRun: flags.dryRun, forget: flags.forget });
         const would = flags.dryRun ? "would be " : "";
         for (const r of report.repaired) {
