@@ -28,7 +28,7 @@ async function describeOrphan(backend: Backend, id: Id, size: number): Promise<I
  * Indexes the packs under data/ that no index file lists. A writer indexes its packs every few
  * packs and at the end, so one killed part-way leaves its last packs unindexed: adopting them
  * makes the next backup reuse their blobs instead of storing them again. Only call this while
- * holding the index database with no other writer possible (the caller knows a writer died).
+ * holding the index database and a repository lock, knowing the last writer died.
  */
 export async function adoptOrphanPacks(backend: Backend, db: IndexDb): Promise<AdoptionResult> {
   const { packs } = await listPacks(backend);
@@ -45,6 +45,8 @@ export async function adoptOrphanPacks(backend: Backend, db: IndexDb): Promise<A
   }
   for (const group of groupForIndexFiles(adopted)) await writeIndexFile(backend, db, group);
   let temporaryFilesRemoved = 0;
-  for (const prefix of ["data/", "index/"]) temporaryFilesRemoved += (await backend.removeTemporaryFiles?.(prefix)) ?? 0;
+  // No live process can own these: writers of data/ and index/ hold the index database, and
+  // tag and forget, which write snapshots/ without it, hold an exclusive repository lock.
+  for (const prefix of ["data/", "index/", "snapshots/"]) temporaryFilesRemoved += (await backend.removeTemporaryFiles?.(prefix)) ?? 0;
   return { adopted, unreadable, temporaryFilesRemoved };
 }
