@@ -69,9 +69,11 @@ export interface SaveResult {
 /** Packs written but not yet in an index file are indexed once there are this many. */
 const INDEX_FLUSH_PACKS = 8;
 /** Blobs being hashed at once, across every stream of a backup: bounds the bytes held by workers. */
-const MAX_HASHES = 8;
+const MAX_HASHES = 4;
+/** Blobs being compressed at once: enough to keep every worker busy. */
+const MAX_ENCODES = 4;
 /** Pack uploads allowed in flight before saveBlob waits. */
-const MAX_UPLOADS = 2;
+const MAX_UPLOADS = 1;
 const TREE_CACHE_SIZE = 4096;
 
 /**
@@ -213,7 +215,7 @@ export class Repository {
       return { id, added: false };
     }
     this.unindexed.add(id);
-    while (this.encodes.size >= 8 || this.uploads.size >= MAX_UPLOADS) {
+    while (this.encodes.size >= MAX_ENCODES || this.uploads.size >= MAX_UPLOADS) {
       await Promise.race([...this.encodes, ...this.uploads]);
       this.throwIfFailed();
     }
