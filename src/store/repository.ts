@@ -97,6 +97,7 @@ export class Repository {
   private readonly treeCache = new Map<Id, TreeNode[]>();
   private writing: Promise<void> | undefined;
   private writingStarted = false;
+  private marking: Promise<void> | undefined;
 
   private constructor(
     readonly backend: Backend,
@@ -157,11 +158,11 @@ export class Repository {
   }
 
   /**
-   * Starts a writing session, once, before the first blob is stored. A writer marks the index
-   * database while it writes and clears the mark when it closes with everything indexed, so a
-   * mark found here means the last writer was killed: the packs it wrote but had not indexed
-   * yet are adopted first, so this session reuses their blobs instead of storing them again.
-   * Only one process holds the database at a time, so no live writer can own such packs.
+   * Prepares for writing, once, before the first blob is stored. A writer marks the index
+   * database before its first pack and clears the mark when it closes with every pack indexed,
+   * so a mark found here means the last writer was killed: the packs it wrote but had not
+   * indexed yet are adopted first, so this session reuses their blobs instead of storing them
+   * again. Only one process holds the database at a time, so no live writer can own such packs.
    */
   beginWriting(): Promise<void> {
     this.writing ??= (async () => {
@@ -173,11 +174,17 @@ export class Repository {
           this.onInfo(`indexed ${result.adopted.length} pack(s) (${blobs} blobs) left by an interrupted ${previous.hostname === os.hostname() ? `process ${previous.pid}` : `writer on ${previous.hostname}`} since ${previous.since}`);
         }
         for (const u of result.unreadable) this.onInfo(`left unindexed: ${u.message} (see cairn check)`);
+        await this.index.clearWriterMarker();
       }
-      await this.index.setWriterMarker({ pid: process.pid, hostname: os.hostname(), since: new Date().toISOString() });
       this.writingStarted = true;
     })();
     return this.writing;
+  }
+
+  /** Sets this writer's mark (see beginWriting), once, before its first pack is stored. */
+  private markWriting(): Promise<void> {
+    this.marking ??= this.index.setWriterMarker({ pid: process.pid, hostname: os.hostname(), since: new Date().toISOString() });
+    return this.marking;
   }
 
   // ---- blobs -------------------------------------------------------------------------------
@@ -240,7 +247,8 @@ export class Repository {
     if (builder.blobCount === 0) return;
     this.builders[type] = new PackBuilder(type);
     const pack = builder.finish();
-    const upload = uploadPack(this.backend, pack.id, pack.bytes)
+    const upload = this.markWriting()
+      .then(() => uploadPack(this.backend, pack.id, pack.bytes))
       .then(() => {
         this.stats.packsWritten++;
         this.packsToIndex.push({ id: pack.id, type, size: pack.bytes.length, entries: pack.entries });
@@ -342,7 +350,7 @@ export class Repository {
     await Promise.allSettled([...this.encodes, ...this.uploads, this.indexing]);
     await this.encoder?.close();
     // Every pack written is in an index file: the next writer has nothing to adopt.
-    if (this.writingStarted && !this.failure && this.packsToIndex.length === 0) await this.index.clearWriterMarker();
+    if (this.marking && !this.failure && this.packsToIndex.length === 0) await this.index.clearWriterMarker();
     await this.index.close();
   }
 }
