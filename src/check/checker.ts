@@ -1,6 +1,6 @@
 import type { Backend } from "../store/backend/backend.js";
 import type { Id } from "../store/id.js";
-import { listPacks } from "../store/pack/pack-list.js";
+import { listPacks, type PackListing } from "../store/pack/pack-list.js";
 import type { Repository } from "../store/repository.js";
 import { DamageReporter } from "./damage-report.js";
 import { DamagedBlobs } from "./damaged-blobs.js";
@@ -55,8 +55,7 @@ export function heldRepository(repo: Repository): CheckAccess {
 export async function checkRepository(access: CheckAccess, options: CheckOptions = {}): Promise<CheckReport> {
   const log = new FindingLog(options.onFinding);
   const damaged = new DamagedBlobs();
-  const listing = await listPacks(access.backend);
-  const report: CheckReport = { findings: log.findings, errors: 0, warnings: 0, snapshots: 0, trees: 0, files: 0, indexFiles: 0, packs: listing.packs.size, packsRead: 0, bytesRead: 0 };
+  const report: CheckReport = { findings: log.findings, errors: 0, warnings: 0, snapshots: 0, trees: 0, files: 0, indexFiles: 0, packs: 0, packsRead: 0, bytesRead: 0 };
   const walk = async (repo: Repository) => {
     const reporter = new DamageReporter(repo, damaged, log);
     await reporter.run();
@@ -64,8 +63,12 @@ export async function checkRepository(access: CheckAccess, options: CheckOptions
   };
 
   let indexed: Map<Id, IndexedPackInfo>;
+  let listing: PackListing;
   let repo = await access.acquire();
   try {
+    // Listed while holding the index database: no writer can add packs and index files meanwhile.
+    listing = await listPacks(access.backend);
+    report.packs = listing.packs.size;
     const structure = new IndexChecker(repo.backend, repo.index, listing, log, damaged);
     await structure.run();
     report.indexFiles = structure.indexFiles.length;
