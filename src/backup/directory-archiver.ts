@@ -1,4 +1,4 @@
-import { constants as fsConstants, type BigIntStats } from "node:fs";
+import { closeSync, constants as fsConstants, lstatSync, readdirSync, type BigIntStats } from "node:fs";
 import * as fs from "node:fs/promises";
 import { InterruptedError } from "../errors.js";
 import type { Id } from "../store/id.js";
@@ -7,7 +7,7 @@ import { readXattrs } from "../platform/xattrs.js";
 import type { BackupContext, SavedFile } from "./backup-context.js";
 import { isUnchanged } from "./change-detection.js";
 import { saveContent } from "./file-saver.js";
-import { readFile } from "./file-reader.js";
+import { openForReading, openSyncForReading, readFile, readWholeFileSync, type WholeFile } from "./file-reader.js";
 import { nodeFromStat, nodeTypeOf } from "./fs-metadata.js";
 import { Semaphore } from "./semaphore.js";
 
@@ -124,18 +124,27 @@ async function archiveFile(ctx: BackupContext, path: FsPath, st: BigIntStats, no
   return done(kind, saved.size);
 }
 
-/** Opens without updating the access time where the kernel allows it (owner or root). */
-async function openForReading(path: Buffer): Promise<fs.FileHandle> {
-  const noatime = fsConstants.O_NOATIME ?? 0;
-  try {
-    return await fs.open(path, fsConstants.O_RDONLY | noatime);
-  } catch (err) {
-    if (noatime === 0 || (err as NodeJS.ErrnoException).code !== "EPERM") throw err;
-    return fs.open(path, fsConstants.O_RDONLY);
-  }
-}
-
 async function readContent(ctx: BackupContext, path: FsPath, st: BigIntStats): Promise<SavedFile | undefined> {
+  if (st.size <= BigInt(ctx.repo.config.chunker.minSize)) {
+    let fd: number;
+    try {
+      fd = openSyncForReading(path.access);
+    } catch (err) {
+      ctx.warn({ path: display(path), message: `cannot open: ${errorCode(err)}` });
+      return undefined;
+    }
+    let whole: WholeFile | undefined;
+    try {
+      whole = readWholeFileSync(fd, Number(st.size));
+    } catch (err) {
+      ctx.warn({ path: display(path), message: `read error: ${errorCode(err)}` });
+      return undefined;
+    } finally {
+      closeSync(fd);
+    }
+    // A file that grew past its lstat size is streamed like a large one.
+    if (whole) return saveWholeFile(ctx, path, st, whole);
+  }
   let handle: fs.FileHandle;
   try {
     handle = await openForReading(path.access);
@@ -147,10 +156,7 @@ async function readContent(ctx: BackupContext, path: FsPath, st: BigIntStats): P
     ctx.onFile?.(display(path));
     ctx.counters.filesRead++;
     const saved = await saveContent(ctx.repo, readFile(handle, ctx.signal), (n) => (ctx.counters.bytesProcessed += n));
-    const after = await handle.stat({ bigint: true });
-    if (after.size !== st.size || after.mtimeNs !== st.mtimeNs) {
-      ctx.warn({ path: display(path), message: "file changed while it was read" });
-    }
+    warnIfChanged(ctx, path, st, await handle.stat({ bigint: true }));
     return saved;
   } catch (err) {
     if (err instanceof InterruptedError || !(err as NodeJS.ErrnoException).code) throw err;
@@ -158,6 +164,23 @@ async function readContent(ctx: BackupContext, path: FsPath, st: BigIntStats): P
     return undefined;
   } finally {
     await handle.close();
+  }
+}
+
+/** A file no larger than the chunker's minimum is one chunk whatever its bytes: no chunker needed. */
+async function saveWholeFile(ctx: BackupContext, path: FsPath, st: BigIntStats, whole: WholeFile): Promise<SavedFile> {
+  ctx.onFile?.(display(path));
+  ctx.counters.filesRead++;
+  const size = whole.bytes.length;
+  ctx.counters.bytesProcessed += size;
+  warnIfChanged(ctx, path, st, whole.after);
+  const content = size === 0 ? [] : [(await ctx.repo.saveBlob("data", whole.bytes)).id];
+  return { content, size };
+}
+
+function warnIfChanged(ctx: BackupContext, path: FsPath, before: BigIntStats, after: BigIntStats): void {
+  if (after.size !== before.size || after.mtimeNs !== before.mtimeNs) {
+    ctx.warn({ path: display(path), message: "file changed while it was read" });
   }
 }
 
@@ -187,7 +210,7 @@ export async function archiveDirectory(ctx: BackupContext, dir: FsPath, previous
 async function archiveEntries(ctx: BackupContext, dir: FsPath, previousTree: Id | undefined, rootDevice: bigint): Promise<Id | undefined> {
   let names: Buffer[];
   try {
-    names = await fs.readdir(dir.access, { encoding: "buffer" });
+    names = readdirSync(dir.access, { encoding: "buffer" });
   } catch (err) {
     ctx.warn({ path: display(dir), message: `cannot read directory: ${errorCode(err)}` });
     names = [];
@@ -205,7 +228,7 @@ async function archiveEntries(ctx: BackupContext, dir: FsPath, previousTree: Id 
   const files: Promise<void>[] = [];
   const subdirs: { path: FsPath; st: BigIntStats; previous: TreeNode | undefined }[] = [];
   const paths = names.map((name) => child(dir, name));
-  const stats = await statAll(ctx, paths);
+  const stats = statAll(ctx, paths);
   names.forEach((name, i) => {
     const st = stats[i];
     if (!st) return;
@@ -215,7 +238,10 @@ async function archiveEntries(ctx: BackupContext, dir: FsPath, previousTree: Id 
     else files.push(archiveEntry(ctx, path, st, previous, rootDevice).then((node) => void (node && nodes.push(node))));
   });
   await Promise.all(files);
-  for (const sub of subdirs) {
+  for (let i = 0; i < subdirs.length; i++) {
+    // Subdirectories are archived in turn; the parent trees of the next few load meanwhile.
+    for (const ahead of subdirs.slice(i, i + TREE_PREFETCH)) prefetchTree(ctx, ahead.previous);
+    const sub = subdirs[i]!;
     const node = await archiveEntry(ctx, sub.path, sub.st, sub.previous, rootDevice);
     if (node) nodes.push(node);
   }
@@ -227,23 +253,24 @@ async function archiveEntries(ctx: BackupContext, dir: FsPath, previousTree: Id 
   return id;
 }
 
-const STAT_BATCH = 64;
+const TREE_PREFETCH = 8;
 
-/** lstat in parallel batches: one at a time would leave the thread pool idle on large directories. */
-async function statAll(ctx: BackupContext, paths: FsPath[]): Promise<(BigIntStats | undefined)[]> {
-  const result: (BigIntStats | undefined)[] = [];
-  for (let i = 0; i < paths.length; i += STAT_BATCH) {
-    const batch = paths.slice(i, i + STAT_BATCH);
-    result.push(
-      ...(await Promise.all(
-        batch.map((path) =>
-          fs.lstat(path.access, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
-            ctx.warn({ path: display(path), message: `cannot stat: ${errorCode(err)}` });
-            return undefined;
-          }),
-        ),
-      )),
-    );
-  }
-  return result;
+function prefetchTree(ctx: BackupContext, previous: TreeNode | undefined): void {
+  // A failure shows again, and is handled, when the subdirectory itself loads the tree.
+  if (previous?.type === "dir" && previous.subtree) ctx.repo.loadTree(previous.subtree).catch(() => undefined);
+}
+
+/**
+ * lstat of every entry, synchronously: for metadata in the kernel's caches a call costs about a
+ * microsecond, where each asynchronous one costs a round trip through libuv's thread pool.
+ */
+function statAll(ctx: BackupContext, paths: FsPath[]): (BigIntStats | undefined)[] {
+  return paths.map((path) => {
+    try {
+      return lstatSync(path.access, { bigint: true });
+    } catch (err) {
+      ctx.warn({ path: display(path), message: `cannot stat: ${errorCode(err)}` });
+      return undefined;
+    }
+  });
 }

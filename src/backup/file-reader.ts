@@ -1,7 +1,11 @@
+import { constants as fsConstants, fstatSync, openSync, readSync, type BigIntStats } from "node:fs";
 import * as fs from "node:fs/promises";
 import { InterruptedError } from "../errors.js";
 
 const READ_SIZE = 1024 * 1024;
+/** Read buffers are reused across files: a fresh 1 MiB buffer per file kept the GC busy. */
+const spareBuffers: Buffer[] = [];
+const MAX_SPARE_BUFFERS = 8;
 
 /**
  * Reads an open file from the start. One buffer is reused for every read: the consumer (the
@@ -9,12 +13,65 @@ const READ_SIZE = 1024 * 1024;
  */
 export async function* readFile(handle: fs.FileHandle, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   let position = 0;
-  const buffer = Buffer.allocUnsafe(READ_SIZE);
-  for (;;) {
-    if (signal?.aborted) throw new InterruptedError();
-    const { bytesRead } = await handle.read(buffer, 0, READ_SIZE, position);
-    if (bytesRead === 0) return;
-    position += bytesRead;
-    yield bytesRead === READ_SIZE ? buffer : buffer.subarray(0, bytesRead);
+  const buffer = spareBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_SIZE);
+  try {
+    for (;;) {
+      if (signal?.aborted) throw new InterruptedError();
+      const { bytesRead } = await handle.read(buffer, 0, READ_SIZE, position);
+      if (bytesRead === 0) return;
+      position += bytesRead;
+      yield bytesRead === READ_SIZE ? buffer : buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buffer);
   }
 }
+
+/** Opens without updating the access time where the kernel allows it (owner or root). */
+export async function openForReading(path: Buffer): Promise<fs.FileHandle> {
+  const noatime = fsConstants.O_NOATIME ?? 0;
+  try {
+    return await fs.open(path, fsConstants.O_RDONLY | noatime);
+  } catch (err) {
+    if (noatime === 0 || (err as NodeJS.ErrnoException).code !== "EPERM") throw err;
+    return fs.open(path, fsConstants.O_RDONLY);
+  }
+}
+
+/** openForReading, synchronously. */
+export function openSyncForReading(path: Buffer): number {
+  const noatime = fsConstants.O_NOATIME ?? 0;
+  try {
+    return openSync(path, fsConstants.O_RDONLY | noatime);
+  } catch (err) {
+    if (noatime === 0 || (err as NodeJS.ErrnoException).code !== "EPERM") throw err;
+    return openSync(path, fsConstants.O_RDONLY);
+  }
+}
+
+export interface WholeFile {
+  bytes: Uint8Array<ArrayBuffer>;
+  /** fstat after the read, to tell whether the file changed meanwhile. */
+  after: BigIntStats;
+}
+
+/**
+ * Reads a small open file whole, synchronously: for a page-cached file of a few KiB that costs a few
+ * microseconds, where open, read, fstat and close through libuv's thread pool cost a round trip
+ * each. The bytes own their ArrayBuffer (they may be handed to a worker). Returns undefined when
+ * the file holds more than `size` bytes (it grew since its lstat): the caller streams it instead.
+ */
+export function readWholeFileSync(fd: number, size: number): WholeFile | undefined {
+  const bytes = new Uint8Array(size);
+  let filled = 0;
+  while (filled < size) {
+    const n = readSync(fd, bytes, filled, size - filled, filled);
+    if (n === 0) break;
+    filled += n;
+  }
+  if (readSync(fd, probe, 0, 1, filled) > 0) return undefined;
+  const after = fstatSync(fd, { bigint: true });
+  return { bytes: filled === size ? bytes : bytes.slice(0, filled), after };
+}
+
+const probe = new Uint8Array(1);

@@ -95,6 +95,7 @@ export class Repository {
   private failure: Error | undefined;
   private encoder: EncoderPool | undefined;
   private readonly treeCache = new Map<Id, TreeNode[]>();
+  private readonly treesLoading = new Map<Id, Promise<TreeNode[]>>();
   private writing: Promise<void> | undefined;
   private writingStarted = false;
   private marking: Promise<void> | undefined;
@@ -313,9 +314,19 @@ export class Repository {
     return (await this.saveBlob("tree", serializeTree(nodes))).id;
   }
 
-  async loadTree(id: Id): Promise<TreeNode[]> {
+  /** A tree, from the cache or the repository; concurrent loads of one tree share a read (callers may prefetch). */
+  loadTree(id: Id): Promise<TreeNode[]> {
     const cached = this.treeCache.get(id);
-    if (cached) return cached;
+    if (cached) return Promise.resolve(cached);
+    let loading = this.treesLoading.get(id);
+    if (!loading) {
+      loading = this.readTree(id).finally(() => this.treesLoading.delete(id));
+      this.treesLoading.set(id, loading);
+    }
+    return loading;
+  }
+
+  private async readTree(id: Id): Promise<TreeNode[]> {
     const location = this.index.lookup(id);
     if (location && location.type !== "tree") throw new IntegrityError(`blob ${id} is not a tree`);
     const nodes = parseTree(id, await this.loadBlob(id));

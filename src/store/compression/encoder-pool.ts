@@ -9,7 +9,7 @@ import type { Id } from "../id.js";
 import type { WorkerRequest, WorkerResponse } from "./encode-worker.js";
 
 /** Blobs this small cost more to ship to a worker than to hash and compress here. */
-const INLINE_LIMIT = 16 * 1024;
+const INLINE_LIMIT = 4 * 1024;
 
 /** A blob whose hash is known; its bytes wait on a worker (or here) until encoded or dropped. */
 export interface HashedBlob {
