@@ -91,15 +91,19 @@ export async function runSuite(tools: BackupTool[], workDir: string, scale: Corp
     await step(tool, "no-change incremental", tool.backup(repo, corpusDir));
   }
   const change = await advanceCorpus(corpusDir, { scale, seed, day: 2 });
+  const targets: string[] = [];
   for (const tool of tools) {
     const repo = repoOf(tool);
     await step(tool, "small-change incremental", tool.backup(repo, corpusDir));
     const target = join(workDir, `restore-${tool.name}`);
     await rm(target, { recursive: true, force: true });
     await mkdir(target, { recursive: true });
+    targets.push(target);
     await step(tool, "restore", tool.restoreLatest(repo, target));
-    await rm(target, { recursive: true, force: true });
     await step(tool, "check --read-data", tool.checkFullRead(repo));
   }
+  // Removed only now: ext4 creates files slowly for minutes after many deletions (it avoids
+  // recently freed inodes), which would slow whichever restore came after another's cleanup.
+  for (const target of targets) await rm(target, { recursive: true, force: true });
   return { corpus, corpusDay2: change.after, results };
 }

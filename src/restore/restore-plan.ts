@@ -10,7 +10,7 @@ export interface FileTarget {
   /** Blobs not yet written; when it reaches zero the file is complete. */
   pending: number;
   /** Set once the file exists at its final size; later writes open it without truncating. */
-  creating?: Promise<void>;
+  created?: boolean;
   damaged: boolean;
 }
 

@@ -1,4 +1,4 @@
-import { constants as fsConstants } from "node:fs";
+import { chmodSync, closeSync, constants as fsConstants, ftruncateSync, lchownSync, mkdirSync, openSync, unlinkSync, writeSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import { CairnError, IntegrityError, InterruptedError } from "../errors.js";
 import { findNode } from "../store/tree/tree-walker.js";
@@ -72,6 +72,10 @@ export interface RestoreResult {
 interface MetadataTarget {
   path: Buffer;
   node: TreeNode;
+}
+
+function writeAll(fd: number, data: Uint8Array, position: number): void {
+  for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done, position + done);
 }
 
 function join(dir: Buffer, name: Buffer): Buffer {
@@ -306,7 +310,7 @@ export class Restorer {
 
   private async makeDir(path: Buffer): Promise<void> {
     try {
-      await fs.mkdir(path, { mode: 0o700 });
+      mkdirSync(path, { mode: 0o700 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       // Never follow a symlink that stands where a directory should be.
@@ -358,7 +362,7 @@ export class Restorer {
       offset += location.plainLength;
     }
     if (file.pending === 0) {
-      await this.ensureCreated(file);
+      this.ensureCreated(file);
       this.options.onFileDone?.(file.display, 0);
     }
   }
@@ -382,30 +386,39 @@ export class Restorer {
     file.damaged = true;
   }
 
-  /** Opens a file for writing, refusing to follow a symlink planted where the file goes. */
-  private async open(file: FileTarget, truncate: boolean): Promise<fs.FileHandle> {
+  /**
+   * Opens a file for writing, refusing to follow a symlink planted where the file goes. The first
+   * open creates (or truncates) it at its final size: what is never written stays a hole.
+   * File operations here are synchronous: on a local file system each costs microseconds, and
+   * tens of thousands of small files through libuv's thread pool cost more in hand-offs (and in
+   * contention on the directory) than the work itself. Pack reads stay asynchronous.
+   */
+  private openForWriting(file: FileTarget): number {
+    const truncate = !file.created;
     const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | (truncate ? fsConstants.O_TRUNC : 0);
+    let fd: number;
     try {
-      return await fs.open(file.path, flags, 0o600);
+      fd = openSync(file.path, flags, 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ELOOP") throw err;
-      await fs.unlink(file.path);
-      return fs.open(file.path, flags, 0o600);
+      unlinkSync(file.path);
+      fd = openSync(file.path, flags, 0o600);
     }
+    if (truncate) {
+      try {
+        ftruncateSync(fd, file.node.size ?? 0);
+      } catch (err) {
+        closeSync(fd);
+        throw err;
+      }
+      file.created = true;
+      this.result.files++;
+    }
+    return fd;
   }
 
-  /** Creates (or truncates) the file once, at its final size: what is never written stays a hole. */
-  private ensureCreated(file: FileTarget): Promise<void> {
-    file.creating ??= (async () => {
-      const handle = await this.open(file, true);
-      try {
-        await handle.truncate(file.node.size ?? 0);
-      } finally {
-        await handle.close();
-      }
-      this.result.files++;
-    })();
-    return file.creating;
+  private ensureCreated(file: FileTarget): void {
+    if (!file.created) closeSync(this.openForWriting(file));
   }
 
   private async writeContents(): Promise<void> {
@@ -457,15 +470,16 @@ export class Restorer {
     for (const use of blob.uses) {
       const file = use.file;
       if (!plain) this.markDamaged(file, error ?? `blob ${blob.id} unreadable`);
-      await this.ensureCreated(file);
       if (plain && ranges.length > 0) {
-        const handle = await this.open(file, false);
+        const fd = this.openForWriting(file);
         try {
           const own = use.offset % HOLE_BLOCK === 0 ? ranges : nonZeroRanges(plain, use.offset);
-          for (const r of own) await handle.write(plain, r.start, r.end - r.start, use.offset + r.start);
+          for (const r of own) writeAll(fd, plain.subarray(r.start, r.end), use.offset + r.start);
         } finally {
-          await handle.close();
+          closeSync(fd);
         }
+      } else {
+        this.ensureCreated(file);
       }
       if (plain) this.result.bytes += plain.length;
       file.pending--;
@@ -487,9 +501,9 @@ export class Restorer {
     try {
       // Order matters: chown clears setuid/setgid and file capabilities, so the extended
       // attributes and then the mode come after it, and the times last of all.
-      if (this.asRoot) await fs.lchown(path, node.uid, node.gid);
+      if (this.asRoot) lchownSync(path, node.uid, node.gid);
       if (node.xattrs?.length) writeXattrs(path, node.xattrs);
-      if (node.type !== "symlink") await fs.chmod(path, node.mode & 0o7777);
+      if (node.type !== "symlink") chmodSync(path, node.mode & 0o7777);
       const mtime = parseNanos(node.mtime);
       await setFileTimes(path, node.atime ? parseNanos(node.atime) : mtime, mtime);
     } catch (err) {
