@@ -124,8 +124,11 @@ async function archiveFile(ctx: BackupContext, path: FsPath, st: BigIntStats, no
   return done(kind, saved.size);
 }
 
+/** Files up to this size are read whole and synchronously (see readWholeFileSync). */
+const SMALL_FILE = 1024n * 1024n;
+
 async function readContent(ctx: BackupContext, path: FsPath, st: BigIntStats): Promise<SavedFile | undefined> {
-  if (st.size <= BigInt(ctx.repo.config.chunker.minSize)) {
+  if (st.size <= SMALL_FILE) {
     let fd: number;
     try {
       fd = openSyncForReading(path.access);
@@ -167,15 +170,18 @@ async function readContent(ctx: BackupContext, path: FsPath, st: BigIntStats): P
   }
 }
 
-/** A file no larger than the chunker's minimum is one chunk whatever its bytes: no chunker needed. */
 async function saveWholeFile(ctx: BackupContext, path: FsPath, st: BigIntStats, whole: WholeFile): Promise<SavedFile> {
   ctx.onFile?.(display(path));
   ctx.counters.filesRead++;
-  const size = whole.bytes.length;
-  ctx.counters.bytesProcessed += size;
   warnIfChanged(ctx, path, st, whole.after);
-  const content = size === 0 ? [] : [(await ctx.repo.saveBlob("data", whole.bytes)).id];
-  return { content, size };
+  const size = whole.bytes.length;
+  if (size === 0) return { content: [], size };
+  // No larger than the chunker's minimum, a file is one chunk whatever its bytes: no chunker needed.
+  if (size <= ctx.repo.config.chunker.minSize) {
+    ctx.counters.bytesProcessed += size;
+    return { content: [(await ctx.repo.saveBlob("data", whole.bytes)).id], size };
+  }
+  return saveContent(ctx.repo, [whole.bytes], (n) => (ctx.counters.bytesProcessed += n));
 }
 
 function warnIfChanged(ctx: BackupContext, path: FsPath, before: BigIntStats, after: BigIntStats): void {

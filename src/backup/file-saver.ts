@@ -15,7 +15,7 @@ const CHUNKS_IN_FLIGHT = 8;
  * content list. Several chunks are in flight at once (hashing happens off the main thread);
  * the list keeps the stream's order.
  */
-export async function saveContent(repo: BlobSink, source: AsyncIterable<Uint8Array>, onBytes?: (n: number) => void): Promise<SavedContent> {
+export async function saveContent(repo: BlobSink, source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, onBytes?: (n: number) => void): Promise<SavedContent> {
   const content: Id[] = [];
   const inFlight: Promise<Id>[] = [];
   let size = 0;

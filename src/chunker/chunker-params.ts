@@ -10,10 +10,11 @@ export interface ChunkerParams {
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
+/** Chosen by measurement (docs/benchmarks.md, "Choosing the chunk size"): half the daily growth of 1 MiB chunks, same first backup. */
 export const DEFAULT_CHUNKER_PARAMS: ChunkerParams = Object.freeze({
-  minSize: 256 * KiB,
-  avgSize: 1 * MiB,
-  maxSize: 4 * MiB,
+  minSize: 64 * KiB,
+  avgSize: 256 * KiB,
+  maxSize: 1 * MiB,
 });
 
 /**

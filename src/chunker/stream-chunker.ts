@@ -13,7 +13,7 @@ const INITIAL_BUFFER = 64 * 1024;
  * they like, or transfer it to a worker thread. Only the last chunk may be shorter than minSize.
  */
 export async function* chunkStream(
-  source: AsyncIterable<Uint8Array>,
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   params: ChunkerParams,
 ): AsyncGenerator<Uint8Array> {
   const p = validateChunkerParams(params);

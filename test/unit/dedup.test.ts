@@ -121,7 +121,7 @@ describe("a small edit to a large file", () => {
     await fs.mkdir(join(dir, "src"));
     await fs.writeFile(file, original);
     first = await runBackup(repo, { sources: [new PathSource(join(dir, "src"))] });
-    // Default parameters (avg 1 MiB): several chunks, so the bound below means something.
+    // Default parameters (avg 256 KiB): many chunks, so the bound below means something.
     expect(first.snapshot.summary!.dataBlobs).toBeGreaterThanOrEqual(4);
   });
   afterAll(async () => {

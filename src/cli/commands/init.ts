@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { parseInteger, parseSize } from "../parse-options.js";
+import { DEFAULT_CHUNKER_PARAMS } from "../../chunker/index.js";
 import { initLocalRepository } from "../../store/open-local.js";
 import type { InitOptions } from "../../store/repository.js";
 import { commandContext } from "../command-context.js";
@@ -19,9 +20,9 @@ export function registerInit(program: Command): void {
     .description("create a new repository")
     .option("--pack-size <size>", "target size of pack files (default 16M)")
     .option("--compression <level>", "zstd level, 0 to store uncompressed (default 3)")
-    .option("--chunk-min <size>", "smallest chunk")
-    .option("--chunk-avg <size>", "average chunk")
-    .option("--chunk-max <size>", "largest chunk")
+    .option("--chunk-min <size>", "smallest chunk (default 64K)")
+    .option("--chunk-avg <size>", "average chunk (default 256K)")
+    .option("--chunk-max <size>", "largest chunk (default 1M)")
     .action(async (flags: InitFlags, command: Command) => {
       const { globals, out } = commandContext(command);
       const location = repositoryLocation(globals);
@@ -30,9 +31,9 @@ export function registerInit(program: Command): void {
       if (flags.compression) options.compressionLevel = parseInteger(flags.compression, "--compression");
       if (flags.chunkMin || flags.chunkAvg || flags.chunkMax) {
         options.chunker = {
-          minSize: parseSize(flags.chunkMin ?? "256K", "--chunk-min"),
-          avgSize: parseSize(flags.chunkAvg ?? "1M", "--chunk-avg"),
-          maxSize: parseSize(flags.chunkMax ?? "4M", "--chunk-max"),
+          minSize: flags.chunkMin ? parseSize(flags.chunkMin, "--chunk-min") : DEFAULT_CHUNKER_PARAMS.minSize,
+          avgSize: flags.chunkAvg ? parseSize(flags.chunkAvg, "--chunk-avg") : DEFAULT_CHUNKER_PARAMS.avgSize,
+          maxSize: flags.chunkMax ? parseSize(flags.chunkMax, "--chunk-max") : DEFAULT_CHUNKER_PARAMS.maxSize,
         };
       }
       await initLocalRepository(location.path, options);
