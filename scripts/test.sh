@@ -8,5 +8,5 @@ bash scripts/install-test-deps.sh
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm ci --no-audit --no-fund
 fi
-npx tsc -p tsconfig.json
+npm run build --silent
 CAIRN_SKIP_BUILD=1 npx vitest run "$@"

@@ -6,7 +6,7 @@ import * as fs from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCairn, tempDir } from "../support/cli.js";
-import { findingsOf, readTree, seededBytes } from "./damage-fixtures.js";
+import { findingsOf, listFiles, parseJsonLines, readTree, seededBytes } from "./damage-fixtures.js";
 
 const MiB = 1024 * 1024;
 const isRoot = process.getuid?.() === 0;
@@ -49,6 +49,8 @@ describe.skipIf(!isRoot)("a full disk (tmpfs, needs root)", () => {
     const backup = await cairn("backup", src);
     expectCleanFailure(backup);
     expect(await fs.readdir(join(repo, "snapshots")).catch(() => [])).toEqual([]);
+    const storedBeforeFailure = (await listFiles(join(repo, "data"))).reduce((sum, f) => sum + f.size, 0);
+    expect(storedBeforeFailure).toBeGreaterThan(8 * MiB);
 
     const check = await cairn("--json", "check", "--read-data");
     expect(check.code, check.stderr).toBe(0);
@@ -61,9 +63,11 @@ describe.skipIf(!isRoot)("a full disk (tmpfs, needs root)", () => {
     await fs.rm(join(mnt, "filler"));
 
     execFileSync("mount", ["-o", "remount,size=80m", mnt]);
-    const again = await cairn("backup", src);
+    // Packs the failed backup indexed, and those it left unindexed (adopted now), are reused.
+    const again = await cairn("--json", "backup", src);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toMatch(/indexed \d+ pack\(s\)/);
+    const summary = parseJsonLines(again.stdout).find((m) => m.message_type === "summary")!;
+    expect(summary.data_added as number).toBeLessThan(40 * MiB - storedBeforeFailure + 2 * MiB);
     const after = await cairn("check", "--read-data");
     expect(after.code, after.stdout).toBe(0);
     expect(after.stdout).toContain("no errors found");
