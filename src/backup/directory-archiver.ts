@@ -5,7 +5,7 @@ import type { Id } from "../store/id.js";
 import { decodeName, nodeNameBytes, type TreeNode } from "../store/tree/tree-node.js";
 import { readXattrs } from "../platform/xattrs.js";
 import type { BackupContext, SavedFile } from "./backup-context.js";
-import { isUnchanged } from "./change-detection.js";
+import { isUnchanged, xattrsUnchanged } from "./change-detection.js";
 import { saveContent } from "./file-saver.js";
 import { openForReading, openSyncForReading, readFile, readWholeFileSync, type WholeFile } from "./file-reader.js";
 import { nodeFromStat, nodeTypeOf } from "./fs-metadata.js";
@@ -56,11 +56,15 @@ export async function archiveEntry(ctx: BackupContext, path: FsPath, st: BigIntS
   }
   if (ctx.exclude?.(display(path), type === "dir", Number(st.size))) return undefined;
   const node = nodeFromStat(name.length > 0 ? name : Buffer.from("/"), st, type);
-  try {
-    const xattrs = readXattrs(path.access);
-    if (xattrs.length > 0) node.xattrs = xattrs;
-  } catch (err) {
-    ctx.warn({ path: display(path), message: `cannot read extended attributes: ${errorCode(err)}` });
+  if (xattrsUnchanged(node, previous, ctx.changeDetection)) {
+    if (previous!.xattrs) node.xattrs = previous!.xattrs;
+  } else {
+    try {
+      const xattrs = readXattrs(path.access);
+      if (xattrs.length > 0) node.xattrs = xattrs;
+    } catch (err) {
+      ctx.warn({ path: display(path), message: `cannot read extended attributes: ${errorCode(err)}` });
+    }
   }
   switch (type) {
     case "file":

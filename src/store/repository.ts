@@ -16,7 +16,7 @@ import {
   validatePackSize,
   type RepositoryConfig,
 } from "./config.js";
-import type { Id } from "./id.js";
+import { hashBytes, type Id } from "./id.js";
 import type { BlobLocation } from "./index/blob-location.js";
 import { IndexDb, type IndexDbOpenOptions } from "./index/index-db.js";
 import type { IndexedPack } from "./index/index-file.js";
@@ -209,6 +209,9 @@ export class Repository {
     // Data chunks own their buffers: they move to a worker to be hashed, and stay there to be
     // compressed if the repository needs them. The caller must not touch `plain` afterwards.
     while (this.hashes.size >= MAX_HASHES) await Promise.race(this.hashes);
+    // A tree is hashed here: the directory walk waits for its id, and a worker round trip
+    // costs more than hashing a listing of a few KiB.
+    knownId ??= type === "tree" ? hashBytes(plain) : undefined;
     const hashing = knownId ? Promise.resolve<HashedBlob>({ id: knownId, length: plain.length, plain }) : this.encoder.hash(plain);
     const settled = hashing.then(
       () => undefined,

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackup, type BackupOptions, type BackupResult } from "../../src/backup/archiver.js";
 import { isUnchanged } from "../../src/backup/change-detection.js";
 import { PathSource } from "../../src/backup/path-source.js";
+import { writeXattrs } from "../../src/platform/xattrs.js";
 import { initLocalRepository, openLocalRepository } from "../../src/store/open-local.js";
 import type { Repository } from "../../src/store/repository.js";
 import type { StoredSnapshot } from "../../src/store/snapshot/snapshot.js";
@@ -92,6 +93,20 @@ describe("a second backup of an unchanged tree", () => {
     const parent = await latest();
     expect((await backup(parent, { changeDetection: { ignoreCtime: true } })).snapshot.summary!.filesRead).toBe(0);
     expect((await backup(parent)).snapshot.summary!.filesRead).toBe(1);
+  });
+
+  it("keeps an unchanged file's extended attributes and sees a changed one's", async () => {
+    const target = filePath(77);
+    writeXattrs(Buffer.from(target), [{ name: "user.tag", value: Buffer.from("one") }]);
+    const xattrsIn = async (r: BackupResult) => (await findNode(repo, r.snapshot.tree, target))!.xattrs;
+    const tagged = await backup(await latest());
+    expect(await xattrsIn(tagged)).toEqual([{ name: "user.tag", value: Buffer.from("one") }]);
+    const unchanged = await backup(await latest());
+    expect(unchanged.snapshot.summary!.filesRead).toBe(0);
+    expect(await xattrsIn(unchanged)).toEqual([{ name: "user.tag", value: Buffer.from("one") }]);
+    // Only the attribute changes (same size, mtime and content): the ctime moves, so it is listed again.
+    writeXattrs(Buffer.from(target), [{ name: "user.tag", value: Buffer.from("two") }]);
+    expect(await xattrsIn(await backup(await latest()))).toEqual([{ name: "user.tag", value: Buffer.from("two") }]);
   });
 
   it("re-reads a file whose content blobs are no longer in the index", async () => {

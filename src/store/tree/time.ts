@@ -19,8 +19,22 @@ export function formatNanos(ns: bigint): string {
     seconds -= 1n;
   }
   if (seconds > MAX_SECONDS || seconds < -MAX_SECONDS) [seconds, fraction] = [seconds > 0n ? MAX_SECONDS : -MAX_SECONDS, 0n];
-  const iso = new Date(Number(seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, "");
-  return `${iso}.${fraction.toString().padStart(9, "0")}Z`;
+  return `${isoSeconds(seconds)}.${fraction.toString().padStart(9, "0")}Z`;
+}
+
+// A file's three times, and its neighbours' times, mostly fall in a few seconds.
+const isoCache = new Map<bigint, string>();
+const ISO_CACHE_SIZE = 256;
+
+/** `YYYY-MM-DDTHH:MM:SS` (or the six-digit year form) of a count of seconds since the epoch. */
+function isoSeconds(seconds: bigint): string {
+  let iso = isoCache.get(seconds);
+  if (iso === undefined) {
+    iso = new Date(Number(seconds) * 1000).toISOString().slice(0, -5); // drops ".sssZ"
+    if (isoCache.size >= ISO_CACHE_SIZE) isoCache.clear();
+    isoCache.set(seconds, iso);
+  }
+  return iso;
 }
 
 const RFC3339 = /^((?:\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
