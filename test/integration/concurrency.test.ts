@@ -37,7 +37,8 @@ describe("two backups started at once", () => {
     const dirs = [join(work.path, "one"), join(work.path, "two")];
     for (const [i, dir] of dirs.entries()) {
       await fs.mkdir(join(dir, "sub"), { recursive: true });
-      for (let f = 0; f < 4; f++) await fs.writeFile(join(dir, `f${f}.bin`), seededBytes(3 * MiB, `${i}-${f}`));
+      // Enough data that each backup lasts well beyond the jitter of two processes starting.
+      for (let f = 0; f < 4; f++) await fs.writeFile(join(dir, `f${f}.bin`), seededBytes(12 * MiB, `${i}-${f}`));
       // Some content in common, so the two share blobs.
       await fs.writeFile(join(dir, "sub", "common.bin"), seededBytes(2 * MiB, "common"));
     }
