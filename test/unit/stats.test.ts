@@ -11,8 +11,9 @@ let t: TestRepository;
 let src: string;
 let first: StoredSnapshot;
 let second: StoredSnapshot;
-const RANDOM = randomBytes(100_000);
-const TEXT = "z".repeat(50_000);
+// Both below the default chunker minimum (64 KiB): one chunk each, whatever the random bytes.
+const RANDOM = randomBytes(60_000);
+const TEXT = "z".repeat(30_000);
 
 beforeAll(async () => {
   t = await createTestRepository();
