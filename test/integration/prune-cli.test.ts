@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import * as fs from "node:fs/promises";
 import { join, relative } from "node:path";
@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LocalBackend } from "../../src/store/backend/local-backend.js";
 import { RepositoryLock } from "../../src/store/lock/repository-lock.js";
 import { CAIRN_BIN, runCairn, tempDir } from "../support/cli.js";
+import { manifest } from "../support/test-data.js";
 
 let work: { path: string; cleanup: () => Promise<void> };
 let repo: string;
@@ -27,16 +28,6 @@ async function cairn(args: string[]): Promise<string> {
   const r = await runCairn(["-r", repo, ...args]);
   expect(r.code, `cairn ${args.join(" ")}: ${r.stderr}`).toBe(0);
   return r.stdout;
-}
-
-async function manifest(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const entry of await fs.readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const file = join(entry.parentPath, entry.name);
-    out[relative(dir, file)] = createHash("sha256").update(await fs.readFile(file)).digest("hex");
-  }
-  return out;
 }
 
 async function listing(dir: string): Promise<string[]> {

@@ -2,12 +2,13 @@
 // passes and every kept snapshot restores byte-identical; at some of them the next prune is
 // also run to the end, and leaves the repository as an uninterrupted prune does.
 import { spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import * as fs from "node:fs/promises";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CAIRN_BIN, runCairn, tempDir } from "../support/cli.js";
+import { manifest } from "../support/test-data.js";
 
 let work: { path: string; cleanup: () => Promise<void> };
 let src: string;
@@ -21,16 +22,6 @@ async function cairn(args: string[]): Promise<string> {
   const r = await runCairn(args);
   expect(r.code, `cairn ${args.join(" ")}: ${r.stderr}`).toBe(0);
   return r.stdout;
-}
-
-async function manifest(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const entry of await fs.readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const file = join(entry.parentPath, entry.name);
-    out[relative(dir, file)] = createHash("sha256").update(await fs.readFile(file)).digest("hex");
-  }
-  return out;
 }
 
 async function writeFiles(indexes: Iterable<number>): Promise<void> {

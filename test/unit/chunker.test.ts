@@ -4,6 +4,7 @@ import { get_chunks } from "fastcdc-wasm";
 import { UsageError } from "../../src/errors.js";
 import { chunkStream, DEFAULT_CHUNKER_PARAMS, validateChunkerParams, type ChunkerParams } from "../../src/chunker/index.js";
 import { cutPoints } from "../../src/chunker/fastcdc.js";
+import { pseudoRandomBytes } from "../support/test-data.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -11,19 +12,6 @@ const SMALL: ChunkerParams = { minSize: 4 * KiB, avgSize: 16 * KiB, maxSize: 64 
 const TINY: ChunkerParams = { minSize: 64, avgSize: 256, maxSize: 1024 };
 /** maxSize 16 MiB makes the stream window hit its 64 MiB cap. */
 const HUGE: ChunkerParams = { minSize: 1 * MiB, avgSize: 4 * MiB, maxSize: 16 * MiB };
-
-/** Deterministic pseudo-random bytes (xorshift32), fast enough for tens of MiB. */
-function pseudoRandomBytes(length: number, seed: number): Uint8Array {
-  const words = new Uint32Array(Math.ceil(length / 4));
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  return new Uint8Array(words.buffer, 0, length);
-}
 
 /** Streams `data` split at `splits` (sorted offsets), reusing one read buffer like fs streams do. */
 async function* readsAt(data: Uint8Array, splits: readonly number[]): AsyncGenerator<Uint8Array> {

@@ -11,22 +11,10 @@ import { restoreSnapshot } from "../../src/restore/restorer.js";
 import { initLocalRepository, openLocalRepository } from "../../src/store/open-local.js";
 import type { Repository } from "../../src/store/repository.js";
 import { findNode } from "../../src/store/tree/tree-walker.js";
+import { pseudoRandomBytes } from "../support/test-data.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-/** Deterministic incompressible bytes (xorshift32). */
-function pseudoRandomBytes(length: number, seed: number): Buffer {
-  const words = new Uint32Array(Math.ceil(length / 4));
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  return Buffer.from(words.buffer, 0, length);
-}
 
 let work: string;
 beforeAll(async () => {

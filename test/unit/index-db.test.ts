@@ -22,22 +22,11 @@ import { initLocalRepository, openLocalRepository } from "../../src/store/open-l
 import { packKey } from "../../src/store/pack/pack-format.js";
 import type { Repository } from "../../src/store/repository.js";
 import { localIndexDbPath } from "../../src/store/repository-location.js";
+import { pseudoRandomBytes } from "../support/test-data.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const DIST_INDEX_DB = fileURLToPath(new URL("../../dist/src/store/index/index-db.js", import.meta.url));
-
-function pseudoRandomBytes(length: number, seed: number): Buffer {
-  const words = new Uint32Array(Math.ceil(length / 4));
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  return Buffer.from(words.buffer, 0, length);
-}
 
 let work: string;
 let repoDir: string;

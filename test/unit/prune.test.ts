@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import { join, relative } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import { packKey } from "../../src/store/pack/pack-format.js";
 import type { Repository } from "../../src/store/repository.js";
 import type { StoredSnapshot } from "../../src/store/snapshot/snapshot.js";
 import { backup, createTestRepository, type TestRepository } from "../support/repo-fixture.js";
+import { manifest } from "../support/test-data.js";
 
 const SMALL = { packSize: 1024 * 1024, chunker: { minSize: 1024, avgSize: 4096, maxSize: 16384 } };
 const EXACT: PruneOptions = { dryRun: false, maxUnused: { percent: 0 }, maxRepackSize: Infinity };
@@ -64,17 +65,6 @@ async function fixture(): Promise<TestRepository> {
   };
   fixtures.push(f);
   return f;
-}
-
-/** Relative path -> SHA-256 of every file under `dir`. */
-async function manifest(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const entry of await fs.readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const file = join(entry.parentPath, entry.name);
-    out[relative(dir, file)] = createHash("sha256").update(await fs.readFile(file)).digest("hex");
-  }
-  return out;
 }
 
 /** Rewrites the files `names` of `dir` with fresh random content of `size` bytes. */
