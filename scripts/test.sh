@@ -9,4 +9,5 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
   npm ci --no-audit --no-fund
 fi
 npm run build --silent
+npm run typecheck --silent   # the tests too: vitest runs them without type checking
 CAIRN_SKIP_BUILD=1 npx vitest run "$@"

@@ -48,11 +48,12 @@ export interface TarFile {
 export async function tarOf(files: TarFile[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
-  pack.on("data", (c: Buffer) => chunks.push(c));
-  const done = new Promise((resolve) => pack.on("end", resolve));
+  pack.on("data", (c) => chunks.push(c as Buffer));
+  const done = new Promise<void>((resolve) => pack.on("end", () => resolve()));
   for (const f of files) {
     const header = { name: f.name, type: f.type ?? "file", mode: f.mode, uid: f.uid ?? 0, gid: f.gid ?? 0, mtime: new Date("2024-05-01T12:00:00Z"), ...(f.linkname ? { linkname: f.linkname } : {}) };
-    pack.entry(header, f.type === undefined || f.type === "file" ? (f.content ?? "") : undefined);
+    if (f.type === undefined || f.type === "file") pack.entry(header, f.content ?? "");
+    else pack.entry(header);
   }
   pack.finalize();
   await done;
@@ -85,7 +86,7 @@ export async function listTar(data: Buffer, strip = ""): Promise<Map<string, Lis
   await new Promise<void>((resolve, reject) => {
     extract.on("entry", (header, stream, next) => {
       const hash = createHash("sha256");
-      stream.on("data", (c: Buffer) => hash.update(c));
+      stream.on("data", (c) => hash.update(c as Buffer));
       stream.on("end", () => {
         const name = header.name.replace(/^\.\//, "").replace(/\/$/, "");
         const path = strip && name.startsWith(strip) ? name.slice(strip.length) : name;

@@ -55,6 +55,7 @@ export interface BackupAt {
 export async function backup(repo: Repository, paths: string[], options: BackupAt = {}): Promise<StoredSnapshot> {
   const result = await runBackup(repo, { sources: paths.map((p) => new PathSource(p)), hostname: options.hostname ?? "testhost", tags: options.tags ?? [], ...(options.time ? { time: options.time } : {}) });
   if (result.warnings.length > 0) throw new Error(`backup warnings: ${JSON.stringify(result.warnings)}`);
+  if (!result.snapshotId) throw new Error("backup wrote no snapshot");
   return { ...result.snapshot, id: result.snapshotId };
 }
 

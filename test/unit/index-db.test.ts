@@ -202,7 +202,7 @@ describe("one holder at a time", () => {
     const told: string[] = [];
     const attempt = IndexDb.open(dbPath, { waitMs: 600, onWait: (m) => told.push(m) });
     await expect(attempt).rejects.toThrow(LockError);
-    const err = await attempt.catch((e: LockError) => e);
+    const err = (await attempt.catch((e: unknown) => e)) as LockError;
     expect(err.exitCode).toBe(ExitCode.lockFailed);
     expect(err.message).toMatch(new RegExp(`^index database ${dbPath} is in use by process ${process.pid} on ${hostname()} \\(cairn .*, since \\d{4}-`));
     expect(err.message).toMatch(/--retry-lock/);
@@ -243,7 +243,7 @@ describe("one holder at a time", () => {
 
     it("fails with the other process named, and succeeds once it lets go", async () => {
       child = await holdInChild();
-      const err = await IndexDb.open(dbPath, { waitMs: 300 }).catch((e: Error) => e);
+      const err = (await IndexDb.open(dbPath, { waitMs: 300 }).catch((e: unknown) => e)) as Error;
       expect(err).toBeInstanceOf(LockError);
       expect(err.message).toMatch(new RegExp(`in use by process ${child.pid} on ${hostname()} \\(cairn backup /some/path, since `));
 

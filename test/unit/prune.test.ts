@@ -54,6 +54,9 @@ async function fixture(): Promise<TestRepository> {
     work,
     repoPath,
     repo: await openLocalRepository(repoPath),
+    async close() {
+      await f.repo.close();
+    },
     async reopen() {
       await f.repo.close();
       f.repo = await openLocalRepository(repoPath);
