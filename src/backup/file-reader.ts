@@ -27,25 +27,34 @@ export async function* readFile(handle: fs.FileHandle, signal?: AbortSignal): As
   }
 }
 
-/** Opens without updating the access time where the kernel allows it (owner or root). */
+/**
+ * Read-only; non-blocking so that a FIFO put where a file was lstat'ed a moment ago cannot hang
+ * the backup (for regular files the flag changes nothing).
+ */
+const READ_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NONBLOCK;
+/** Keeps the access time where the kernel allows it (owner or root); refused with EPERM otherwise. */
+const NOATIME = fsConstants.O_NOATIME ?? 0;
+
+function noatimeRefused(err: unknown): boolean {
+  return NOATIME !== 0 && (err as NodeJS.ErrnoException).code === "EPERM";
+}
+
 export async function openForReading(path: Buffer): Promise<fs.FileHandle> {
-  const noatime = fsConstants.O_NOATIME ?? 0;
   try {
-    return await fs.open(path, fsConstants.O_RDONLY | noatime);
+    return await fs.open(path, READ_FLAGS | NOATIME);
   } catch (err) {
-    if (noatime === 0 || (err as NodeJS.ErrnoException).code !== "EPERM") throw err;
-    return fs.open(path, fsConstants.O_RDONLY);
+    if (!noatimeRefused(err)) throw err;
+    return fs.open(path, READ_FLAGS);
   }
 }
 
 /** openForReading, synchronously. */
 export function openSyncForReading(path: Buffer): number {
-  const noatime = fsConstants.O_NOATIME ?? 0;
   try {
-    return openSync(path, fsConstants.O_RDONLY | noatime);
+    return openSync(path, READ_FLAGS | NOATIME);
   } catch (err) {
-    if (noatime === 0 || (err as NodeJS.ErrnoException).code !== "EPERM") throw err;
-    return openSync(path, fsConstants.O_RDONLY);
+    if (!noatimeRefused(err)) throw err;
+    return openSync(path, READ_FLAGS);
   }
 }
 
