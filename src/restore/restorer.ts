@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, constants as fsConstants, ftruncateSync, lchownSync, mkdirSync, openSync, unlinkSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, constants as fsConstants, fstatSync, ftruncateSync, lchownSync, mkdirSync, openSync, unlinkSync, writeSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import { CairnError, IntegrityError, InterruptedError } from "../errors.js";
 import { findNode } from "../store/tree/tree-walker.js";
@@ -72,6 +72,26 @@ export interface RestoreResult {
 interface MetadataTarget {
   path: Buffer;
   node: TreeNode;
+}
+
+/**
+ * Opens `path` for writing as a regular file. A symlink, FIFO or device found there is removed and
+ * a new file made in its place: never written through, and never waited on (O_NONBLOCK: opening
+ * a FIFO nobody reads would otherwise block the process for good).
+ */
+function openRegularFile(path: Buffer, truncate: boolean): number {
+  const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK | (truncate ? fsConstants.O_TRUNC : 0);
+  try {
+    const fd = openSync(path, flags, 0o600);
+    if (fstatSync(fd).isFile()) return fd;
+    closeSync(fd);
+  } catch (err) {
+    // ELOOP: a symlink (O_NOFOLLOW); ENXIO: a FIFO with no reader.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ELOOP" && code !== "ENXIO") throw err;
+  }
+  unlinkSync(path);
+  return openSync(path, flags | fsConstants.O_EXCL, 0o600);
 }
 
 function writeAll(fd: number, data: Uint8Array, position: number): void {
@@ -395,15 +415,7 @@ export class Restorer {
    */
   private openForWriting(file: FileTarget): number {
     const truncate = !file.created;
-    const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | (truncate ? fsConstants.O_TRUNC : 0);
-    let fd: number;
-    try {
-      fd = openSync(file.path, flags, 0o600);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ELOOP") throw err;
-      unlinkSync(file.path);
-      fd = openSync(file.path, flags, 0o600);
-    }
+    const fd = openRegularFile(file.path, truncate);
     if (truncate) {
       try {
         ftruncateSync(fd, file.node.size ?? 0);

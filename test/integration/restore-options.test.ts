@@ -1,4 +1,5 @@
 // restore --include/--exclude, --overwrite, --delete, --verify and --dry-run through the real CLI.
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs/promises";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -90,6 +91,15 @@ describe("restore --overwrite", () => {
   it("always: replaces every existing file", async () => {
     await restoredThenEdited("local\n", new Date());
     expect((await restore("--overwrite", "always")).code).toBe(0);
+    expect(await fs.readFile(topPath(), "utf8")).toBe("top\n");
+  });
+
+  it("always: replaces a FIFO standing where a file goes, without waiting on it", async () => {
+    await fs.mkdir(target, { recursive: true });
+    execFileSync("mkfifo", [topPath()]);
+    const r = await runCairn(["-r", t.repoPath, "restore", `latest:${src}`, "--target", target], { timeoutMs: 20_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect((await fs.lstat(topPath())).isFile()).toBe(true);
     expect(await fs.readFile(topPath(), "utf8")).toBe("top\n");
   });
 
