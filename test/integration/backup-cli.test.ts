@@ -124,6 +124,25 @@ describe("exit codes", () => {
     }
   });
 
+  it("3: a file that grows while it is read is reported as changed, and its snapshot is written", async () => {
+    const dir = join(work.path, "growing");
+    await fs.mkdir(dir);
+    const log = join(dir, "app.log");
+    // Large enough that reading it takes a while; a writer appends every few milliseconds meanwhile.
+    await fs.writeFile(log, randomBytes(64 * 1024 * 1024));
+    const writer = spawn("sh", ["-c", `while :; do echo line >> '${log}'; sleep 0.002; done`], { stdio: "ignore" });
+    try {
+      const before = await snapshotCount();
+      const result = await cairn("backup", dir);
+      expect(result.code, result.stderr).toBe(3);
+      expect(result.stderr).toContain(`warning: ${log}: file changed while it was read`);
+      expect(await snapshotCount()).toBe(before + 1);
+    } finally {
+      writer.kill("SIGKILL");
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it("1: a path that does not exist fails before anything is written", async () => {
     const result = await cairn("backup", join(work.path, "missing"));
     expect(result.code).toBe(1);
