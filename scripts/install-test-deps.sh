@@ -47,6 +47,8 @@ command -v borg >/dev/null 2>&1 || need borgbackup "borg"
 [[ -x /usr/bin/time ]] || need time "/usr/bin/time"
 { command -v getfattr >/dev/null 2>&1 && command -v setfattr >/dev/null 2>&1; } \
   || need attr "getfattr, setfattr"
+{ command -v getfacl >/dev/null 2>&1 && command -v setfacl >/dev/null 2>&1; } \
+  || need acl "getfacl, setfacl"
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-test-deps: everything is present"

@@ -82,6 +82,11 @@ beforeAll(async () => {
     { name: "user.empty", value: Buffer.alloc(0) },
   ]);
   writeXattrs(Buffer.from(join(src, "sticky")), [{ name: "user.dir", value: Buffer.from("on a directory") }]);
+  // POSIX ACLs are extended attributes too (system.posix_acl_access / _default).
+  await fs.writeFile(join(src, "acl-file"), "acl");
+  execFileSync("setfacl", ["-m", "u:1234:r--,g:4321:rw-", join(src, "acl-file")]);
+  await fs.mkdir(join(src, "acl-dir"));
+  execFileSync("setfacl", ["-d", "-m", "u:1234:rwx", join(src, "acl-dir")]);
 
   await fs.writeFile(b(src, "/", BAD_NAME), "odd name");
   await fs.symlink(BAD_TARGET, b(src, "/odd-target"));
@@ -222,6 +227,14 @@ describe("metadata", () => {
     expect(readXattrs(restored("sticky"))).toEqual([{ name: "user.dir", value: Buffer.from("on a directory") }]);
     expect(nodes.get("plain")!.xattrs).toBeUndefined();
     expect(execFileSync("getfattr", ["--only-values", "-n", "user.text", restored("xattrs").toString()]).toString()).toBe("hello");
+  });
+
+  it("stores and restores POSIX ACLs, access and default", async () => {
+    const acl = (path: string) => execFileSync("getfacl", ["--omit-header", "--numeric", path]).toString();
+    expect(acl(restored("acl-file").toString())).toBe(acl(join(src, "acl-file")));
+    expect(acl(restored("acl-file").toString())).toContain("user:1234:r--");
+    expect(acl(restored("acl-dir").toString())).toBe(acl(join(src, "acl-dir")));
+    expect(acl(restored("acl-dir").toString())).toContain("default:user:1234:rwx");
   });
 });
 
