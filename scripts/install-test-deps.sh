@@ -49,6 +49,7 @@ command -v borg >/dev/null 2>&1 || need borgbackup "borg"
   || need attr "getfattr, setfattr"
 { command -v getfacl >/dev/null 2>&1 && command -v setfacl >/dev/null 2>&1; } \
   || need acl "getfacl, setfacl"
+command -v script >/dev/null 2>&1 || need bsdutils "script"
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-test-deps: everything is present"

@@ -71,6 +71,8 @@ export async function backupSources(args: readonly string[], flags: SourceFlags)
     const file = stdinPath(flags.stdinFilename);
     if (flags.stdin) {
       if (args.length > 0) throw new UsageError("--stdin takes no paths: the data comes from standard input");
+      // Waiting for someone to type a backup is never what was meant.
+      if (process.stdin.isTTY) throw new UsageError("--stdin: standard input is a terminal; pipe the data in (e.g. pg_dump db | cairn backup --stdin)");
       return [new StreamSource({ path: file, input: process.stdin })];
     }
     const [command, ...commandArgs] = args;

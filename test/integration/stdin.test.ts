@@ -1,8 +1,9 @@
 // Streams as sources: --stdin and --stdin-from-command.
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCairn, tempDir } from "../support/cli.js";
+import { CAIRN_BIN, runCairn, tempDir } from "../support/cli.js";
 
 let work: { path: string; cleanup: () => Promise<void> };
 let repo: string;
@@ -29,6 +30,16 @@ afterAll(async () => {
 });
 
 describe("--stdin", () => {
+  it("refuses a terminal as standard input instead of waiting for typing, and writes nothing", async () => {
+    const before = await snapshotCount();
+    // script(1) runs the command with a pseudo-terminal as its standard input; -e passes on its exit code.
+    const command = [process.execPath, CAIRN_BIN, "-r", repo, "backup", "--stdin"].map((a) => `'${a}'`).join(" ");
+    const result = spawnSync("script", ["-qec", command, "/dev/null"], { stdio: ["ignore", "pipe", "pipe"], timeout: 20_000 });
+    expect(result.status).toBe(2);
+    expect(result.stdout.toString()).toContain("cairn: --stdin: standard input is a terminal");
+    expect(await snapshotCount()).toBe(before);
+  });
+
   it("stores standard input as /stdin by default", async () => {
     const result = await cairn(["--json", "backup", "--stdin"], "from a pipe\n");
     expect(result.code).toBe(0);
