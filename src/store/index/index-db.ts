@@ -12,6 +12,8 @@ const BLOB_PREFIX = "b/";
 const PACK_PREFIX = "p/";
 const INDEX_FILE_PREFIX = "i/";
 const HOLDER_FILE = "cairn-holder.json";
+/** How long a waiter looks for the holder's record before naming it "another process". */
+const HOLDER_GRACE_MS = 1000;
 /** Present while a rebuild is under way: clearing is not atomic, so a crash part-way must start it over. */
 const REBUILD_KEY = "rebuilding";
 /** Present while a process writes packs; left behind only when a writer died before indexing them all. */
@@ -92,7 +94,8 @@ export class IndexDb {
 
   static async open(location: string, options: IndexDbOpenOptions): Promise<IndexDb> {
     await fs.mkdir(path.dirname(location), { recursive: true, mode: 0o700 });
-    const deadline = Date.now() + options.waitMs;
+    const started = Date.now();
+    const deadline = started + options.waitMs;
     let told = false;
     for (;;) {
       const db = new Level<string, Uint8Array>(location, { keyEncoding: "utf8", valueEncoding: "view" });
@@ -102,13 +105,15 @@ export class IndexDb {
         if (!isLockedError(err)) throw databaseError(location, "open", err);
         const holder = await describeHolder(location);
         if (Date.now() >= deadline) {
-          throw new LockError(`index database ${location} is in use by ${holder}; retry later or pass --retry-lock`);
+          throw new LockError(`index database ${location} is in use by ${holder ?? "another process"}; retry later or pass --retry-lock`);
         }
-        if (!told) {
-          options.onWait?.(`waiting for the index database, held by ${holder}`);
+        // The holder records itself just after opening and removes the record just before
+        // closing: caught in between, look again shortly rather than say "another process".
+        if (!told && (holder !== undefined || Date.now() - started >= HOLDER_GRACE_MS)) {
+          options.onWait?.(`waiting for the index database, held by ${holder ?? "another process"}`);
           told = true;
         }
-        await sleep(Math.min(500, Math.max(50, deadline - Date.now())));
+        await sleep(Math.min(told ? 500 : 50, Math.max(50, deadline - Date.now())));
         continue;
       }
       try {
@@ -219,7 +224,7 @@ export class IndexDb {
   }
 }
 
-async function describeHolder(location: string): Promise<string> {
+async function describeHolder(location: string): Promise<string | undefined> {
   try {
     const holder = JSON.parse(await fs.readFile(path.join(location, HOLDER_FILE), "utf8")) as {
       pid?: number;
@@ -229,6 +234,6 @@ async function describeHolder(location: string): Promise<string> {
     };
     return `process ${holder.pid} on ${holder.hostname} (cairn ${holder.command}, since ${holder.since})`;
   } catch {
-    return "another process";
+    return undefined;
   }
 }
