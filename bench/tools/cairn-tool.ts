@@ -1,36 +1,24 @@
 import { fileURLToPath } from "node:url";
-import type { BackupTool } from "./backup-tool.js";
+import { ResticStyleTool } from "./backup-tool.js";
+import type { CommandSpec } from "../measure.js";
 
 const BIN = fileURLToPath(new URL("../../../bin/cairn.js", import.meta.url));
 
 /** cairn from this checkout (compiled dist/), with optional init flags such as chunker sizes. */
-export class CairnTool implements BackupTool {
+export class CairnTool extends ResticStyleTool {
   constructor(
     readonly name = "cairn",
-    private readonly initFlags: string[] = [],
-  ) {}
+    initFlags: string[] = [],
+  ) {
+    super();
+    this.initArgs = initFlags;
+  }
 
   async available(): Promise<boolean> {
     return true;
   }
 
-  private cmd(repo: string, ...args: string[]) {
+  protected cmd(repo: string, ...args: string[]): CommandSpec {
     return { argv: [process.execPath, BIN, "-r", repo, "--quiet", ...args] };
-  }
-
-  init(repo: string) {
-    return this.cmd(repo, "init", ...this.initFlags);
-  }
-
-  backup(repo: string, source: string) {
-    return this.cmd(repo, "backup", "--host", "bench", source);
-  }
-
-  restoreLatest(repo: string, target: string) {
-    return this.cmd(repo, "restore", "latest", "--target", target);
-  }
-
-  checkFullRead(repo: string) {
-    return this.cmd(repo, "check", "--read-data");
   }
 }

@@ -1,15 +1,18 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import type { BackupTool } from "./backup-tool.js";
+import { ResticStyleTool } from "./backup-tool.js";
+import type { CommandSpec } from "../measure.js";
 
 const run = promisify(execFile);
 // restic always encrypts; a fixed password keeps the run non-interactive.
 const ENV = { RESTIC_PASSWORD: "cairn-bench" };
 
-export class ResticTool implements BackupTool {
+export class ResticTool extends ResticStyleTool {
   readonly name = "restic";
 
-  constructor(private readonly cacheDir: string) {}
+  constructor(private readonly cacheDir: string) {
+    super();
+  }
 
   async available(): Promise<boolean> {
     return run("restic", ["version"]).then(
@@ -18,23 +21,7 @@ export class ResticTool implements BackupTool {
     );
   }
 
-  private cmd(repo: string, ...args: string[]) {
+  protected cmd(repo: string, ...args: string[]): CommandSpec {
     return { argv: ["restic", "-r", repo, "--quiet", "--cache-dir", this.cacheDir, ...args], env: ENV };
-  }
-
-  init(repo: string) {
-    return this.cmd(repo, "init");
-  }
-
-  backup(repo: string, source: string) {
-    return this.cmd(repo, "backup", "--host", "bench", source);
-  }
-
-  restoreLatest(repo: string, target: string) {
-    return this.cmd(repo, "restore", "latest", "--target", target);
-  }
-
-  checkFullRead(repo: string) {
-    return this.cmd(repo, "check", "--read-data");
   }
 }
