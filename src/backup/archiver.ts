@@ -6,6 +6,7 @@ import type { Snapshot, StoredSnapshot } from "../store/snapshot/snapshot.js";
 import { PROGRAM_VERSION } from "../version.js";
 import { emptyCounters, type BackupContext, type BackupCounters, type BackupWarning, type ExcludeFilter } from "./backup-context.js";
 import type { BackupSource } from "./backup-source.js";
+import { ParentListings } from "./parent-listing.js";
 import { DryRunSink, type BlobSink } from "./blob-sink.js";
 import type { ChangeDetectionOptions } from "./change-detection.js";
 import { ParentLookup } from "./parent-lookup.js";
@@ -70,6 +71,7 @@ export async function runBackup(repo: Repository, options: BackupOptions): Promi
     excludeIfPresent: options.excludeIfPresent ?? [],
     oneFileSystem: options.oneFileSystem ?? false,
     hardlinks: new Map(),
+    parents: new ParentListings(sink),
     warn: (warning) => {
       counters.errors++;
       warnings.push(warning);

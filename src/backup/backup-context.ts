@@ -1,6 +1,7 @@
 import type { Id } from "../store/id.js";
 import type { ChangeDetectionOptions } from "./change-detection.js";
 import type { BlobSink } from "./blob-sink.js";
+import type { ParentListings } from "./parent-listing.js";
 
 /** What a backup counts as it goes; the snapshot summary and the progress line are made from it. */
 export interface BackupCounters {
@@ -42,6 +43,8 @@ export interface BackupContext {
   /** Where blobs and trees go: the repository, or a counter for --dry-run. */
   repo: BlobSink;
   changeDetection: ChangeDetectionOptions;
+  /** The parent snapshot's directories, loaded ahead of the walk. */
+  parents: ParentListings;
   counters: BackupCounters;
   exclude?: ExcludeFilter;
   /** Directories containing a file of one of these names are left out. */

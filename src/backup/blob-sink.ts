@@ -10,6 +10,7 @@ export interface BlobSink {
   readonly config: { readonly chunker: ChunkerParams };
   readonly stats: WriteStats;
   hasBlob(id: Id): boolean;
+  hasBlobs(ids: readonly Id[]): Promise<boolean[]>;
   saveBlob(type: BlobType, plain: Uint8Array): Promise<SaveResult>;
   saveTree(nodes: readonly TreeNode[]): Promise<Id>;
   loadTree(id: Id): Promise<TreeNode[]>;
@@ -34,6 +35,11 @@ export class DryRunSink implements BlobSink {
 
   hasBlob(id: Id): boolean {
     return this.added.has(id) || this.repo.hasBlob(id);
+  }
+
+  async hasBlobs(ids: readonly Id[]): Promise<boolean[]> {
+    const stored = await this.repo.hasBlobs(ids);
+    return ids.map((id, i) => stored[i]! || this.added.has(id));
   }
 
   async saveBlob(type: BlobType, plain: Uint8Array): Promise<SaveResult> {

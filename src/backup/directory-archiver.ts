@@ -2,7 +2,7 @@ import { closeSync, constants as fsConstants, lstatSync, readdirSync, type BigIn
 import * as fs from "node:fs/promises";
 import { InterruptedError } from "../errors.js";
 import type { Id } from "../store/id.js";
-import { decodeName, nodeNameBytes, type TreeNode } from "../store/tree/tree-node.js";
+import { decodeName, sameNode, type TreeNode } from "../store/tree/tree-node.js";
 import { readXattrs } from "../platform/xattrs.js";
 import type { BackupContext, SavedFile } from "./backup-context.js";
 import { isUnchanged, xattrsUnchanged } from "./change-detection.js";
@@ -46,7 +46,7 @@ function errorCode(err: unknown): string {
 }
 
 /** Archives one file-system object (given its lstat) into a node, or undefined when it is skipped. */
-export async function archiveEntry(ctx: BackupContext, path: FsPath, st: BigIntStats, previous: TreeNode | undefined, rootDevice: bigint): Promise<TreeNode | undefined> {
+export async function archiveEntry(ctx: BackupContext, path: FsPath, st: BigIntStats, previous: TreeNode | undefined, rootDevice: bigint, reusable = false): Promise<TreeNode | undefined> {
   if (ctx.signal?.aborted) throw new InterruptedError();
   const type = nodeTypeOf(st);
   const name = path.real.subarray(path.real.lastIndexOf(0x2f) + 1);
@@ -68,7 +68,7 @@ export async function archiveEntry(ctx: BackupContext, path: FsPath, st: BigIntS
   }
   switch (type) {
     case "file":
-      return (await archiveFile(ctx, path, st, node, previous)) ? node : undefined;
+      return (await archiveFile(ctx, path, st, node, previous, reusable)) ? node : undefined;
     case "dir": {
       const crossesDevice = ctx.oneFileSystem && st.dev !== rootDevice;
       // A mount point under --one-file-system is kept as an empty directory, as restic does.
@@ -94,7 +94,8 @@ export async function archiveEntry(ctx: BackupContext, path: FsPath, st: BigIntS
   }
 }
 
-async function archiveFile(ctx: BackupContext, path: FsPath, st: BigIntStats, node: TreeNode, previous: TreeNode | undefined): Promise<boolean> {
+/** `reusable`: the previous node's blobs are all in the repository (see ParentListings). */
+async function archiveFile(ctx: BackupContext, path: FsPath, st: BigIntStats, node: TreeNode, previous: TreeNode | undefined, reusable: boolean): Promise<boolean> {
   const done = (kind: ChangeKind, size: number) => {
     ctx.counters.filesProcessed++;
     if (kind === "unmodified") ctx.counters.filesUnmodified++;
@@ -103,7 +104,7 @@ async function archiveFile(ctx: BackupContext, path: FsPath, st: BigIntStats, no
     if (kind === "unmodified") ctx.counters.bytesProcessed += size;
     return true;
   };
-  if (isUnchanged(node, previous, ctx.changeDetection) && previous!.content!.every((id) => ctx.repo.hasBlob(id))) {
+  if (reusable && isUnchanged(node, previous, ctx.changeDetection)) {
     node.content = previous!.content!;
     return done("unmodified", node.size ?? 0);
   }
@@ -226,36 +227,41 @@ async function archiveEntries(ctx: BackupContext, dir: FsPath, previousTree: Id 
     names = [];
   }
   if (ctx.excludeIfPresent.some((marker) => names.some((n) => n.toString("utf8") === marker))) return undefined;
-  const previousNodes = new Map<string, TreeNode>();
-  if (previousTree) {
-    try {
-      for (const node of await ctx.repo.loadTree(previousTree)) previousNodes.set(nodeNameBytes(node).toString("latin1"), node);
-    } catch {
-      // A damaged or missing parent tree only costs us change detection here.
-    }
-  }
+  const parent = previousTree ? await ctx.parents.take(previousTree) : undefined;
   const nodes: TreeNode[] = [];
   const files: Promise<void>[] = [];
   const subdirs: { path: FsPath; st: BigIntStats; previous: TreeNode | undefined }[] = [];
   const paths = names.map((name) => child(dir, name));
   const stats = statAll(ctx, paths);
-  names.forEach((name, i) => {
-    const st = stats[i];
-    if (!st) return;
-    const path = paths[i]!;
-    const previous = previousNodes.get(name.toString("latin1"));
-    if (st.isDirectory()) subdirs.push({ path, st, previous });
-    else files.push(archiveEntry(ctx, path, st, previous, rootDevice).then((node) => void (node && nodes.push(node))));
+  const previousOf = (i: number) => parent?.nodes.get(names[i]!.toString("latin1"));
+  stats.forEach((st, i) => st?.isDirectory() && subdirs.push({ path: paths[i]!, st, previous: previousOf(i) }));
+  // The parent listings of the first subdirectories load while this directory's files are done.
+  const prefetchFrom = (first: number) => {
+    for (const { previous } of subdirs.slice(first, first + TREE_PREFETCH)) if (previous?.type === "dir" && previous.subtree) ctx.parents.prefetch(previous.subtree);
+  };
+  prefetchFrom(0);
+  // Whether every node so far is the same as the parent's node of that name.
+  let asParent = parent !== undefined;
+  const add = (node: TreeNode | undefined, previous: TreeNode | undefined) => {
+    if (!node) return;
+    nodes.push(node);
+    if (asParent && (!previous || !sameNode(node, previous))) asParent = false;
+  };
+  stats.forEach((st, i) => {
+    if (!st || st.isDirectory()) return;
+    const previous = previousOf(i);
+    files.push(archiveEntry(ctx, paths[i]!, st, previous, rootDevice, previous !== undefined && parent!.reusable.has(previous)).then((node) => add(node, previous)));
   });
   await Promise.all(files);
   for (let i = 0; i < subdirs.length; i++) {
-    // Subdirectories are archived in turn; the parent trees of the next few load meanwhile.
-    for (const ahead of subdirs.slice(i, i + TREE_PREFETCH)) prefetchTree(ctx, ahead.previous);
+    prefetchFrom(i + 1);
     const sub = subdirs[i]!;
-    const node = await archiveEntry(ctx, sub.path, sub.st, sub.previous, rootDevice);
-    if (node) nodes.push(node);
+    add(await archiveEntry(ctx, sub.path, sub.st, sub.previous, rootDevice), sub.previous);
   }
-  const id = await ctx.repo.saveTree(nodes);
+  // Listings of subdirectories that were excluded (or are no longer directories) were never taken.
+  for (const { previous } of subdirs) if (previous?.subtree) ctx.parents.drop(previous.subtree);
+  // Names are unique, so as many nodes as the parent's, each the same as one of them, is the parent's tree.
+  const id = asParent && nodes.length === parent!.nodes.size ? previousTree! : await ctx.repo.saveTree(nodes);
   const kind: ChangeKind = previousTree === undefined ? "new" : previousTree === id ? "unmodified" : "changed";
   if (kind === "new") ctx.counters.dirsNew++;
   else if (kind === "changed") ctx.counters.dirsChanged++;
@@ -264,11 +270,6 @@ async function archiveEntries(ctx: BackupContext, dir: FsPath, previousTree: Id 
 }
 
 const TREE_PREFETCH = 8;
-
-function prefetchTree(ctx: BackupContext, previous: TreeNode | undefined): void {
-  // A failure shows again, and is handled, when the subdirectory itself loads the tree.
-  if (previous?.type === "dir" && previous.subtree) ctx.repo.loadTree(previous.subtree).catch(() => undefined);
-}
 
 /**
  * lstat of every entry, synchronously: for metadata in the kernel's caches a call costs about a

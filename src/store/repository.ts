@@ -23,6 +23,7 @@ import type { IndexedPack } from "./index/index-file.js";
 import { syncIndexDb } from "./index/index-sync.js";
 import { writeIndexFile } from "./index/index-writer.js";
 import { adoptOrphanPacks } from "./index/orphan-packs.js";
+import { PackBlockCache } from "./pack/pack-block-cache.js";
 import { PackBuilder } from "./pack/pack-builder.js";
 import { packKey } from "./pack/pack-format.js";
 import { uploadPack } from "./pack/pack-upload.js";
@@ -96,6 +97,7 @@ export class Repository {
   private encoder: EncoderPool | undefined;
   private readonly treeCache = new Map<Id, TreeNode[]>();
   private readonly treesLoading = new Map<Id, Promise<TreeNode[]>>();
+  private readonly treeBlocks: PackBlockCache;
   private writing: Promise<void> | undefined;
   private writingStarted = false;
   private marking: Promise<void> | undefined;
@@ -108,6 +110,7 @@ export class Repository {
     private readonly onInfo: (message: string) => void,
   ) {
     this.builders = { data: new PackBuilder("data"), tree: new PackBuilder("tree") };
+    this.treeBlocks = new PackBlockCache(backend, (packId) => index.packSummary(packId)?.size);
   }
 
   static async init(backend: Backend, options: InitOptions = {}): Promise<RepositoryConfig> {
@@ -192,6 +195,12 @@ export class Repository {
 
   hasBlob(id: Id): boolean {
     return this.unindexed.has(id) || this.index.lookup(id) !== undefined;
+  }
+
+  /** hasBlob for many ids at once, without holding up the caller's thread. */
+  async hasBlobs(ids: readonly Id[]): Promise<boolean[]> {
+    const indexed = await this.index.hasMany(ids);
+    return ids.map((id, i) => indexed[i]! || this.unindexed.has(id));
   }
 
   lookupBlob(id: Id): BlobLocation | undefined {
@@ -307,7 +316,8 @@ export class Repository {
   }
 
   async readBlobAt(id: Id, location: BlobLocation): Promise<Buffer> {
-    const stored = await this.backend.get(packKey(location.packId), { offset: location.offset, length: location.storedLength });
+    const range = { offset: location.offset, length: location.storedLength };
+    const stored = location.type === "tree" ? await this.treeBlocks.read(location.packId, range.offset, range.length) : await this.backend.get(packKey(location.packId), range);
     return decodeBlob(id, stored, location.compression, location.plainLength);
   }
 

@@ -95,6 +95,35 @@ describe("a second backup of an unchanged tree", () => {
     expect((await backup(parent)).snapshot.summary!.filesRead).toBe(1);
   });
 
+  it("records a metadata-only change of a reused file in a new tree", async () => {
+    // With --ignore-ctime a chmod leaves the file unchanged for change detection: its content
+    // is reused unread, but the directory must not be taken as the parent's tree.
+    await fs.chmod(filePath(88), 0o600);
+    const result = await backup(await latest(), { changeDetection: { ignoreCtime: true } });
+    expect(result.snapshot.summary).toMatchObject({ filesRead: 0, dirsChanged: 2, dirsUnmodified: DIRS - 1 });
+    expect((await findNode(repo, result.snapshot.tree, filePath(88)))!.mode).toBe(0o600);
+  });
+
+  it("does not take a parent tree it could not read for an unchanged directory", async () => {
+    const dir = join(src, "emptied");
+    await fs.mkdir(dir);
+    await fs.writeFile(join(dir, "a"), "a");
+    const before = await backup(await latest());
+    const oldTree = (await findNode(repo, before.snapshot.tree, dir))!.subtree!;
+    await fs.rm(join(dir, "a"));
+    const loadTree = repo.loadTree.bind(repo);
+    repo.loadTree = (id) => (id === oldTree ? Promise.reject(new Error("unreadable")) : loadTree(id));
+    try {
+      const after = await backup(await latest());
+      const subtree = (await findNode(repo, after.snapshot.tree, dir))!.subtree!;
+      expect(subtree).not.toBe(oldTree);
+      expect(await loadTree(subtree)).toEqual([]);
+    } finally {
+      repo.loadTree = loadTree;
+      await fs.rm(dir, { recursive: true });
+    }
+  });
+
   it("keeps an unchanged file's extended attributes and sees a changed one's", async () => {
     const target = filePath(77);
     writeXattrs(Buffer.from(target), [{ name: "user.tag", value: Buffer.from("one") }]);
@@ -112,14 +141,17 @@ describe("a second backup of an unchanged tree", () => {
   it("re-reads a file whose content blobs are no longer in the index", async () => {
     const parent = await latest();
     const hasBlob = repo.hasBlob.bind(repo);
+    const hasBlobs = repo.hasBlobs.bind(repo);
     const lost = new Set<string>();
     repo.hasBlob = (id) => !lost.has(id) && hasBlob(id);
+    repo.hasBlobs = async (ids) => (await hasBlobs(ids)).map((present, i) => present && !lost.has(ids[i]!));
     try {
       for await (const { path, node } of walkTree(repo, parent.tree)) if (path.endsWith("/f7.txt")) node.content!.forEach((id) => lost.add(id));
       expect(lost.size).toBeGreaterThan(0);
       expect((await backup(parent)).snapshot.summary!.filesRead).toBe(1);
     } finally {
       repo.hasBlob = hasBlob;
+      repo.hasBlobs = hasBlobs;
     }
   });
 });

@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { emptyCounters, type BackupContext, type BackupWarning } from "../../src/backup/backup-context.js";
+import { ParentListings } from "../../src/backup/parent-listing.js";
 import { parseOnly } from "../../src/cli/restore-docker.js";
 import { UsageError } from "../../src/errors.js";
 import { normalizeImageRef, parseDockerUri, splitImageRef } from "../../src/sources/docker/docker-uri.js";
@@ -35,6 +36,7 @@ function context(warnings: BackupWarning[]): BackupContext {
     excludeIfPresent: [],
     oneFileSystem: false,
     hardlinks: new Map(),
+    parents: new ParentListings(fixture.repo),
     warn: (w) => warnings.push(w),
   };
 }

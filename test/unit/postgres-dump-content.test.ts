@@ -12,6 +12,9 @@ class MemorySink implements BlobSink {
   hasBlob(id: Id): boolean {
     return this.blobs.has(id);
   }
+  async hasBlobs(ids: readonly Id[]): Promise<boolean[]> {
+    return ids.map((id) => this.blobs.has(id));
+  }
   async saveBlob(_type: "data" | "tree", plain: Uint8Array) {
     const id = hashBytes(plain);
     const added = !this.blobs.has(id);

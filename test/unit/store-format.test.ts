@@ -15,9 +15,9 @@ import { PackBuilder } from "../../src/store/pack/pack-builder.js";
 import { PACK_FOOTER_BYTES, PACK_MAGIC, TRAILER_ENTRY_BYTES, packKey, parseFooter, parseTrailer } from "../../src/store/pack/pack-format.js";
 import { listSnapshots, loadSnapshot, writeSnapshot } from "../../src/store/snapshot/snapshot-store.js";
 import { parseSnapshot, serializeSnapshot, type Snapshot } from "../../src/store/snapshot/snapshot.js";
-import { formatNanos, parseNanos } from "../../src/store/tree/time.js";
+import { formatNanos, isValidTime, parseNanos } from "../../src/store/tree/time.js";
 import { parseTree, serializeTree } from "../../src/store/tree/tree-codec.js";
-import type { TreeNode } from "../../src/store/tree/tree-node.js";
+import { sameNode, type TreeNode } from "../../src/store/tree/tree-node.js";
 
 const ID_A = "a".repeat(64);
 
@@ -167,6 +167,49 @@ describe("trees", () => {
     expect(() => serializeTree([node("a"), node("\ufffd", { nameRaw: Buffer.from("a") })])).toThrow(/duplicate name/);
   });
 
+  it("sameNode tells a node from a copy that differs in any one field, and not from its round trip", () => {
+    const full = node("x", {
+      nameRaw: nonUtf8,
+      user: "ann",
+      atime: "1970-01-01T00:00:00.000000001Z",
+      ctime: "2038-01-19T03:14:08.999999999Z",
+      inode: 7,
+      links: 2,
+      size: 5,
+      content: [ID_A, ID_A],
+      xattrs: [{ name: "user.k", value: Buffer.from([0, 1]) }],
+    });
+    const bytes = serializeTree([full]);
+    expect(sameNode(full, parseTree(hashBytes(bytes), bytes)[0]!)).toBe(true);
+    const variants: Partial<TreeNode>[] = [
+      { name: "y" },
+      { nameRaw: Buffer.from([0xff, 0x62]) },
+      { mode: 0o600 },
+      { uid: 1 },
+      { gid: 1 },
+      { user: "bob" },
+      { group: "staff" },
+      { mtime: "2024-01-02T03:04:05.123456788Z" },
+      { atime: undefined },
+      { inode: 8 },
+      { deviceId: 1 },
+      { links: 1 },
+      { size: 6 },
+      { content: [ID_A] },
+      { content: [ID_A, "b".repeat(64)] },
+      { xattrs: [{ name: "user.k", value: Buffer.from([0, 2]) }] },
+      { xattrs: [] },
+      { rdev: 1 },
+      { damage: { originalSize: 9 } },
+    ];
+    for (const change of variants) {
+      const changed = { ...full, ...change } as TreeNode;
+      for (const key of Object.keys(change) as (keyof TreeNode)[]) if (change[key] === undefined) delete changed[key];
+      expect(sameNode(full, changed), JSON.stringify(Object.keys(change))).toBe(false);
+      expect(sameNode(changed, full), JSON.stringify(Object.keys(change))).toBe(false);
+    }
+  });
+
   it.each([
     ["not JSON", "{", /not valid JSON/],
     ["no node list", "{}", /no node list/],
@@ -198,6 +241,30 @@ describe("times", () => {
     expect(formatNanos(253_402_300_800_000_000_001n)).toBe("+010000-01-01T00:00:00.000000001Z");
     expect(formatNanos(-62_167_219_300_000_000_000n)).toBe("-000001-12-31T23:58:20.000000000Z");
     expect(formatNanos(-1n)).toBe("1969-12-31T23:59:59.999999999Z");
+  });
+
+  it("isValidTime accepts exactly what parseNanos accepts", () => {
+    const parses = (text: string) => {
+      try {
+        parseNanos(text);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const digits = (n: number) => fc.integer({ min: 0, max: 10 ** n - 1 }).map((v) => String(v).padStart(n, "0"));
+    const nearTime = fc
+      .tuple(fc.constantFrom("", "+0", "-0"), digits(4), digits(2), digits(2), digits(2), digits(2), digits(2), fc.constantFrom("", ".5", ".123456789", ".1234567890"), fc.constantFrom("Z", "+01:00", "-99:99", "z", ""))
+      .map(([sign, y, mo, d, h, mi, s, f, z]) => `${sign}${sign ? "0" : ""}${y}-${mo}-${d}T${h}:${mi}:${s}${f}${z}`);
+    fc.assert(
+      fc.property(fc.oneof(nearTime, fc.string()), (text) => {
+        expect(isValidTime(text)).toBe(parses(text));
+      }),
+      { numRuns: 5000 },
+    );
+    for (const text of ["2025-02-30T00:00:00Z", "2025-12-31T24:00:00Z", "2025-12-31T23:59:60Z", "2025-13-01T00:00:00Z", "+275761-01-01T00:00:00Z"]) {
+      expect(isValidTime(text), text).toBe(parses(text));
+    }
   });
 
   it("clamps times beyond a date's span (a file system may hold year 287168)", () => {

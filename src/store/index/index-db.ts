@@ -136,9 +136,9 @@ export class IndexDb {
     return value === undefined ? undefined : decodeLocation(value);
   }
 
-  async lookupMany(ids: readonly Id[]): Promise<(BlobLocation | undefined)[]> {
-    const values = await this.db.getMany(ids.map((id) => BLOB_PREFIX + id));
-    return values.map((v) => (v === undefined ? undefined : decodeLocation(v)));
+  /** Which of `ids` are indexed: one batched read through LevelDB's thread, not one call each. */
+  async hasMany(ids: readonly Id[]): Promise<boolean[]> {
+    return this.db.hasMany(ids.map((id) => BLOB_PREFIX + id));
   }
 
   /** Records the packs of one index file; a blob already known keeps its first location. */

@@ -37,6 +37,20 @@ function isoSeconds(seconds: bigint): string {
   return iso;
 }
 
+// The form cairn writes, within what parseNanos accepts (Date.parse allows day 31 of any month).
+const PLAIN_TIME = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?Z$/;
+
+/** Whether parseNanos would accept `text`; cheap for the common form, which trees hold by the thousand. */
+export function isValidTime(text: string): boolean {
+  if (PLAIN_TIME.test(text)) return true;
+  try {
+    parseNanos(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const RFC3339 = /^((?:\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
 
 export function parseNanos(text: string): bigint {

@@ -1,6 +1,6 @@
 import { IntegrityError } from "../../errors.js";
 import { isId, type Id } from "../id.js";
-import { parseNanos } from "./time.js";
+import { isValidTime } from "./time.js";
 import { NODE_TYPES, nodeNameBytes, type NodeDamage, type NodeType, type TreeNode } from "./tree-node.js";
 
 /** Orders nodes by the bytes of their names, so equal directories give equal tree blobs. */
@@ -63,64 +63,88 @@ export function parseTree(id: Id, bytes: Buffer): TreeNode[] {
   return nodes.map((raw: unknown) => parseNode(raw, bad));
 }
 
-function parseNode(raw: unknown, bad: (what: string) => Error): TreeNode {
+type Fields = Record<string, unknown>;
+type Bad = (what: string) => Error;
+
+// Module-level readers rather than closures per node: trees are parsed by the thousand.
+function optionalString(n: Fields, key: string, bad: Bad): string | undefined {
+  const v = n[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string") throw bad(`node field ${key} is not a string`);
+  return v;
+}
+
+function requiredString(n: Fields, key: string, bad: Bad): string {
+  const v = n[key];
+  if (typeof v !== "string") throw bad(`node field ${key} is not a string`);
+  return v;
+}
+
+function requiredInteger(n: Fields, key: string, bad: Bad): number {
+  const v = n[key];
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw bad(`node field ${key} is not a non-negative integer`);
+  return v;
+}
+
+function optionalInteger(n: Fields, key: string, bad: Bad): number | undefined {
+  return n[key] === undefined ? undefined : requiredInteger(n, key, bad);
+}
+
+function optionalTime(n: Fields, key: string, bad: Bad): string | undefined {
+  const v = optionalString(n, key, bad);
+  if (v !== undefined && !isValidTime(v)) throw bad(`node field ${key} is not a valid time`);
+  return v;
+}
+
+function optionalBytes(n: Fields, key: string, bad: Bad): Buffer | undefined {
+  const v = optionalString(n, key, bad);
+  return v === undefined ? undefined : Buffer.from(v, "base64");
+}
+
+function parseNode(raw: unknown, bad: Bad): TreeNode {
   if (typeof raw !== "object" || raw === null) throw bad("node is not an object");
-  const n = raw as Record<string, unknown>;
-  const str = (key: string, required = false): string | undefined => {
-    const v = n[key];
-    if (v === undefined && !required) return undefined;
-    if (typeof v !== "string") throw bad(`node field ${key} is not a string`);
-    return v;
-  };
-  const int = (key: string, required = false): number | undefined => {
-    const v = n[key];
-    if (v === undefined && !required) return undefined;
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw bad(`node field ${key} is not a non-negative integer`);
-    return v;
-  };
-  const time = (key: string, required = false): string | undefined => {
-    const v = str(key, required);
-    if (v !== undefined) {
-      try {
-        parseNanos(v);
-      } catch {
-        throw bad(`node field ${key} is not a valid time`);
-      }
-    }
-    return v;
-  };
-  const bytes = (key: string): Buffer | undefined => {
-    const v = str(key);
-    return v === undefined ? undefined : Buffer.from(v, "base64");
-  };
-  const type = str("type", true) as NodeType;
+  const n = raw as Fields;
+  const type = requiredString(n, "type", bad) as NodeType;
   if (!NODE_TYPES.includes(type)) throw bad(`unknown node type ${JSON.stringify(type)}`);
+  const mtime = requiredString(n, "mtime", bad);
+  if (!isValidTime(mtime)) throw bad("node field mtime is not a valid time");
   const node: TreeNode = {
-    name: str("name", true)!,
+    name: requiredString(n, "name", bad),
     type,
-    mode: int("mode", true)!,
-    uid: int("uid", true)!,
-    gid: int("gid", true)!,
-    mtime: time("mtime", true)!,
+    mode: requiredInteger(n, "mode", bad),
+    uid: requiredInteger(n, "uid", bad),
+    gid: requiredInteger(n, "gid", bad),
+    mtime,
   };
-  const assign = <K extends keyof TreeNode>(key: K, value: TreeNode[K] | undefined) => {
-    if (value !== undefined) node[key] = value;
-  };
-  assign("nameRaw", bytes("name_raw"));
-  assign("user", str("user"));
-  assign("group", str("group"));
-  assign("atime", time("atime"));
-  assign("ctime", time("ctime"));
-  assign("inode", int("inode"));
-  assign("deviceId", int("device_id"));
-  assign("links", int("links"));
-  assign("size", int("size"));
-  assign("linkTarget", str("linktarget"));
-  assign("linkTargetRaw", bytes("linktarget_raw"));
-  assign("rdev", int("rdev"));
-  const subtree = str("subtree");
-  if (subtree !== undefined && !isId(subtree)) throw bad("subtree is not an id");
-  assign("subtree", subtree);
+  const nameRaw = optionalBytes(n, "name_raw", bad);
+  if (nameRaw !== undefined) node.nameRaw = nameRaw;
+  const user = optionalString(n, "user", bad);
+  if (user !== undefined) node.user = user;
+  const group = optionalString(n, "group", bad);
+  if (group !== undefined) node.group = group;
+  const atime = optionalTime(n, "atime", bad);
+  if (atime !== undefined) node.atime = atime;
+  const ctime = optionalTime(n, "ctime", bad);
+  if (ctime !== undefined) node.ctime = ctime;
+  const inode = optionalInteger(n, "inode", bad);
+  if (inode !== undefined) node.inode = inode;
+  const deviceId = optionalInteger(n, "device_id", bad);
+  if (deviceId !== undefined) node.deviceId = deviceId;
+  const links = optionalInteger(n, "links", bad);
+  if (links !== undefined) node.links = links;
+  const size = optionalInteger(n, "size", bad);
+  if (size !== undefined) node.size = size;
+  const linkTarget = optionalString(n, "linktarget", bad);
+  if (linkTarget !== undefined) node.linkTarget = linkTarget;
+  const linkTargetRaw = optionalBytes(n, "linktarget_raw", bad);
+  if (linkTargetRaw !== undefined) node.linkTargetRaw = linkTargetRaw;
+  const rdev = optionalInteger(n, "rdev", bad);
+  if (rdev !== undefined) node.rdev = rdev;
+  const subtree = optionalString(n, "subtree", bad);
+  if (subtree !== undefined) {
+    if (!isId(subtree)) throw bad("subtree is not an id");
+    node.subtree = subtree;
+  }
   if (n.content !== undefined) {
     if (!Array.isArray(n.content) || !n.content.every((c) => typeof c === "string" && isId(c))) throw bad("content is not a list of ids");
     node.content = n.content as Id[];
