@@ -34,7 +34,9 @@ function joinPath(dir: Buffer, name: Buffer): Buffer {
 }
 
 function child(dir: FsPath, name: Buffer): FsPath {
-  return { real: joinPath(dir.real, name), access: joinPath(dir.access, name) };
+  const real = joinPath(dir.real, name);
+  // Away from anchors both are the same bytes: one buffer serves (one allocation per entry, not two).
+  return { real, access: dir.access === dir.real ? real : joinPath(dir.access, name) };
 }
 
 function display(path: FsPath): string {
@@ -230,11 +232,13 @@ async function archiveEntries(ctx: BackupContext, dir: FsPath, previousTree: Id 
   const parent = previousTree ? await ctx.parents.take(previousTree) : undefined;
   const nodes: TreeNode[] = [];
   const files: Promise<void>[] = [];
-  const subdirs: { path: FsPath; st: BigIntStats; previous: TreeNode | undefined }[] = [];
+  const subdirs: { name: Buffer; path: FsPath; st: BigIntStats; previous: TreeNode | undefined }[] = [];
   const paths = names.map((name) => child(dir, name));
   const stats = statAll(ctx, paths);
   const previousOf = (i: number) => parent?.nodes.get(names[i]!.toString("latin1"));
-  stats.forEach((st, i) => st?.isDirectory() && subdirs.push({ path: paths[i]!, st, previous: previousOf(i) }));
+  stats.forEach((st, i) => st?.isDirectory() && subdirs.push({ name: names[i]!, path: paths[i]!, st, previous: previousOf(i) }));
+  // In name order, as the parent's tree lists them, so the listings loaded ahead are the ones needed next.
+  subdirs.sort((a, b) => Buffer.compare(a.name, b.name));
   // The parent listings of the first subdirectories load while this directory's files are done.
   const prefetchFrom = (first: number) => {
     for (const { previous } of subdirs.slice(first, first + TREE_PREFETCH)) if (previous?.type === "dir" && previous.subtree) ctx.parents.prefetch(previous.subtree);

@@ -8,6 +8,8 @@ export interface ParentListing {
   nodes: Map<string, TreeNode>;
   /** Files whose every content blob is still in the repository: only these may be reused. */
   reusable: Set<TreeNode>;
+  /** The tree of the first subdirectory in name order, which the walk enters first. */
+  firstSubtree?: Id;
 }
 
 /** Listings kept ahead of the walk, at most. */
@@ -31,9 +33,15 @@ export class ParentListings {
     this.ahead.set(tree, loading);
   }
 
-  /** Forgets a listing asked for ahead that will not be taken. */
+  /** Forgets a listing asked for ahead that will not be taken, and the ones it asked for. */
   drop(tree: Id): void {
+    const loading = this.ahead.get(tree);
+    if (!loading) return;
     this.ahead.delete(tree);
+    loading.then(
+      (listing) => listing?.firstSubtree && this.drop(listing.firstSubtree),
+      () => undefined,
+    );
   }
 
   /** The listing of `tree`, or undefined when it cannot be read: that only costs change detection. */
@@ -61,6 +69,14 @@ export class ParentListings {
     ids.forEach((id, i) => found[i] && present.add(id));
     const reusable = new Set<TreeNode>();
     for (const node of nodes) if (node.type === "file" && node.content?.every((id) => present.has(id))) reusable.add(node);
-    return { nodes: byName, reusable };
+    const listing: ParentListing = { nodes: byName, reusable };
+    // Nodes are in name order: the walk goes down the first subdirectory next, so its listing
+    // (and, in turn, its own first subdirectory's) loads now rather than when the walk gets there.
+    const firstSubtree = nodes.find((node) => node.type === "dir")?.subtree;
+    if (firstSubtree) {
+      listing.firstSubtree = firstSubtree;
+      this.prefetch(firstSubtree);
+    }
+    return listing;
   }
 }

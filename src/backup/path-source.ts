@@ -40,7 +40,8 @@ export class PathSource implements BackupSource {
     tree.ensureDir(ancestors, (depth) => ancestorNodes[depth]!);
     const st = await fs.lstat(this.path, { bigint: true });
     const previous = await parent.nodeAt(components);
-    const node = await archiveEntry(ctx, { real: Buffer.from(this.path), access: Buffer.from(this.path) }, st, previous, st.dev);
+    const bytes = Buffer.from(this.path);
+    const node = await archiveEntry(ctx, { real: bytes, access: bytes }, st, previous, st.dev);
     if (!node) return;
     if (components.length === 0) {
       // Backing up "/" itself: its entries become the root's children.

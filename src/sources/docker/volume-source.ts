@@ -46,7 +46,8 @@ export async function archiveVolume(run: DockerRun, name: string): Promise<void>
   let data: TreeNode | undefined;
   if (await readableMountpoint(run, volume)) {
     const st = await fs.lstat(volume.Mountpoint, { bigint: true });
-    data = await archiveEntry(ctx, { real: Buffer.from(volume.Mountpoint), access: Buffer.from(volume.Mountpoint) }, st, previous, st.dev);
+    const mountpoint = Buffer.from(volume.Mountpoint);
+    data = await archiveEntry(ctx, { real: mountpoint, access: mountpoint }, st, previous, st.dev);
   } else {
     data = await withHelperContainer(client, [`${name}:${HELPER_MOUNT}:ro`], async (helper) => {
       const tar = await client.getArchive(helper, HELPER_MOUNT);

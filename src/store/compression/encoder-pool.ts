@@ -39,26 +39,34 @@ export class EncoderPool {
   private readonly busy: number[] = [];
   private readonly pending = new Map<number, Pending>();
   private seq = 0;
+  private started = false;
 
   constructor(
     private readonly level: number,
-    workerCount = Math.max(1, Math.min(4, os.availableParallelism())),
-  ) {
-    const script = workerScript();
-    for (let i = 0; i < workerCount && script; i++) {
-      const worker = new Worker(script);
-      worker.unref();
-      worker.on("message", (response: WorkerResponse) => this.settle(response));
-      worker.on("error", (err) => this.failAll(err));
-      this.workers.push(worker);
-      this.busy.push(0);
+    private readonly workerCount = Math.max(1, Math.min(4, os.availableParallelism())),
+  ) {}
+
+  /** Workers start with the first blob that needs one: a backup that adds nothing never pays for them. */
+  private hasWorkers(): boolean {
+    if (this.workers.length === 0 && !this.started) {
+      this.started = true;
+      const script = workerScript();
+      for (let i = 0; i < this.workerCount && script; i++) {
+        const worker = new Worker(script);
+        worker.unref();
+        worker.on("message", (response: WorkerResponse) => this.settle(response));
+        worker.on("error", (err) => this.failAll(err));
+        this.workers.push(worker);
+        this.busy.push(0);
+      }
     }
+    return this.workers.length > 0;
   }
 
   /** Hashes `plain`, taking ownership of its buffer when it can (the caller must not use it afterwards). */
   async hash(plain: Uint8Array): Promise<HashedBlob> {
     const length = plain.length;
-    if (this.workers.length === 0 || length <= INLINE_LIMIT || !ownsBuffer(plain)) {
+    if (length <= INLINE_LIMIT || !ownsBuffer(plain) || !this.hasWorkers()) {
       return { id: createHash("sha256").update(plain).digest("hex"), length, plain };
     }
     const worker = this.leastBusy();
@@ -70,7 +78,7 @@ export class EncoderPool {
   /** Compresses a hashed blob (its kept bytes are released). */
   async encode(blob: HashedBlob): Promise<EncodedBlob> {
     if (blob.plain !== undefined) {
-      if (this.workers.length === 0 || blob.length <= INLINE_LIMIT || this.level <= 0) return encodeBlob(blob.plain, this.level);
+      if (blob.length <= INLINE_LIMIT || this.level <= 0 || !this.hasWorkers()) return encodeBlob(blob.plain, this.level);
       return this.encodeOn(this.leastBusy(), { op: "encode", seq: this.seq++, level: this.level, plain: blob.plain });
     }
     return this.encodeOn(blob.worker!, { op: "encode", seq: blob.seq!, level: this.level });

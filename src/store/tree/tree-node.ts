@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import type { Id } from "../id.js";
 
 export const NODE_TYPES = ["file", "dir", "symlink", "fifo", "socket", "chardev", "blockdev"] as const;
@@ -66,7 +67,7 @@ export function linkTargetBytes(node: TreeNode): Buffer {
 /** Splits raw bytes into a display string plus, when they are not valid UTF-8, the raw bytes. */
 export function decodeName(bytes: Buffer): { text: string; raw?: Buffer } {
   const text = bytes.toString("utf8");
-  return Buffer.from(text, "utf8").equals(bytes) ? { text } : { text, raw: Buffer.from(bytes) };
+  return isUtf8(bytes) ? { text } : { text, raw: Buffer.from(bytes) };
 }
 
 function sameValue(a: unknown, b: unknown): boolean {
