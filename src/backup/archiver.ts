@@ -88,6 +88,7 @@ export async function runBackup(repo: Repository, options: BackupOptions): Promi
   const bytesBefore = sink.stats.bytesAdded;
   const storedBefore = sink.stats.bytesAddedStored;
   let rootTree: Id;
+  let flushed = false;
   try {
     for (const source of options.sources) {
       if (options.signal?.aborted) throw new InterruptedError();
@@ -95,10 +96,13 @@ export async function runBackup(repo: Repository, options: BackupOptions): Promi
     }
     rootTree = await tree.write(sink);
     await sink.flush();
+    flushed = true;
     if (options.signal?.aborted) throw new InterruptedError();
   } catch (err) {
     await sink.flush().catch(() => undefined);
     throw err;
+  } finally {
+    await ctx.parents.close(flushed);
   }
 
   const facts = Object.assign({}, ...options.sources.map((s) => s.facts ?? {})) as Record<string, string>;

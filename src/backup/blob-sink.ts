@@ -11,9 +11,12 @@ export interface BlobSink {
   readonly stats: WriteStats;
   hasBlob(id: Id): boolean;
   hasBlobs(ids: readonly Id[]): Promise<boolean[]>;
+  /** Trees known to have every file blob indexed (see IndexDb.completeTrees). */
+  completeTrees(ids: readonly Id[]): Promise<boolean[]>;
+  markCompleteTrees(ids: readonly Id[]): Promise<void>;
   saveBlob(type: BlobType, plain: Uint8Array): Promise<SaveResult>;
   saveTree(nodes: readonly TreeNode[]): Promise<Id>;
-  loadTree(id: Id): Promise<TreeNode[]>;
+  loadTree(id: Id, options?: { cache?: boolean }): Promise<TreeNode[]>;
   flush(): Promise<void>;
 }
 
@@ -42,6 +45,13 @@ export class DryRunSink implements BlobSink {
     return ids.map((id, i) => stored[i]! || this.added.has(id));
   }
 
+  completeTrees(ids: readonly Id[]): Promise<boolean[]> {
+    return this.repo.completeTrees(ids);
+  }
+
+  /** A dry run leaves even the index database as it was. */
+  async markCompleteTrees(): Promise<void> {}
+
   async saveBlob(type: BlobType, plain: Uint8Array): Promise<SaveResult> {
     const id = hashBytes(plain);
     if (this.hasBlob(id)) return { id, added: false };
@@ -57,8 +67,8 @@ export class DryRunSink implements BlobSink {
     return id;
   }
 
-  async loadTree(id: Id): Promise<TreeNode[]> {
-    return this.trees.get(id) ?? this.repo.loadTree(id);
+  async loadTree(id: Id, options?: { cache?: boolean }): Promise<TreeNode[]> {
+    return this.trees.get(id) ?? this.repo.loadTree(id, options);
   }
 
   async flush(): Promise<void> {}

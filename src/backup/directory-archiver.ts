@@ -266,6 +266,7 @@ async function archiveEntries(ctx: BackupContext, dir: FsPath, previousTree: Id 
   for (const { previous } of subdirs) if (previous?.subtree) ctx.parents.drop(previous.subtree);
   // Names are unique, so as many nodes as the parent's, each the same as one of them, is the parent's tree.
   const id = asParent && nodes.length === parent!.nodes.size ? previousTree! : await ctx.repo.saveTree(nodes);
+  if (id !== previousTree) ctx.parents.noteWritten(id);
   const kind: ChangeKind = previousTree === undefined ? "new" : previousTree === id ? "unmodified" : "changed";
   if (kind === "new") ctx.counters.dirsNew++;
   else if (kind === "changed") ctx.counters.dirsChanged++;

@@ -203,6 +203,16 @@ export class Repository {
     return ids.map((id, i) => indexed[i]! || this.unindexed.has(id));
   }
 
+  /** See IndexDb.completeTrees. */
+  completeTrees(ids: readonly Id[]): Promise<boolean[]> {
+    return this.index.completeTrees(ids);
+  }
+
+  /** See IndexDb.markCompleteTrees. */
+  markCompleteTrees(ids: readonly Id[]): Promise<void> {
+    return this.index.markCompleteTrees(ids);
+  }
+
   lookupBlob(id: Id): BlobLocation | undefined {
     return this.index.lookup(id);
   }
@@ -327,22 +337,27 @@ export class Repository {
     return (await this.saveBlob("tree", serializeTree(nodes))).id;
   }
 
-  /** A tree, from the cache or the repository; concurrent loads of one tree share a read (callers may prefetch). */
-  loadTree(id: Id): Promise<TreeNode[]> {
+  /**
+   * A tree, from the cache or the repository; concurrent loads of one tree share a read (callers
+   * may prefetch). `cache: false` for a walk that reads each tree once (a backup's parent trees):
+   * keeping them would only hold memory.
+   */
+  loadTree(id: Id, options: { cache?: boolean } = {}): Promise<TreeNode[]> {
     const cached = this.treeCache.get(id);
     if (cached) return Promise.resolve(cached);
     let loading = this.treesLoading.get(id);
     if (!loading) {
-      loading = this.readTree(id).finally(() => this.treesLoading.delete(id));
+      loading = this.readTree(id, options.cache ?? true).finally(() => this.treesLoading.delete(id));
       this.treesLoading.set(id, loading);
     }
     return loading;
   }
 
-  private async readTree(id: Id): Promise<TreeNode[]> {
+  private async readTree(id: Id, cache: boolean): Promise<TreeNode[]> {
     const location = this.index.lookup(id);
     if (location && location.type !== "tree") throw new IntegrityError(`blob ${id} is not a tree`);
     const nodes = parseTree(id, await this.loadBlob(id));
+    if (!cache) return nodes;
     if (this.treeCache.size >= TREE_CACHE_SIZE) this.treeCache.delete(this.treeCache.keys().next().value as Id);
     this.treeCache.set(id, nodes);
     return nodes;

@@ -84,6 +84,30 @@ afterEach(async () => {
   await fs.rm(work, { recursive: true, force: true });
 });
 
+describe("queries", () => {
+  it("hasBlobs answers, in order, what hasBlob answers one by one", async () => {
+    const repo = await openRepo();
+    await backUp(repo, await makeTree("a", 1));
+    const indexed = [...(await allBlobs(repo)).keys()];
+    const absent = [hashBytes(Buffer.from("never stored")), hashBytes(Buffer.from("nor this"))];
+    const ids = [absent[0]!, ...indexed.slice(0, 5), absent[1]!, indexed[indexed.length - 1]!];
+    expect(await repo.hasBlobs(ids)).toEqual(ids.map((id) => repo.hasBlob(id)));
+    expect(await repo.hasBlobs(ids)).toEqual([false, true, true, true, true, true, false, true]);
+    expect(await repo.hasBlobs([])).toEqual([]);
+  });
+
+  it("drops complete-tree marks when it is cleared, with the blobs they vouch for", async () => {
+    const repo = await openRepo();
+    const result = await backUp(repo, await makeTree("a", 1));
+    const trees = [result.snapshot.tree, hashBytes(Buffer.from("unmarked"))];
+    expect(await repo.completeTrees(trees)).toEqual([false, false]);
+    await repo.markCompleteTrees([result.snapshot.tree]);
+    expect(await repo.completeTrees(trees)).toEqual([true, false]);
+    await repo.index.clear();
+    expect(await repo.completeTrees(trees)).toEqual([false, false]);
+  });
+});
+
 describe("rebuilding", () => {
   it("rebuilds a deleted index.db from the index files, and everything still restores", async () => {
     const a = await makeTree("a", 1);

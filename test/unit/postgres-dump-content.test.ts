@@ -15,6 +15,10 @@ class MemorySink implements BlobSink {
   async hasBlobs(ids: readonly Id[]): Promise<boolean[]> {
     return ids.map((id) => this.blobs.has(id));
   }
+  async completeTrees(ids: readonly Id[]): Promise<boolean[]> {
+    return ids.map(() => false);
+  }
+  async markCompleteTrees(): Promise<void> {}
   async saveBlob(_type: "data" | "tree", plain: Uint8Array) {
     const id = hashBytes(plain);
     const added = !this.blobs.has(id);

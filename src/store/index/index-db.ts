@@ -11,6 +11,8 @@ import type { IndexedPack } from "./index-file.js";
 const BLOB_PREFIX = "b/";
 const PACK_PREFIX = "p/";
 const INDEX_FILE_PREFIX = "i/";
+/** Trees whose files' blobs were all found here (see markCompleteTrees); cleared with the blobs. */
+const COMPLETE_TREE_PREFIX = "t/";
 const HOLDER_FILE = "cairn-holder.json";
 /** How long a waiter looks for the holder's record before naming it "another process". */
 const HOLDER_GRACE_MS = 1000;
@@ -138,7 +140,30 @@ export class IndexDb {
 
   /** Which of `ids` are indexed: one batched read through LevelDB's thread, not one call each. */
   async hasMany(ids: readonly Id[]): Promise<boolean[]> {
-    return this.db.hasMany(ids.map((id) => BLOB_PREFIX + id));
+    return this.hasKeys(BLOB_PREFIX, ids);
+  }
+
+  /** Which of these trees are marked complete: every content blob of their files was indexed when marked. */
+  async completeTrees(ids: readonly Id[]): Promise<boolean[]> {
+    return this.hasKeys(COMPLETE_TREE_PREFIX, ids);
+  }
+
+  /**
+   * Marks trees whose files' blobs are all indexed, so the next backup asks one key per directory
+   * instead of one per blob. Blobs only leave this database by `clear`, which drops the marks too.
+   */
+  async markCompleteTrees(ids: readonly Id[]): Promise<void> {
+    const batch = this.db.batch();
+    for (const id of ids) batch.put(COMPLETE_TREE_PREFIX + id, new Uint8Array(0));
+    await batch.write().catch((err: unknown) => Promise.reject(databaseError(this.location, "write", err)));
+  }
+
+  private async hasKeys(prefix: string, ids: readonly Id[]): Promise<boolean[]> {
+    // The same key bytes as buffers: handing LevelDB a buffer costs less than a string.
+    return this.db.hasMany(
+      ids.map((id) => Buffer.from(prefix + id, "latin1")),
+      { keyEncoding: "buffer" },
+    );
   }
 
   /** Records the packs of one index file; a blob already known keeps its first location. */
@@ -204,7 +229,7 @@ export class IndexDb {
   /** Empties the database for a rebuild; until finishRebuild, it stays marked as needing one. */
   async clear(): Promise<void> {
     await this.db.put(REBUILD_KEY, new Uint8Array(0));
-    for (const prefix of [INDEX_FILE_PREFIX, BLOB_PREFIX, PACK_PREFIX]) await this.db.clear({ gte: prefix, lt: prefix + "~" });
+    for (const prefix of [COMPLETE_TREE_PREFIX, INDEX_FILE_PREFIX, BLOB_PREFIX, PACK_PREFIX]) await this.db.clear({ gte: prefix, lt: prefix + "~" });
   }
 
   rebuildPending(): boolean {
