@@ -48,7 +48,7 @@ function errorCode(err: unknown): string {
 }
 
 /** Archives one file-system object (given its lstat) into a node, or undefined when it is skipped. */
-export async function archiveEntry(ctx: BackupContext, path: FsPath, st: BigIntStats, previous: TreeNode | undefined, rootDevice: bigint, reusable = false): Promise<TreeNode | undefined> {
+export async function archiveEntry(ctx: BackupContext, path: FsPath, st: BigIntStats, previous: TreeNode | undefined, rootDevice: bigint, reusable?: boolean): Promise<TreeNode | undefined> {
   if (ctx.signal?.aborted) throw new InterruptedError();
   const type = nodeTypeOf(st);
   const name = path.real.subarray(path.real.lastIndexOf(0x2f) + 1);
@@ -96,8 +96,11 @@ export async function archiveEntry(ctx: BackupContext, path: FsPath, st: BigIntS
   }
 }
 
-/** `reusable`: the previous node's blobs are all in the repository (see ParentListings). */
-async function archiveFile(ctx: BackupContext, path: FsPath, st: BigIntStats, node: TreeNode, previous: TreeNode | undefined, reusable: boolean): Promise<boolean> {
+/**
+ * `reusable`: whether the previous node's blobs are all in the repository, as its directory's
+ * listing found (see ParentListings); unknown for a path given on its own, asked here then.
+ */
+async function archiveFile(ctx: BackupContext, path: FsPath, st: BigIntStats, node: TreeNode, previous: TreeNode | undefined, reusable: boolean | undefined): Promise<boolean> {
   const done = (kind: ChangeKind, size: number) => {
     ctx.counters.filesProcessed++;
     if (kind === "unmodified") ctx.counters.filesUnmodified++;
@@ -106,7 +109,7 @@ async function archiveFile(ctx: BackupContext, path: FsPath, st: BigIntStats, no
     if (kind === "unmodified") ctx.counters.bytesProcessed += size;
     return true;
   };
-  if (reusable && isUnchanged(node, previous, ctx.changeDetection)) {
+  if (isUnchanged(node, previous, ctx.changeDetection) && (reusable ?? previous!.content!.every((id) => ctx.repo.hasBlob(id)))) {
     node.content = previous!.content!;
     return done("unmodified", node.size ?? 0);
   }
