@@ -6,6 +6,7 @@ import type { Snapshot, StoredSnapshot } from "../store/snapshot/snapshot.js";
 import { PROGRAM_VERSION } from "../version.js";
 import { emptyCounters, type BackupContext, type BackupCounters, type BackupWarning, type ExcludeFilter } from "./backup-context.js";
 import type { BackupSource } from "./backup-source.js";
+import { FileBatcher } from "./file-batcher.js";
 import { ParentListings } from "./parent-listing.js";
 import { DryRunSink, type BlobSink } from "./blob-sink.js";
 import type { ChangeDetectionOptions } from "./change-detection.js";
@@ -71,6 +72,7 @@ export async function runBackup(repo: Repository, options: BackupOptions): Promi
     excludeIfPresent: options.excludeIfPresent ?? [],
     oneFileSystem: options.oneFileSystem ?? false,
     hardlinks: new Map(),
+    files: new FileBatcher(sink, { onBytes: (n) => (counters.bytesProcessed += n), signal: options.signal }),
     parents: new ParentListings(sink),
     warn: (warning) => {
       counters.errors++;

@@ -1,5 +1,6 @@
 import type { Id } from "../store/id.js";
 import type { ChangeDetectionOptions } from "./change-detection.js";
+import type { FileBatcher } from "./file-batcher.js";
 import type { BlobSink } from "./blob-sink.js";
 import type { ParentListings } from "./parent-listing.js";
 
@@ -51,6 +52,8 @@ export interface BackupContext {
   excludeIfPresent: string[];
   /** Stay on the device of each path given (mount points are kept as empty directories). */
   oneFileSystem: boolean;
+  /** Reads file contents on the worker threads, in batches. */
+  files: FileBatcher;
   /** Files with several links read so far, by device and inode: each is read once. */
   hardlinks: Map<string, Promise<SavedFile | undefined>>;
   warn(warning: BackupWarning): void;

@@ -1,7 +1,7 @@
 import type { ChunkerParams } from "../chunker/index.js";
 import type { BlobType } from "../store/blob-type.js";
 import { hashBytes, type Id } from "../store/id.js";
-import type { Repository, SaveResult, WriteStats } from "../store/repository.js";
+import type { FileReadOptions, Repository, SavedFileChunks, SaveResult, WriteStats } from "../store/repository.js";
 import { serializeTree } from "../store/tree/tree-codec.js";
 import type { TreeNode } from "../store/tree/tree-node.js";
 
@@ -15,6 +15,8 @@ export interface BlobSink {
   completeTrees(ids: readonly Id[]): Promise<boolean[]>;
   markCompleteTrees(ids: readonly Id[]): Promise<void>;
   saveBlob(type: BlobType, plain: Uint8Array): Promise<SaveResult>;
+  /** Reads local files (on worker threads) and saves their content; see Repository.saveFiles. */
+  saveFiles(paths: Uint8Array[], options?: FileReadOptions): Promise<SavedFileChunks>;
   saveTree(nodes: readonly TreeNode[]): Promise<Id>;
   loadTree(id: Id, options?: { cache?: boolean }): Promise<TreeNode[]>;
   flush(): Promise<void>;
@@ -55,10 +57,22 @@ export class DryRunSink implements BlobSink {
   async saveBlob(type: BlobType, plain: Uint8Array): Promise<SaveResult> {
     const id = hashBytes(plain);
     if (this.hasBlob(id)) return { id, added: false };
+    this.count(type, id, plain.length);
+    return { id, added: true };
+  }
+
+  private count(type: BlobType, id: Id, length: number): void {
     this.added.add(id);
     this.stats.blobsAdded[type]++;
-    this.stats.bytesAdded += plain.length;
-    return { id, added: true };
+    this.stats.bytesAdded += length;
+  }
+
+  saveFiles(paths: Uint8Array[], options?: FileReadOptions): Promise<SavedFileChunks> {
+    const want = (id: Id, length: number) => {
+      if (!this.hasBlob(id)) this.count("data", id, length);
+      return false;
+    };
+    return this.repo.chunkFiles(paths, want, options);
   }
 
   async saveTree(nodes: readonly TreeNode[]): Promise<Id> {

@@ -1,4 +1,4 @@
-import { closeSync, constants as fsConstants, lstatSync, readdirSync, type BigIntStats } from "node:fs";
+import { constants as fsConstants, lstatSync, readdirSync, type BigIntStats } from "node:fs";
 import * as fs from "node:fs/promises";
 import { InterruptedError } from "../errors.js";
 import type { Id } from "../store/id.js";
@@ -6,13 +6,8 @@ import { decodeName, sameNode, type TreeNode } from "../store/tree/tree-node.js"
 import { readXattrs } from "../platform/xattrs.js";
 import type { BackupContext, SavedFile } from "./backup-context.js";
 import { isUnchanged, xattrsUnchanged } from "./change-detection.js";
-import { saveContent } from "./file-saver.js";
-import { openForReading, openSyncForReading, readFile, readWholeFileSync, type WholeFile } from "./file-reader.js";
 import { nodeFromStat, nodeTypeOf } from "./fs-metadata.js";
-import { Semaphore } from "./semaphore.js";
 
-/** Small files are read a few at a time so their open/read/close latencies overlap. */
-const fileSlots = new Semaphore(4);
 
 /**
  * A path as the user knows it (`real`, for messages and excludes) and as system calls get it
@@ -125,7 +120,7 @@ async function archiveFile(ctx: BackupContext, path: FsPath, st: BigIntStats, no
     ctx.counters.bytesProcessed += saved.size;
     return done(kind, saved.size);
   }
-  const reading = fileSlots.run(() => readContent(ctx, path, st));
+  const reading = readContent(ctx, path, st);
   if (linkKey) ctx.hardlinks.set(linkKey, reading);
   const saved = await reading;
   if (!saved) return false;
@@ -134,67 +129,20 @@ async function archiveFile(ctx: BackupContext, path: FsPath, st: BigIntStats, no
   return done(kind, saved.size);
 }
 
-/** Files up to this size are read whole and synchronously (see readWholeFileSync). */
-const SMALL_FILE = 1024n * 1024n;
-
 async function readContent(ctx: BackupContext, path: FsPath, st: BigIntStats): Promise<SavedFile | undefined> {
-  if (st.size <= SMALL_FILE) {
-    let fd: number;
-    try {
-      fd = openSyncForReading(path.access);
-    } catch (err) {
-      ctx.warn({ path: display(path), message: `cannot open: ${errorCode(err)}` });
-      return undefined;
-    }
-    let whole: WholeFile | undefined;
-    try {
-      whole = readWholeFileSync(fd, Number(st.size));
-    } catch (err) {
-      ctx.warn({ path: display(path), message: `read error: ${errorCode(err)}` });
-      return undefined;
-    } finally {
-      closeSync(fd);
-    }
-    // A file that grew past its lstat size is streamed like a large one.
-    if (whole) return saveWholeFile(ctx, path, st, whole);
-  }
-  let handle: fs.FileHandle;
-  try {
-    handle = await openForReading(path.access);
-  } catch (err) {
-    ctx.warn({ path: display(path), message: `cannot open: ${errorCode(err)}` });
-    return undefined;
-  }
-  try {
-    ctx.onFile?.(display(path));
-    ctx.counters.filesRead++;
-    const saved = await saveContent(ctx.repo, readFile(handle, ctx.signal), (n) => (ctx.counters.bytesProcessed += n));
-    warnIfChanged(ctx, path, st, await handle.stat({ bigint: true }));
-    return saved;
-  } catch (err) {
-    if (err instanceof InterruptedError || !(err as NodeJS.ErrnoException).code) throw err;
-    ctx.warn({ path: display(path), message: `read error: ${errorCode(err)}` });
-    return undefined;
-  } finally {
-    await handle.close();
-  }
-}
-
-async function saveWholeFile(ctx: BackupContext, path: FsPath, st: BigIntStats, whole: WholeFile): Promise<SavedFile> {
   ctx.onFile?.(display(path));
-  ctx.counters.filesRead++;
-  warnIfChanged(ctx, path, st, whole.after);
-  const size = whole.bytes.length;
-  if (size === 0) return { content: [], size };
-  // No larger than the chunker's minimum, a file is one chunk whatever its bytes: no chunker needed.
-  if (size <= ctx.repo.config.chunker.minSize) {
-    ctx.counters.bytesProcessed += size;
-    return { content: [(await ctx.repo.saveBlob("data", whole.bytes)).id], size };
+  const outcome = await ctx.files.read(path.access, Number(st.size));
+  if ("error" in outcome) {
+    const { during, code } = outcome.error;
+    ctx.warn({ path: display(path), message: during === "open" ? `cannot open: ${code}` : `read error: ${code}` });
+    return undefined;
   }
-  return saveContent(ctx.repo, [whole.bytes], (n) => (ctx.counters.bytesProcessed += n));
+  ctx.counters.filesRead++;
+  warnIfChanged(ctx, path, st, outcome.after);
+  return { content: outcome.content, size: outcome.size };
 }
 
-function warnIfChanged(ctx: BackupContext, path: FsPath, before: BigIntStats, after: BigIntStats): void {
+function warnIfChanged(ctx: BackupContext, path: FsPath, before: BigIntStats, after: { size: bigint; mtimeNs: bigint }): void {
   if (after.size !== before.size || after.mtimeNs !== before.mtimeNs) {
     ctx.warn({ path: display(path), message: "file changed while it was read" });
   }
@@ -234,7 +182,7 @@ async function archiveEntries(ctx: BackupContext, dir: FsPath, previousTree: Id 
   if (ctx.excludeIfPresent.some((marker) => names.some((n) => n.toString("utf8") === marker))) return undefined;
   const parent = previousTree ? await ctx.parents.take(previousTree) : undefined;
   const nodes: TreeNode[] = [];
-  const files: Promise<void>[] = [];
+  const pending: Promise<void>[] = [];
   const subdirs: { name: Buffer; path: FsPath; st: BigIntStats; previous: TreeNode | undefined }[] = [];
   const paths = names.map((name) => child(dir, name));
   const stats = statAll(ctx, paths);
@@ -257,14 +205,21 @@ async function archiveEntries(ctx: BackupContext, dir: FsPath, previousTree: Id 
   stats.forEach((st, i) => {
     if (!st || st.isDirectory()) return;
     const previous = previousOf(i);
-    files.push(archiveEntry(ctx, paths[i]!, st, previous, rootDevice, previous !== undefined && parent!.reusable.has(previous)).then((node) => add(node, previous)));
+    const archived = archiveEntry(ctx, paths[i]!, st, previous, rootDevice, previous !== undefined && parent!.reusable.has(previous)).then((node) => add(node, previous));
+    // Awaited below; handled here so that a failure while the walk goes on is not "unhandled".
+    archived.catch(() => undefined);
+    pending.push(archived);
   });
-  await Promise.all(files);
+  // While files are being read on the workers, the walk goes on into further subdirectories
+  // instead of waiting for each (see FileBatcher.runAhead).
   for (let i = 0; i < subdirs.length; i++) {
     prefetchFrom(i + 1);
     const sub = subdirs[i]!;
-    add(await archiveEntry(ctx, sub.path, sub.st, sub.previous, rootDevice), sub.previous);
+    const walked = archiveEntry(ctx, sub.path, sub.st, sub.previous, rootDevice).then((node) => add(node, sub.previous));
+    if (await ctx.files.runAhead(walked)) pending.push(walked);
+    else await walked;
   }
+  await Promise.all(pending);
   // Listings of subdirectories that were excluded (or are no longer directories) were never taken.
   for (const { previous } of subdirs) if (previous?.subtree) ctx.parents.drop(previous.subtree);
   // Names are unique, so as many nodes as the parent's, each the same as one of them, is the parent's tree.

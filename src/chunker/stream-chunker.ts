@@ -1,51 +1,87 @@
 import { validateChunkerParams, type ChunkerParams } from "./chunker-params.js";
 import { cutPoints, MAX_CDC_BUFFER } from "./fastcdc.js";
 
-const MIN_WINDOW = 8 * 1024 * 1024;
+const MIN_WINDOW = 4 * 1024 * 1024;
 /** First allocation: small inputs (most files) never pay for the whole window. */
 const INITIAL_BUFFER = 64 * 1024;
 
 /**
- * Splits a byte stream into content-defined chunks. The boundaries depend only on the bytes, never
- * on how the source splits its reads, and equal those of one FastCDC pass over the whole input.
+ * Splits a byte stream fed piece by piece into content-defined chunks. The boundaries depend only
+ * on the bytes, never on how the input is split, and equal those of one FastCDC pass over it all.
  *
  * Every chunk is a fresh copy that owns its whole ArrayBuffer: consumers may keep it as long as
- * they like, or transfer it to a worker thread. Only the last chunk may be shorter than minSize.
+ * they like, or transfer it to another thread. Only the last chunk may be shorter than minSize.
  */
+export class ChunkWindow {
+  private readonly params: ChunkerParams;
+  private readonly windowSize: number;
+  private window = new Uint8Array(0);
+  private filled = 0;
+
+  constructor(params: ChunkerParams) {
+    this.params = validateChunkerParams(params);
+    // FastCDC decides a cut from the bytes after the chunk start alone, so every chunk of a window
+    // but the last is final. The last may have been cut only because the window ended, so it is
+    // carried to the front and chunked again with what follows, unless it is maxSize long: a cut at
+    // maxSize is final whatever follows (so featureless data, zeros above all, is scanned once).
+    // The window is at least 2 x maxSize (validation caps maxSize at 16 MiB), so a full window
+    // always holds 2+ chunks.
+    this.windowSize = Math.min(Math.max(2 * this.params.maxSize, MIN_WINDOW), MAX_CDC_BUFFER);
+  }
+
+  /** Takes the next bytes of the stream (copied: the caller may reuse `bytes`); returns the chunks they complete. */
+  push(bytes: Uint8Array): Uint8Array<ArrayBuffer>[] {
+    const chunks: Uint8Array<ArrayBuffer>[] = [];
+    for (let taken = 0; taken < bytes.length; ) {
+      // The buffer grows geometrically up to windowSize as input arrives; cuts happen only when
+      // windowSize bytes are held, so boundaries do not depend on the buffer's growth.
+      if (this.filled === this.window.length) this.window = grow(this.window, this.filled, bytes.length - taken, this.windowSize);
+      const n = Math.min(this.window.length - this.filled, bytes.length - taken);
+      this.window.set(bytes.subarray(taken, taken + n), this.filled);
+      this.filled += n;
+      taken += n;
+      if (this.filled === this.windowSize) this.cutWindow(chunks);
+    }
+    return chunks;
+  }
+
+  /** Ends the stream: the chunks of whatever is held. */
+  end(): Uint8Array<ArrayBuffer>[] {
+    const chunks: Uint8Array<ArrayBuffer>[] = [];
+    if (this.filled <= this.params.minSize) {
+      // No longer than the minimum, the rest is one chunk whatever its bytes: no chunker needed.
+      if (this.filled > 0) chunks.push(this.window.slice(0, this.filled));
+    } else {
+      copyChunks(this.window, cutPoints(this.window.subarray(0, this.filled), this.params), chunks);
+    }
+    this.filled = 0;
+    return chunks;
+  }
+
+  /** Forgets the bytes held (the stream failed): the window can take a new stream. */
+  discard(): void {
+    this.filled = 0;
+  }
+
+  private cutWindow(chunks: Uint8Array<ArrayBuffer>[]): void {
+    const ends = cutPoints(this.window, this.params);
+    const last = ends.length - 1; // there are always 2+ chunks: see the constructor
+    const lastIsFinal = ends[last]! - ends[last - 1]! === this.params.maxSize;
+    const carryStart = lastIsFinal ? this.filled : ends[last - 1]!;
+    copyChunks(this.window, lastIsFinal ? ends : ends.subarray(0, last), chunks);
+    this.window.copyWithin(0, carryStart, this.filled);
+    this.filled -= carryStart;
+  }
+}
+
+/** Splits a whole byte stream into content-defined chunks (see ChunkWindow). */
 export async function* chunkStream(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   params: ChunkerParams,
 ): AsyncGenerator<Uint8Array> {
-  const p = validateChunkerParams(params);
-  // FastCDC decides a cut from the bytes after the chunk start alone, so every chunk of a window
-  // but the last is final. The last may have been cut only because the window ended, so it is
-  // carried to the front and chunked again with what follows, unless it is maxSize long: a cut at
-  // maxSize is final whatever follows (so featureless data, zeros above all, is scanned once).
-  // The window is at least 2 x maxSize (validation caps maxSize at 16 MiB), so a full window
-  // always holds 2+ chunks.
-  const windowSize = Math.min(Math.max(2 * p.maxSize, MIN_WINDOW), MAX_CDC_BUFFER);
-  // The buffer grows geometrically up to windowSize as input arrives; cuts happen only when
-  // windowSize bytes are held, so boundaries do not depend on the buffer's growth.
-  let window = new Uint8Array(0);
-  let filled = 0;
-  for await (const read of source) {
-    for (let taken = 0; taken < read.length; ) {
-      if (filled === window.length) window = grow(window, filled, read.length - taken, windowSize);
-      const n = Math.min(window.length - filled, read.length - taken);
-      window.set(read.subarray(taken, taken + n), filled);
-      filled += n;
-      taken += n;
-      if (filled < windowSize) continue;
-      const ends = cutPoints(window, p);
-      const last = ends.length - 1; // there are always 2+ chunks: see above
-      const lastIsFinal = ends[last]! - ends[last - 1]! === p.maxSize;
-      const carryStart = lastIsFinal ? filled : ends[last - 1]!;
-      yield* copyChunks(window, lastIsFinal ? ends : ends.subarray(0, last));
-      window.copyWithin(0, carryStart, filled);
-      filled -= carryStart;
-    }
-  }
-  yield* copyChunks(window, cutPoints(window.subarray(0, filled), p));
+  const window = new ChunkWindow(params);
+  for await (const read of source) yield* window.push(read);
+  yield* window.end();
 }
 
 /** A larger buffer holding the first `filled` bytes of `buffer`: room for `wanted` more, at least double, at most `limit`. */
@@ -56,10 +92,10 @@ function grow(buffer: Uint8Array, filled: number, wanted: number, limit: number)
   return bigger;
 }
 
-function* copyChunks(window: Uint8Array, ends: Uint32Array): Generator<Uint8Array> {
+function copyChunks(window: Uint8Array<ArrayBuffer>, ends: Uint32Array, into: Uint8Array<ArrayBuffer>[]): void {
   let start = 0;
   for (const end of ends) {
-    yield window.slice(start, end);
+    into.push(window.slice(start, end));
     start = end;
   }
 }

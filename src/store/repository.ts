@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
 import * as os from "node:os";
-import { IntegrityError, NotFoundError, RepositoryNotFoundError, AlreadyExistsError } from "../errors.js";
+import { IntegrityError, InterruptedError, NotFoundError, RepositoryNotFoundError, AlreadyExistsError } from "../errors.js";
 import { DEFAULT_CHUNKER_PARAMS, validateChunkerParams, type ChunkerParams } from "../chunker/index.js";
 import type { Backend } from "./backend/backend.js";
-import { decodeBlob } from "./blob-codec.js";
+import { decodeBlob, type EncodedBlob } from "./blob-codec.js";
 import type { BlobType } from "./blob-type.js";
 import { EncoderPool, type HashedBlob } from "./compression/encoder-pool.js";
+import type { ChunkedFile } from "./compression/file-chunking.js";
 import {
   DEFAULT_COMPRESSION_LEVEL,
   DEFAULT_PACK_SIZE,
@@ -59,6 +60,18 @@ export interface WriteStats {
   bytesAdded: number;
   bytesAddedStored: number;
   packsWritten: number;
+}
+
+export interface FileReadOptions {
+  /** Told the bytes of each batch of chunks read. */
+  onBytes?: (n: number) => void;
+  signal?: AbortSignal;
+}
+
+/** The chunk ids of a saveFiles job, in order, and each file's share of them. */
+export interface SavedFileChunks {
+  ids: Id[];
+  files: ChunkedFile[];
 }
 
 export interface SaveResult {
@@ -224,14 +237,14 @@ export class Repository {
   async saveBlob(type: BlobType, plain: Uint8Array, knownId?: Id): Promise<SaveResult> {
     this.throwIfFailed();
     if (!this.writingStarted) await this.beginWriting();
-    this.encoder ??= new EncoderPool(this.config.compression.level);
+    const encoder = this.encoderPool();
     // Data chunks own their buffers: they move to a worker to be hashed, and stay there to be
     // compressed if the repository needs them. The caller must not touch `plain` afterwards.
     while (this.hashes.size >= MAX_HASHES) await Promise.race(this.hashes);
     // A tree is hashed here: the directory walk waits for its id, and a worker round trip
     // costs more than hashing a listing of a few KiB.
     knownId ??= type === "tree" ? hashBytes(plain) : undefined;
-    const hashing = knownId ? Promise.resolve<HashedBlob>({ id: knownId, length: plain.length, plain }) : this.encoder.hash(plain);
+    const hashing = knownId ? Promise.resolve<HashedBlob>({ id: knownId, length: plain.length, plain }) : encoder.hash(plain);
     const settled = hashing.then(
       () => undefined,
       () => undefined,
@@ -240,29 +253,80 @@ export class Repository {
     const hashed = await hashing.finally(() => this.hashes.delete(settled));
     this.throwIfFailed();
     const { id, length } = hashed;
-    if (this.hasBlob(id)) {
-      this.encoder.drop(hashed);
+    if (!this.wantBlob(id)) {
+      encoder.drop(hashed);
       return { id, added: false };
     }
-    this.unindexed.add(id);
-    while (this.encodes.size >= MAX_ENCODES || this.uploads.size >= MAX_UPLOADS) {
-      await Promise.race([...this.encodes, ...this.uploads]);
+    while (this.encodes.size >= MAX_ENCODES) {
+      await Promise.race(this.encodes);
       this.throwIfFailed();
     }
-    const job = this.encoder
+    await this.writable();
+    const job = encoder
       .encode(hashed)
-      .then((encoded) => {
-        this.stats.blobsAdded[type]++;
-        this.stats.bytesAdded += length;
-        this.stats.bytesAddedStored += encoded.stored.length;
-        const builder = this.builders[type];
-        builder.add(id, length, encoded);
-        if (builder.byteLength >= this.config.packSize) this.startUpload(type);
-      })
+      .then((encoded) => this.storeEncoded(type, id, length, encoded))
       .catch((err: Error) => this.fail(err))
       .finally(() => this.encodes.delete(job));
     this.encodes.add(job);
     return { id, added: true };
+  }
+
+  /**
+   * Reads local files on the worker threads and stores the chunks the repository lacks (see
+   * EncoderPool.chunkFiles). A failure to store fails the repository as saveBlob does.
+   */
+  async saveFiles(paths: Uint8Array[], options: FileReadOptions = {}): Promise<SavedFileChunks> {
+    this.throwIfFailed();
+    if (!this.writingStarted) await this.beginWriting();
+    return this.chunkFiles(paths, (id) => this.wantBlob(id), options);
+  }
+
+  /** saveFiles, storing only the chunks `want` picks (a dry run picks none). */
+  async chunkFiles(paths: Uint8Array[], want: (id: Id, length: number) => boolean, options: FileReadOptions = {}): Promise<SavedFileChunks> {
+    const ids: Id[] = [];
+    const files = await this.encoderPool().chunkFiles(paths, this.config.chunker, {
+      decide: async (batch, lengths) => {
+        // Checked between batches: a large file stops being read soon after an interruption.
+        if (options.signal?.aborted) throw new InterruptedError();
+        this.throwIfFailed();
+        await this.writable();
+        ids.push(...batch);
+        options.onBytes?.(lengths.reduce((sum, n) => sum + n, 0));
+        return batch.map((id, i) => want(id, lengths[i]!));
+      },
+      store: (id, length, encoded) => this.storeEncoded("data", id, length, encoded),
+    });
+    this.throwIfFailed();
+    return { ids, files };
+  }
+
+  /** Whether a blob must be stored; if so it counts as present from now on (one copy per session). */
+  private wantBlob(id: Id): boolean {
+    if (this.hasBlob(id)) return false;
+    this.unindexed.add(id);
+    return true;
+  }
+
+  /** Waits while the pack uploads in flight are at their limit. */
+  private async writable(): Promise<void> {
+    while (this.uploads.size >= MAX_UPLOADS) {
+      await Promise.race(this.uploads);
+      this.throwIfFailed();
+    }
+  }
+
+  private storeEncoded(type: BlobType, id: Id, length: number, encoded: EncodedBlob): void {
+    this.stats.blobsAdded[type]++;
+    this.stats.bytesAdded += length;
+    this.stats.bytesAddedStored += encoded.stored.length;
+    const builder = this.builders[type];
+    builder.add(id, length, encoded);
+    if (builder.byteLength >= this.config.packSize) this.startUpload(type);
+  }
+
+  private encoderPool(): EncoderPool {
+    this.encoder ??= new EncoderPool(this.config.compression.level);
+    return this.encoder;
   }
 
   private startUpload(type: BlobType): void {

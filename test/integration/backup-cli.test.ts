@@ -182,7 +182,7 @@ describe("exit codes", () => {
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
     // Wait until most of the file has been packed and written (the chunker holds back up to one
-    // 8 MiB window until it sees more data or the end), then interrupt.
+    // 4 MiB window until it sees more data or the end), then interrupt.
     const packedBytes = async () => {
       let total = 0;
       for (const entry of await fs.readdir(join(sigRepo, "data"), { recursive: true, withFileTypes: true }).catch(() => [])) {
@@ -203,5 +203,32 @@ describe("exit codes", () => {
     const summary = jsonLines(again.stdout).pop()!;
     // Most of the file was already stored by the interrupted run.
     expect(summary.data_added as number).toBeLessThan(12 * 1024 * 1024);
+  }, 60_000);
+
+  it("130: SIGINT while a large file is read stops the reading there, not at the end of the file", async () => {
+    const sigRepo = join(work.path, "sigint-file-repo");
+    expect((await runCairn(["-r", sigRepo, "init", "--pack-size", "1M"])).code).toBe(0);
+    const src = join(work.path, "sigint-src");
+    await fs.mkdir(src);
+    const size = 160 * 1024 * 1024;
+    await fs.writeFile(join(src, "big.bin"), randomBytes(size));
+    const child = spawn(process.execPath, [CAIRN_BIN, "-r", sigRepo, "backup", src], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    const packedBytes = async () => {
+      let total = 0;
+      for (const entry of await fs.readdir(join(sigRepo, "data"), { recursive: true, withFileTypes: true }).catch(() => [])) {
+        if (entry.isFile() && !entry.name.startsWith(".tmp")) total += (await fs.stat(join(entry.parentPath, entry.name)).catch(() => ({ size: 0 }))).size;
+      }
+      return total;
+    };
+    for (let i = 0; i < 300 && (await packedBytes()) < 8 * 1024 * 1024; i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(stderr).toContain("cairn: interrupted");
+    expect(await snapshotCount(sigRepo)).toBe(0);
+    // The file's chunks are stored as they are read: far from all of them were.
+    expect(await packedBytes()).toBeLessThan(size / 2);
   }, 60_000);
 });

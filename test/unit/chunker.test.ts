@@ -130,7 +130,7 @@ describe("cutPoints", () => {
 });
 
 describe("chunkStream", () => {
-  const data = pseudoRandomBytes(20 * MiB + 12345, 42); // spans three 8 MiB windows
+  const data = pseudoRandomBytes(20 * MiB + 12345, 42); // spans several 4 MiB windows
   const expected = referenceLengths(data, SMALL);
 
   it("chunks like one wasm call, with chunk sizes in bounds", () => {

@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { emptyCounters, type BackupContext, type BackupWarning } from "../../src/backup/backup-context.js";
+import { FileBatcher } from "../../src/backup/file-batcher.js";
 import { ParentListings } from "../../src/backup/parent-listing.js";
 import { parseOnly } from "../../src/cli/restore-docker.js";
 import { UsageError } from "../../src/errors.js";
@@ -36,6 +37,7 @@ function context(warnings: BackupWarning[]): BackupContext {
     excludeIfPresent: [],
     oneFileSystem: false,
     hardlinks: new Map(),
+    files: new FileBatcher(fixture.repo),
     parents: new ParentListings(fixture.repo),
     warn: (w) => warnings.push(w),
   };

@@ -28,6 +28,9 @@ class MemorySink implements BlobSink {
     }
     return { id, added };
   }
+  async saveFiles(): Promise<never> {
+    throw new Error("not used");
+  }
   async saveTree(): Promise<Id> {
     throw new Error("not used");
   }

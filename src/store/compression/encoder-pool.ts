@@ -3,10 +3,12 @@ import { existsSync } from "node:fs";
 import * as os from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import type { ChunkerParams } from "../../chunker/index.js";
 import { CairnError } from "../../errors.js";
 import { encodeBlob, type CompressionCode, type EncodedBlob } from "../blob-codec.js";
 import type { Id } from "../id.js";
-import type { WorkerRequest, WorkerResponse } from "./encode-worker.js";
+import type { StoredChunk, WorkerRequest, WorkerResponse } from "./encode-worker.js";
+import { chunkFiles, type ChunkedFile } from "./file-chunking.js";
 
 /** Blobs this small cost more to ship to a worker than to hash and compress here. */
 const INLINE_LIMIT = 4 * 1024;
@@ -20,6 +22,14 @@ export interface HashedBlob {
   plain?: Uint8Array;
 }
 
+/** What a file job asks of its caller. */
+export interface FileChunkHandlers {
+  /** Which chunks of a batch must be stored (may wait, to hold the job back). */
+  decide(ids: Id[], lengths: number[]): Promise<boolean[]>;
+  /** A chunk decided for storage, compressed; in the order of the batches. */
+  store(id: Id, length: number, blob: EncodedBlob): void;
+}
+
 interface Pending {
   resolve: (response: WorkerResponse) => void;
   reject: (err: Error) => void;
@@ -29,14 +39,20 @@ function ownsBuffer(bytes: Uint8Array): boolean {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
 }
 
+function encodedFrom(blob: StoredChunk): EncodedBlob {
+  const { stored } = blob;
+  return { stored: Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength), compression: blob.compression as CompressionCode };
+}
+
 /**
- * Hashes and compresses blobs on worker threads, leaving the main thread to read and chunk.
- * A chunk that owns its buffer is transferred, not copied, and stays on its worker between the
- * hash (which decides whether the repository needs it) and the compression.
+ * Reads, chunks, hashes and compresses on worker threads, leaving the main thread to walk the
+ * tree and write packs. A chunk that owns its buffer is transferred, not copied, and stays on
+ * its worker between the hash (which decides whether the repository needs it) and the compression.
  */
 export class EncoderPool {
   private readonly workers: Worker[] = [];
   private readonly busy: number[] = [];
+  /** Requests answered by one message, and file jobs, which get several: by sequence number. */
   private readonly pending = new Map<number, Pending>();
   private seq = 0;
   private started = false;
@@ -72,7 +88,7 @@ export class EncoderPool {
     const worker = this.leastBusy();
     const seq = this.seq++;
     const response = await this.request(worker, { op: "hash", seq, plain }, [plain.buffer as ArrayBuffer]);
-    return { id: response.id!, length, worker, seq };
+    return { id: (response as Extract<WorkerResponse, { kind: "hashed" }>).id, length, worker, seq };
   }
 
   /** Compresses a hashed blob (its kept bytes are released). */
@@ -89,10 +105,59 @@ export class EncoderPool {
     if (blob.worker !== undefined) this.workers[blob.worker]?.postMessage({ op: "drop", seq: blob.seq! } satisfies WorkerRequest);
   }
 
+  /**
+   * Reads files whole on one worker (see chunkFiles): their chunks' ids come back in batches,
+   * `decide` picks the ones to store, and only those come back, compressed. The bytes never
+   * reach this thread otherwise.
+   */
+  chunkFiles(paths: Uint8Array[], params: ChunkerParams, handlers: FileChunkHandlers): Promise<ChunkedFile[]> {
+    if (!this.hasWorkers()) {
+      return chunkFiles(paths, params, async (batch) => {
+        const store = await handlers.decide(batch.ids, batch.chunks.map((c) => c.length));
+        batch.chunks.forEach((chunk, i) => store[i] && handlers.store(batch.ids[i]!, chunk.length, encodeBlob(chunk, this.level)));
+      });
+    }
+    const worker = this.leastBusy();
+    const seq = this.seq++;
+    let storing: { ids: Id[]; lengths: number[] } = { ids: [], lengths: [] };
+    let failure: Error | undefined;
+    const onBatch = (ids: Id[], lengths: number[]) => {
+      handlers.decide(ids, lengths).then(
+        (store) => {
+          storing = { ids: ids.filter((_, i) => store[i]), lengths: lengths.filter((_, i) => store[i]) };
+          this.workers[worker]?.postMessage({ op: "verdict", seq, store } satisfies WorkerRequest);
+        },
+        (err: Error) => {
+          failure = err;
+          this.workers[worker]?.postMessage({ op: "cancel", seq } satisfies WorkerRequest);
+        },
+      );
+    };
+    this.busy[worker]!++;
+    return new Promise<ChunkedFile[]>((resolve, reject) => {
+      this.pending.set(seq, {
+        resolve: (response) => {
+          if (response.kind === "batch") {
+            onBatch(response.ids, response.lengths);
+            return;
+          }
+          if (response.kind === "stored") {
+            response.blobs.forEach((blob, i) => handlers.store(storing.ids[i]!, storing.lengths[i]!, encodedFrom(blob)));
+            return;
+          }
+          this.pending.delete(seq);
+          if (response.kind === "files") resolve(response.files);
+          else reject(failure ?? new CairnError(`file reading worker failed: ${(response as { error?: string }).error}`));
+        },
+        reject,
+      });
+      this.workers[worker]!.postMessage({ op: "files", seq, paths, params, level: this.level } satisfies WorkerRequest);
+    }).finally(() => this.busy[worker]!--);
+  }
+
   private async encodeOn(worker: number, request: WorkerRequest): Promise<EncodedBlob> {
     const response = await this.request(worker, request, []);
-    const stored = response.stored!;
-    return { stored: Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength), compression: response.compression as CompressionCode };
+    return encodedFrom((response as Extract<WorkerResponse, { kind: "encoded" }>).blob);
   }
 
   private leastBusy(): number {
@@ -104,17 +169,20 @@ export class EncoderPool {
   private request(worker: number, request: WorkerRequest, transfer: ArrayBuffer[]): Promise<WorkerResponse> {
     this.busy[worker]!++;
     return new Promise<WorkerResponse>((resolve, reject) => {
-      this.pending.set(request.seq, { resolve, reject });
+      this.pending.set(request.seq, {
+        resolve: (response) => {
+          this.pending.delete(request.seq);
+          if (response.kind === "error") reject(new CairnError(`compression worker failed: ${response.error}`));
+          else resolve(response);
+        },
+        reject,
+      });
       this.workers[worker]!.postMessage(request, transfer);
     }).finally(() => this.busy[worker]!--);
   }
 
   private settle(response: WorkerResponse): void {
-    const pending = this.pending.get(response.seq);
-    if (!pending) return;
-    this.pending.delete(response.seq);
-    if (response.error !== undefined) pending.reject(new CairnError(`compression worker failed: ${response.error}`));
-    else pending.resolve(response);
+    this.pending.get(response.seq)?.resolve(response);
   }
 
   private failAll(err: Error): void {
@@ -123,6 +191,7 @@ export class EncoderPool {
   }
 
   async close(): Promise<void> {
+    this.failAll(new CairnError("the worker threads were stopped"));
     await Promise.all(this.workers.map((w) => w.terminate()));
     this.workers.length = 0;
   }
