@@ -41,17 +41,17 @@ export class PackDataChecker {
     try {
       for (const [file, ids] of byIndexFile) {
         const packs = (await readIndexFile(this.backend, file)).packs.filter((pack) => ids.has(pack.id));
-        await forEachLimit(packs, verifier.parallelism, (pack) => this.verify(verifier, pack, chosen.length));
+        await forEachLimit(packs, verifier.parallelism, (pack) => this.verify(verifier, pack, candidates.get(pack.id)!, chosen.length));
       }
     } finally {
       await verifier.close();
     }
   }
 
-  private async verify(verifier: PackVerifier, pack: IndexedPack, total: number): Promise<void> {
+  private async verify(verifier: PackVerifier, pack: IndexedPack, size: number, total: number): Promise<void> {
     let result;
     try {
-      result = await verifier.verify(this.backend, pack.id, pack.entries);
+      result = await verifier.verify(this.backend, pack.id, size, pack.entries);
     } catch (err) {
       if (!(err instanceof CairnError)) throw err;
       this.log.error("pack-unreadable", `pack ${shortId(pack.id)} cannot be read: ${err.message}`, { pack: pack.id });

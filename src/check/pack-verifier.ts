@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { CairnError, IntegrityError } from "../errors.js";
 import type { Backend } from "../store/backend/backend.js";
-import { decodeBlob } from "../store/blob-codec.js";
+import { decodeBlobTransient } from "../store/blob-codec.js";
 import { hashBytes, shortId, type Id } from "../store/id.js";
 import { packKey, type PackEntry } from "../store/pack/pack-format.js";
 import type { VerifyRequest, VerifyResponse } from "./verify-worker.js";
@@ -36,7 +36,7 @@ export function verifyPackBytes(packId: Id, bytes: Uint8Array, entries: readonly
       return;
     }
     try {
-      decodeBlob(entry.id, bytes.subarray(entry.offset, entry.offset + entry.storedLength), entry.compression, entry.plainLength);
+      decodeBlobTransient(entry.id, bytes.subarray(entry.offset, entry.offset + entry.storedLength), entry.compression, entry.plainLength);
     } catch (err) {
       if (!(err instanceof IntegrityError)) throw err;
       damaged.push({ index, reason: `fails verification in pack ${shortId(packId)} (${err.message.replace(/^blob [0-9a-f]+: /, "")})` });
@@ -48,12 +48,15 @@ export function verifyPackBytes(packId: Id, bytes: Uint8Array, entries: readonly
 /**
  * Reads packs whole and verifies them on worker threads (hashing and zstd are CPU-bound and
  * zstd-napi is synchronous), one pack per worker at a time. Without the compiled worker
- * script (running from TypeScript sources) the work stays on this thread.
+ * script (running from TypeScript sources) the work stays on this thread. Read buffers go to
+ * a worker and come back with its verdict, to be read into again: a few packs' worth of memory
+ * however many packs are read.
  */
 export class PackVerifier {
   private readonly idle: Worker[] = [];
   private readonly waiting: ((worker: Worker) => void)[] = [];
   private readonly all: Worker[] = [];
+  private readonly spare: Buffer[] = [];
   private seq = 0;
 
   constructor(workers = os.availableParallelism()) {
@@ -72,32 +75,51 @@ export class PackVerifier {
     return Math.max(1, this.all.length) + 1;
   }
 
-  async verify(backend: Backend, packId: Id, entries: readonly PackEntry[]): Promise<PackVerification> {
-    const bytes = await backend.get(packKey(packId));
+  /** Verifies the pack `packId` of `size` bytes (as listed) against the blobs the index places in it. */
+  async verify(backend: Backend, packId: Id, size: number, entries: readonly PackEntry[]): Promise<PackVerification> {
+    let buffer = this.spare.pop();
+    if (!buffer || buffer.length < size) buffer = Buffer.allocUnsafe(size);
+    let bytes: Buffer;
+    try {
+      bytes = backend.readInto ? await backend.readInto(packKey(packId), { offset: 0, length: size }, buffer) : await backend.get(packKey(packId));
+    } catch (err) {
+      this.spare.push(buffer);
+      throw err;
+    }
     const bytesRead = bytes.length;
-    // On a worker the bytes are handed over: `bytes` is empty afterwards.
-    const verdict = this.all.length === 0 ? verifyPackBytes(packId, bytes, entries) : await this.onWorker(packId, bytes, entries);
+    let verdict: BytesVerdict;
+    if (this.all.length === 0) {
+      verdict = verifyPackBytes(packId, bytes, entries);
+      this.spare.push(buffer);
+    } else {
+      const done = await this.onWorker(packId, buffer, bytesRead, entries);
+      verdict = done.verdict;
+      this.spare.push(done.buffer);
+    }
     return { hashMatches: verdict.hashMatches, bytesRead, damaged: verdict.damaged.map((d) => ({ entry: entries[d.index]!, reason: d.reason })) };
   }
 
-  private async onWorker(packId: Id, bytes: Buffer, entries: readonly PackEntry[]): Promise<BytesVerdict> {
+  /** Verifies the first `length` bytes of `buffer` on a worker; the buffer is handed over and back. */
+  private async onWorker(packId: Id, buffer: Buffer, length: number, entries: readonly PackEntry[]): Promise<{ verdict: BytesVerdict; buffer: Buffer }> {
     const worker = this.idle.pop() ?? (await new Promise<Worker>((resolve) => this.waiting.push(resolve)));
     try {
       const seq = this.seq++;
-      // Hand the bytes over without a copy when they are a buffer of their own.
-      const owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-      const request: VerifyRequest = { seq, packId, bytes: owned ? bytes : Buffer.from(bytes), entries: [...entries] };
-      return await new Promise<BytesVerdict>((resolve, reject) => {
+      // Handed over without a copy when the buffer has its memory to itself (not a slice of Node's pool).
+      const owned = buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength;
+      const sent = owned ? buffer : Buffer.from(buffer.subarray(0, length));
+      const request: VerifyRequest = { seq, packId, bytes: sent, length, entries: [...entries] };
+      return await new Promise((resolve, reject) => {
         const onMessage = (response: VerifyResponse) => {
           if (response.seq !== seq) return;
           worker.off("message", onMessage);
           worker.off("error", reject);
+          const returned = Buffer.from(response.bytes.buffer, response.bytes.byteOffset, response.bytes.byteLength);
           if (response.error !== undefined) reject(new CairnError(`verification worker failed: ${response.error}`));
-          else resolve(response.verdict!);
+          else resolve({ verdict: response.verdict!, buffer: returned });
         };
         worker.on("message", onMessage);
         worker.once("error", reject);
-        worker.postMessage(request, [request.bytes.buffer as ArrayBuffer]);
+        worker.postMessage(request, [sent.buffer as ArrayBuffer]);
       });
     } finally {
       const next = this.waiting.shift();

@@ -120,7 +120,7 @@ class IndexRepairer {
     const type = entries[0]?.type;
     if (!type || entries.some((e) => e.type !== type)) throw new IntegrityError(`pack ${id} ${type ? "mixes blob types" : "holds no blobs"}`);
     if (verifier) {
-      const verified = await verifier.verify(this.repo.backend, id, entries);
+      const verified = await verifier.verify(this.repo.backend, id, size, entries);
       if (verified.damaged.length > 0) throw new IntegrityError(`${verified.damaged.length} blob(s) fail verification`);
       if (!verified.hashMatches) throw new IntegrityError("content does not match its name");
     }

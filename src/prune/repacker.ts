@@ -1,7 +1,7 @@
 import { AlreadyExistsError, IntegrityError } from "../errors.js";
 import type { Backend } from "../store/backend/backend.js";
 import { createHash } from "node:crypto";
-import { decodeBlob } from "../store/blob-codec.js";
+import { decodeBlobTransient } from "../store/blob-codec.js";
 import type { BlobType } from "../store/blob-type.js";
 import { shortId, type Id } from "../store/id.js";
 import type { IndexDb } from "../store/index/index-db.js";
@@ -184,7 +184,7 @@ export async function repackPacks(
       progress.bytesRead += bytes.length;
       for (const entry of run.entries) {
         const stored = bytes.subarray(entry.offset - run.offset, entry.offset - run.offset + entry.storedLength);
-        decodeBlob(entry.id, stored, entry.compression, entry.plainLength);
+        decodeBlobTransient(entry.id, stored, entry.compression, entry.plainLength);
         const assembler = (assemblers[entry.type] ??= new PackAssembler(entry.type, capacity));
         assembler.add(entry, stored);
         if (assembler.byteLength >= packSize) await writePack(assembler);

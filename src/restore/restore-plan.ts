@@ -44,14 +44,17 @@ export class RestorePlan {
   }
 }
 
-/** Byte ranges of a pack worth reading in one request: blobs closer than `gap` are merged. */
-export function readRanges(blobs: readonly PlannedBlob[], gap: number): { offset: number; length: number; blobs: PlannedBlob[] }[] {
+/**
+ * Byte ranges of a pack worth reading in one request: blobs closer than `gap` are merged, as
+ * long as the range stays within `maxLength` (a single larger blob is a range of its own).
+ */
+export function readRanges(blobs: readonly PlannedBlob[], gap: number, maxLength: number): { offset: number; length: number; blobs: PlannedBlob[] }[] {
   const sorted = [...blobs].sort((a, b) => a.location.offset - b.location.offset);
   const ranges: { offset: number; length: number; blobs: PlannedBlob[] }[] = [];
   for (const blob of sorted) {
     const last = ranges[ranges.length - 1];
     const end = blob.location.offset + blob.location.storedLength;
-    if (last && blob.location.offset - (last.offset + last.length) <= gap) {
+    if (last && blob.location.offset - (last.offset + last.length) <= gap && end - last.offset <= maxLength) {
       last.length = Math.max(last.length, end - last.offset);
       last.blobs.push(blob);
     } else {

@@ -2,9 +2,10 @@ import { chmodSync, closeSync, constants as fsConstants, fstatSync, ftruncateSyn
 import * as fs from "node:fs/promises";
 import { CairnError, IntegrityError, InterruptedError } from "../errors.js";
 import { findNode } from "../store/tree/tree-walker.js";
-import { decodeBlob } from "../store/blob-codec.js";
+import { decodeBlobTransient } from "../store/blob-codec.js";
 import type { Id } from "../store/id.js";
 import { packKey } from "../store/pack/pack-format.js";
+import { RangeReader } from "../store/backend/range-reader.js";
 import type { Repository } from "../store/repository.js";
 import { parseNanos } from "../store/tree/time.js";
 import { setFileTimes } from "../platform/file-times.js";
@@ -17,6 +18,8 @@ import { unsafeNameReason } from "./safe-name.js";
 import { verifyRestoredFile } from "./verify-restored.js";
 
 const MERGE_GAP = 1024 * 1024;
+/** Larger reads save no time worth having and hold more memory (one buffer per read in flight). */
+const MAX_READ = 4 * 1024 * 1024;
 const PACK_READS_IN_FLIGHT = 3;
 const ANCHOR_AFTER = 3072;
 
@@ -193,7 +196,8 @@ export class Restorer {
     if (this.options.signal?.aborted) throw new InterruptedError();
     let nodes: TreeNode[];
     try {
-      nodes = await this.repo.loadTree(treeId);
+      // Each tree is read once: caching would only hold memory.
+      nodes = await this.repo.loadTree(treeId, { cache: false });
     } catch (err) {
       this.result.damaged.push({ path: snapshotDir || "/", message: `directory listing unreadable: ${(err as Error).message}` });
       return;
@@ -437,26 +441,27 @@ export class Restorer {
     const packs = [...this.plan.packs.entries()].sort(([a], [b]) => a.localeCompare(b));
     let next = 0;
     const worker = async () => {
+      const reader = new RangeReader(this.repo.backend);
       while (next < packs.length) {
         if (this.options.signal?.aborted) throw new InterruptedError();
         const [packId, blobs] = packs[next++]!;
-        await this.restorePack(packId, [...blobs.values()]);
+        await this.restorePack(reader, packId, [...blobs.values()]);
       }
     };
     await Promise.all(Array.from({ length: PACK_READS_IN_FLIGHT }, worker));
   }
 
-  private async restorePack(packId: Id, blobs: PlannedBlob[]): Promise<void> {
-    for (const range of readRanges(blobs, MERGE_GAP)) {
+  private async restorePack(reader: RangeReader, packId: Id, blobs: PlannedBlob[]): Promise<void> {
+    for (const range of readRanges(blobs, MERGE_GAP, MAX_READ)) {
       let bytes: Buffer | undefined;
       let readError: string | undefined;
       try {
-        bytes = await this.repo.backend.get(packKey(packId), { offset: range.offset, length: range.length });
+        bytes = await reader.read(packKey(packId), { offset: range.offset, length: range.length });
       } catch (err) {
         if (range.blobs.length > 1) {
           // One unreadable part (say, a truncated pack) must not take its neighbours down with it.
-          await this.restorePack(packId, range.blobs.slice(0, 1));
-          await this.restorePack(packId, range.blobs.slice(1));
+          await this.restorePack(reader, packId, range.blobs.slice(0, 1));
+          await this.restorePack(reader, packId, range.blobs.slice(1));
           continue;
         }
         readError = `pack ${packId} unreadable: ${(err as Error).message}`;
@@ -466,18 +471,19 @@ export class Restorer {
         if (bytes) {
           const start = blob.location.offset - range.offset;
           try {
-            plain = decodeBlob(blob.id, bytes.subarray(start, start + blob.location.storedLength), blob.location.compression, blob.location.plainLength);
+            plain = decodeBlobTransient(blob.id, bytes.subarray(start, start + blob.location.storedLength), blob.location.compression, blob.location.plainLength);
           } catch (err) {
             if (!(err instanceof IntegrityError)) throw err;
             readError = err.message;
           }
         }
-        await this.writeBlob(blob, plain, readError);
+        // Written before the next decode: the plaintext lives in a reused buffer.
+        this.writeBlob(blob, plain, readError);
       }
     }
   }
 
-  private async writeBlob(blob: PlannedBlob, plain: Buffer | undefined, error: string | undefined): Promise<void> {
+  private writeBlob(blob: PlannedBlob, plain: Buffer | undefined, error: string | undefined): void {
     const ranges = plain ? nonZeroRanges(plain, 0) : [];
     for (const use of blob.uses) {
       const file = use.file;

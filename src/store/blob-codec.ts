@@ -29,18 +29,39 @@ export function encodeBlob(plain: Uint8Array, level: number): EncodedBlob {
   return { stored: Buffer.from(out.subarray(0, size)), compression: Compression.zstd };
 }
 
+/** Blobs up to this size are decoded into one buffer reused by decodeBlobTransient; larger ones get their own. */
+const DECODE_SCRATCH_LIMIT = 4 * 1024 * 1024;
+let decodeScratch: Buffer | undefined;
+
 /**
  * Decodes a stored blob and checks it against its id. Decompression writes into a buffer of the
  * declared plaintext length, so a hostile frame cannot make us allocate more than that.
  */
 export function decodeBlob(id: Id, stored: Uint8Array, compression: number, plainLength: number): Buffer {
+  return decodeInto(id, stored, compression, plainLength, Buffer.allocUnsafe);
+}
+
+/**
+ * decodeBlob for callers that use the plaintext at once (verify it, write it out): the result
+ * may be a buffer this thread reuses, valid only until the next call. Decoding a whole
+ * repository into fresh buffers leaves garbage faster than the collector frees it.
+ */
+export function decodeBlobTransient(id: Id, stored: Uint8Array, compression: number, plainLength: number): Buffer {
+  return decodeInto(id, stored, compression, plainLength, (length) => {
+    if (length > DECODE_SCRATCH_LIMIT) return Buffer.allocUnsafe(length);
+    if (!decodeScratch || decodeScratch.length < length) decodeScratch = Buffer.allocUnsafe(Math.max(length, 256 * 1024));
+    return decodeScratch.subarray(0, length);
+  });
+}
+
+function decodeInto(id: Id, stored: Uint8Array, compression: number, plainLength: number, output: (length: number) => Buffer): Buffer {
   if (plainLength > MAX_BLOB_BYTES) throw new IntegrityError(`blob ${id}: declared length ${plainLength} is absurd`);
   let plain: Buffer;
   if (compression === Compression.none) {
     plain = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength);
   } else if (compression === Compression.zstd) {
     decompressionContext ??= new binding.DCtx();
-    plain = Buffer.allocUnsafe(plainLength);
+    plain = output(plainLength);
     let size: number;
     try {
       size = decompressionContext.decompress(plain, stored);

@@ -21,6 +21,11 @@ export interface Backend {
   put(key: string, data: Uint8Array): Promise<void>;
   /** Reads a whole object, or a byte range of it; throws NotFoundError if it does not exist. */
   get(key: string, range?: ByteRange): Promise<Buffer>;
+  /**
+   * Like get with a range, but into `into` (at least `range.length` bytes), returning the part
+   * filled: lets a caller that reads many ranges reuse one buffer instead of leaving garbage.
+   */
+  readInto?(key: string, range: ByteRange, into: Buffer): Promise<Buffer>;
   /** Lists the objects whose key starts with `prefix` (a folder such as `snapshots/`). */
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** Size of an object, or undefined when it does not exist. */

@@ -94,33 +94,45 @@ export class LocalBackend implements Backend {
   }
 
   async get(key: string, range?: ByteRange): Promise<Buffer> {
+    if (range) return this.readInto(key, range, Buffer.allocUnsafe(range.length));
     const file = this.pathOf(key);
     try {
-      if (!range) return await fs.readFile(file);
+      return await fs.readFile(file);
+    } catch (err) {
+      throw await this.readError(key, file, err);
+    }
+  }
+
+  async readInto(key: string, range: ByteRange, into: Buffer): Promise<Buffer> {
+    const file = this.pathOf(key);
+    try {
       const handle = await fs.open(file, "r");
       try {
-        const buffer = Buffer.allocUnsafe(range.length);
         let done = 0;
         while (done < range.length) {
-          const { bytesRead } = await handle.read(buffer, done, range.length - done, range.offset + done);
+          const { bytesRead } = await handle.read(into, done, range.length - done, range.offset + done);
           if (bytesRead === 0) break;
           done += bytesRead;
         }
         if (done !== range.length) {
           throw new NotFoundError(`${key}: short read (wanted ${range.length} bytes at ${range.offset}, got ${done})`);
         }
-        return buffer;
+        return into.subarray(0, range.length);
       } finally {
         await handle.close();
       }
     } catch (err) {
-      if (err instanceof CairnError) throw err;
-      if (isErrno(err, "ENOTDIR") && !(await fs.stat(this.root).then((st) => st.isDirectory(), () => false))) {
-        throw new RepositoryNotFoundError(`${this.root} is not a directory`);
-      }
-      if (isErrno(err, "ENOENT", "ENOTDIR")) throw new NotFoundError(`${key} not found in ${this.root}`);
-      throw ioError("read", file, err);
+      throw await this.readError(key, file, err);
     }
+  }
+
+  private async readError(key: string, file: string, err: unknown): Promise<CairnError> {
+    if (err instanceof CairnError) return err;
+    if (isErrno(err, "ENOTDIR") && !(await fs.stat(this.root).then((st) => st.isDirectory(), () => false))) {
+      return new RepositoryNotFoundError(`${this.root} is not a directory`);
+    }
+    if (isErrno(err, "ENOENT", "ENOTDIR")) return new NotFoundError(`${key} not found in ${this.root}`);
+    return ioError("read", file, err);
   }
 
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
