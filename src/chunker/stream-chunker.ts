@@ -1,7 +1,15 @@
 import { validateChunkerParams, type ChunkerParams } from "./chunker-params.js";
 import { cutPoints, MAX_CDC_BUFFER } from "./fastcdc.js";
 
-const MIN_WINDOW = 4 * 1024 * 1024;
+const MIN_WINDOW = 2 * 1024 * 1024;
+
+/** The most bytes a ChunkWindow holds. */
+export function chunkWindowBytes(params: ChunkerParams): number {
+  return Math.min(Math.max(2 * params.maxSize, MIN_WINDOW), MAX_CDC_BUFFER);
+}
+
+/** Memory for one chunk of `length` bytes. */
+export type ChunkAllocator = (length: number) => Uint8Array<ArrayBuffer>;
 /** First allocation: small inputs (most files) never pay for the whole window. */
 const INITIAL_BUFFER = 64 * 1024;
 
@@ -9,8 +17,9 @@ const INITIAL_BUFFER = 64 * 1024;
  * Splits a byte stream fed piece by piece into content-defined chunks. The boundaries depend only
  * on the bytes, never on how the input is split, and equal those of one FastCDC pass over it all.
  *
- * Every chunk is a fresh copy that owns its whole ArrayBuffer: consumers may keep it as long as
- * they like, or transfer it to another thread. Only the last chunk may be shorter than minSize.
+ * Every chunk is a copy, into memory from `allocate`: by default a fresh buffer that owns its
+ * whole ArrayBuffer, which consumers may keep as long as they like or transfer to another thread.
+ * Only the last chunk may be shorter than minSize.
  */
 export class ChunkWindow {
   private readonly params: ChunkerParams;
@@ -18,7 +27,10 @@ export class ChunkWindow {
   private window = new Uint8Array(0);
   private filled = 0;
 
-  constructor(params: ChunkerParams) {
+  constructor(
+    params: ChunkerParams,
+    private readonly allocate: ChunkAllocator = (length) => new Uint8Array(length),
+  ) {
     this.params = validateChunkerParams(params);
     // FastCDC decides a cut from the bytes after the chunk start alone, so every chunk of a window
     // but the last is final. The last may have been cut only because the window ended, so it is
@@ -26,7 +38,7 @@ export class ChunkWindow {
     // maxSize is final whatever follows (so featureless data, zeros above all, is scanned once).
     // The window is at least 2 x maxSize (validation caps maxSize at 16 MiB), so a full window
     // always holds 2+ chunks.
-    this.windowSize = Math.min(Math.max(2 * this.params.maxSize, MIN_WINDOW), MAX_CDC_BUFFER);
+    this.windowSize = chunkWindowBytes(this.params);
   }
 
   /** Takes the next bytes of the stream (copied: the caller may reuse `bytes`); returns the chunks they complete. */
@@ -50,9 +62,9 @@ export class ChunkWindow {
     const chunks: Uint8Array<ArrayBuffer>[] = [];
     if (this.filled <= this.params.minSize) {
       // No longer than the minimum, the rest is one chunk whatever its bytes: no chunker needed.
-      if (this.filled > 0) chunks.push(this.window.slice(0, this.filled));
+      if (this.filled > 0) chunks.push(this.copy(0, this.filled));
     } else {
-      copyChunks(this.window, cutPoints(this.window.subarray(0, this.filled), this.params), chunks);
+      this.copyChunks(cutPoints(this.window.subarray(0, this.filled), this.params), chunks);
     }
     this.filled = 0;
     return chunks;
@@ -68,9 +80,23 @@ export class ChunkWindow {
     const last = ends.length - 1; // there are always 2+ chunks: see the constructor
     const lastIsFinal = ends[last]! - ends[last - 1]! === this.params.maxSize;
     const carryStart = lastIsFinal ? this.filled : ends[last - 1]!;
-    copyChunks(this.window, lastIsFinal ? ends : ends.subarray(0, last), chunks);
+    this.copyChunks(lastIsFinal ? ends : ends.subarray(0, last), chunks);
     this.window.copyWithin(0, carryStart, this.filled);
     this.filled -= carryStart;
+  }
+
+  private copyChunks(ends: Uint32Array, into: Uint8Array<ArrayBuffer>[]): void {
+    let start = 0;
+    for (const end of ends) {
+      into.push(this.copy(start, end));
+      start = end;
+    }
+  }
+
+  private copy(start: number, end: number): Uint8Array<ArrayBuffer> {
+    const chunk = this.allocate(end - start);
+    chunk.set(this.window.subarray(start, end));
+    return chunk;
   }
 }
 
@@ -90,12 +116,4 @@ function grow(buffer: Uint8Array, filled: number, wanted: number, limit: number)
   const bigger = new Uint8Array(size);
   bigger.set(buffer.subarray(0, filled));
   return bigger;
-}
-
-function copyChunks(window: Uint8Array<ArrayBuffer>, ends: Uint32Array, into: Uint8Array<ArrayBuffer>[]): void {
-  let start = 0;
-  for (const end of ends) {
-    into.push(window.slice(start, end));
-    start = end;
-  }
 }

@@ -101,6 +101,8 @@ export class Repository {
   /** Blobs accepted in this session but not yet in the index database. */
   private readonly unindexed = new Set<Id>();
   private readonly builders: Record<BlobType, PackBuilder>;
+  /** Buffers of packs written, for the next packs to be built in. */
+  private readonly packMemory: Buffer[] = [];
   private readonly encodes = new Set<Promise<void>>();
   private readonly hashes = new Set<Promise<void>>();
   private readonly uploads = new Set<Promise<void>>();
@@ -122,7 +124,7 @@ export class Repository {
     readonly indexStatus: IndexStatus,
     private readonly onInfo: (message: string) => void,
   ) {
-    this.builders = { data: new PackBuilder("data"), tree: new PackBuilder("tree") };
+    this.builders = { data: this.newPackBuilder("data"), tree: this.newPackBuilder("tree") };
     this.treeBlocks = new PackBlockCache(backend, (packId) => index.packSummary(packId)?.size);
   }
 
@@ -332,7 +334,7 @@ export class Repository {
   private startUpload(type: BlobType): void {
     const builder = this.builders[type];
     if (builder.blobCount === 0) return;
-    this.builders[type] = new PackBuilder(type);
+    this.builders[type] = this.newPackBuilder(type);
     const pack = builder.finish();
     const upload = this.markWriting()
       .then(() => uploadPack(this.backend, pack.id, pack.bytes))
@@ -342,8 +344,17 @@ export class Repository {
         if (this.packsToIndex.length >= INDEX_FLUSH_PACKS) this.queueIndexWrite();
       })
       .catch((err: Error) => this.fail(err))
-      .finally(() => this.uploads.delete(upload));
+      .finally(() => {
+        this.uploads.delete(upload);
+        if (this.packMemory.length < MAX_UPLOADS + 1) this.packMemory.push(pack.memory);
+      });
     this.uploads.add(upload);
+  }
+
+  /** A builder for the next pack of `type`, in the memory of one already written when there is one. */
+  private newPackBuilder(type: BlobType): PackBuilder {
+    // Room for the last blob past the pack size, and the trailer.
+    return new PackBuilder(type, { memory: this.packMemory.pop(), expectedSize: this.config.packSize + 2 * 1024 * 1024 });
   }
 
   /** Writes an index file for the packs uploaded so far; chained so index files never race. */

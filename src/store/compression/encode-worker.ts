@@ -38,9 +38,10 @@ const kept = new Map<number, Uint8Array>();
 /** File jobs waiting for the verdict on their last batch. */
 const verdicts = new Map<number, { resolve: (store: boolean[]) => void; reject: (err: Error) => void }>();
 
-// This thread allocates almost nothing on its own heap, so V8 seldom collects it and the chunk
-// buffers it has finished with pile up as external memory (100+ MiB per worker). Collecting
-// after every few MiB released keeps resident memory flat; a collection of this tiny heap is cheap.
+// This thread allocates almost nothing on its own heap, so V8 seldom collects it and the buffers
+// sent for `hash` and `encode` pile up as external memory once done with (100+ MiB per worker).
+// Collecting after every few MiB released keeps resident memory flat; a collection of this tiny
+// heap is cheap. (File jobs copy their chunks into reused memory and leave no such garbage.)
 v8.setFlagsFromString("--expose-gc");
 const collect = vm.runInNewContext("gc") as () => void;
 const COLLECT_EVERY = 32 * 1024 * 1024;
@@ -62,10 +63,10 @@ function post(response: WorkerResponse, transfer: ArrayBuffer[] = []): void {
   parentPort?.postMessage(response, transfer);
 }
 
+/** Compresses `plain`; what comes back never shares memory with it, which is reused or released. */
 function encode(plain: Uint8Array, level: number): StoredChunk {
   const { stored, compression } = encodeBlob(plain, level);
-  release(plain.length);
-  return { stored: stored === plain ? plain : new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength), compression };
+  return { stored: stored === plain ? plain.slice() : new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength), compression };
 }
 
 function transferable(blobs: StoredChunk[]): ArrayBuffer[] {
@@ -79,10 +80,7 @@ async function runFiles(request: Extract<WorkerRequest, { op: "files" }>): Promi
       post({ kind: "batch", seq: request.seq, ids: batch.ids, lengths: batch.chunks.map((c) => c.length) });
     });
     const blobs: StoredChunk[] = [];
-    batch.chunks.forEach((chunk, i) => {
-      if (store[i]) blobs.push(encode(chunk, request.level));
-      else release(chunk.length);
-    });
+    batch.chunks.forEach((chunk, i) => store[i] && blobs.push(encode(chunk, request.level)));
     if (blobs.length > 0) post({ kind: "stored", seq: request.seq, blobs }, transferable(blobs));
   };
   try {
@@ -112,6 +110,7 @@ parentPort?.on("message", (request: WorkerRequest) => {
         kept.delete(request.seq);
         if (!plain) throw new Error(`no bytes kept for request ${request.seq}`);
         const blob = encode(plain, request.level);
+        release(plain.length);
         post({ kind: "encoded", seq: request.seq, blob }, transferable([blob]));
         break;
       }

@@ -114,7 +114,12 @@ export class EncoderPool {
     if (!this.hasWorkers()) {
       return chunkFiles(paths, params, async (batch) => {
         const store = await handlers.decide(batch.ids, batch.chunks.map((c) => c.length));
-        batch.chunks.forEach((chunk, i) => store[i] && handlers.store(batch.ids[i]!, chunk.length, encodeBlob(chunk, this.level)));
+        batch.chunks.forEach((chunk, i) => {
+          if (!store[i]) return;
+          const blob = encodeBlob(chunk, this.level);
+          // The chunk's memory is reused after this batch: keep a copy, not the chunk itself.
+          handlers.store(batch.ids[i]!, chunk.length, blob.stored === chunk ? { ...blob, stored: chunk.slice() } : blob);
+        });
       });
     }
     const worker = this.leastBusy();

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, fstatSync, readSync } from "node:fs";
 import type { ChunkerParams } from "../../chunker/index.js";
-import { ChunkWindow } from "../../chunker/stream-chunker.js";
+import { chunkWindowBytes, ChunkWindow } from "../../chunker/stream-chunker.js";
 import { openSyncForReading } from "../../platform/open-for-reading.js";
 import type { Id } from "../id.js";
 
@@ -17,7 +17,10 @@ export interface ChunkedFile {
   error?: { during: "open" | "read"; code: string };
 }
 
-/** Chunks with their ids, in stream order, handed over for a verdict. */
+/**
+ * Chunks with their ids, in stream order, handed over for a verdict. The chunks' memory is
+ * reused once `deliver` has settled: what is to be kept must be copied (or compressed) by then.
+ */
 export interface ChunkBatch {
   ids: Id[];
   chunks: Uint8Array<ArrayBuffer>[];
@@ -30,6 +33,57 @@ const READ_SIZE = 1024 * 1024;
 let readBuffer: Buffer | undefined;
 
 /**
+ * Where a batch's chunks are copied: one buffer per job, reused batch after batch, and jobs'
+ * buffers reused job after job. Chunks copied each into a buffer of its own were garbage the
+ * moment their verdict was done, and piled up faster than the collector freed them. A batch
+ * holds less than BATCH_BYTES before its last read, whose chunks are at most what the window
+ * held plus what was read.
+ */
+class ChunkArena {
+  private readonly memory: Uint8Array<ArrayBuffer>;
+  private used = 0;
+
+  constructor(size: number) {
+    this.memory = new Uint8Array(size);
+  }
+
+  readonly allocate = (length: number): Uint8Array<ArrayBuffer> => {
+    // Not expected (see above), but then the chunk simply gets a buffer of its own.
+    if (this.used + length > this.memory.length) return new Uint8Array(length);
+    const chunk = this.memory.subarray(this.used, this.used + length);
+    this.used += length;
+    return chunk;
+  };
+
+  reset(): void {
+    this.used = 0;
+  }
+}
+
+interface JobMemory {
+  params: string;
+  arena: ChunkArena;
+  window: ChunkWindow;
+}
+
+const idleJobMemory: JobMemory[] = [];
+
+function jobMemory(params: ChunkerParams): JobMemory {
+  const key = JSON.stringify(params);
+  const found = idleJobMemory.findIndex((memory) => memory.params === key);
+  if (found >= 0) return idleJobMemory.splice(found, 1)[0]!;
+  const arena = new ChunkArena(BATCH_BYTES + chunkWindowBytes(params) + READ_SIZE);
+  return { params: key, arena, window: new ChunkWindow(params, arena.allocate) };
+}
+
+function releaseJobMemory(memory: JobMemory): void {
+  memory.window.discard();
+  memory.arena.reset();
+  // Enough for the jobs a thread runs at once; more would only hold memory.
+  if (idleJobMemory.length < 4) idleJobMemory.push(memory);
+}
+
+/**
  * Reads files whole, one after the other, chunks and hashes them, and hands the chunks to
  * `deliver` in batches (across file boundaries) as they accumulate. Runs on a worker thread, so
  * that the main thread only walks the tree; or inline where workers are unavailable. A failure
@@ -37,7 +91,16 @@ let readBuffer: Buffer | undefined;
  */
 export async function chunkFiles(paths: readonly Uint8Array[], params: ChunkerParams, deliver: (batch: ChunkBatch) => Promise<void>): Promise<ChunkedFile[]> {
   readBuffer ??= Buffer.allocUnsafeSlow(READ_SIZE);
-  const window = new ChunkWindow(params);
+  const memory = jobMemory(params);
+  try {
+    return await chunkFilesWith(memory, paths, deliver);
+  } finally {
+    releaseJobMemory(memory);
+  }
+}
+
+async function chunkFilesWith({ window, arena }: JobMemory, paths: readonly Uint8Array[], deliver: (batch: ChunkBatch) => Promise<void>): Promise<ChunkedFile[]> {
+  const read = readBuffer!;
   const results: ChunkedFile[] = [];
   let batch: ChunkBatch = { ids: [], chunks: [] };
   let batchBytes = 0;
@@ -55,6 +118,7 @@ export async function chunkFiles(paths: readonly Uint8Array[], params: ChunkerPa
     batch = { ids: [], chunks: [] };
     batchBytes = 0;
     await deliver(full);
+    arena.reset();
   };
   for (const path of paths) {
     const asBuffer = Buffer.from(path.buffer, path.byteOffset, path.byteLength);
@@ -68,10 +132,10 @@ export async function chunkFiles(paths: readonly Uint8Array[], params: ChunkerPa
     const file: ChunkedFile = { chunks: 0, size: 0 };
     try {
       for (;;) {
-        const n = readSync(fd, readBuffer, 0, READ_SIZE, file.size);
+        const n = readSync(fd, read, 0, READ_SIZE, file.size);
         if (n === 0) break;
         file.size += n;
-        file.chunks += take(window.push(n === READ_SIZE ? readBuffer : readBuffer.subarray(0, n)));
+        file.chunks += take(window.push(n === READ_SIZE ? read : read.subarray(0, n)));
         if (batchBytes >= BATCH_BYTES) await flush();
       }
       file.chunks += take(window.end());
