@@ -1,12 +1,16 @@
 import type { Id } from "../store/id.js";
 import type { BlobLocation } from "../store/index/blob-location.js";
-import type { TreeNode } from "../store/tree/tree-node.js";
 
-/** A file to write: where it goes and what it holds. */
+/**
+ * A file to write: where it goes and what it holds. Only what the restore still needs of the
+ * tree node is kept: a restore plans every file of a snapshot before it writes one.
+ */
 export interface FileTarget {
   path: Buffer;
   display: string;
-  node: TreeNode;
+  size: number;
+  /** The blob ids, kept only when the restored file is to be read back and verified. */
+  content?: Id[];
   /** Blobs not yet written; when it reaches zero the file is complete. */
   pending: number;
   /** Set once the file exists at its final size; later writes open it without truncating. */
@@ -19,9 +23,12 @@ export interface BlobUse {
   offset: number;
 }
 
+/** Where in its pack a blob is, and how it is stored (the pack is the plan's key). */
+export type BlobPlace = Pick<BlobLocation, "offset" | "storedLength" | "plainLength" | "compression">;
+
 export interface PlannedBlob {
   id: Id;
-  location: BlobLocation;
+  location: BlobPlace;
   uses: BlobUse[];
 }
 
@@ -37,7 +44,8 @@ export class RestorePlan {
     }
     let blob = blobs.get(id);
     if (!blob) {
-      blob = { id, location, uses: [] };
+      const { offset, storedLength, plainLength, compression } = location;
+      blob = { id, location: { offset, storedLength, plainLength, compression }, uses: [] };
       blobs.set(id, blob);
     }
     blob.uses.push(use);

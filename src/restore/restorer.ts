@@ -72,9 +72,16 @@ export interface RestoreResult {
   mismatches: RestoreProblem[];
 }
 
+/** What applying a node's metadata needs of it: the rest of the node is not kept. */
+type NodeMetadata = Pick<TreeNode, "type" | "mode" | "uid" | "gid" | "mtime" | "atime" | "xattrs">;
+
 interface MetadataTarget {
   path: Buffer;
-  node: TreeNode;
+  node: NodeMetadata;
+}
+
+function metadataOf(node: TreeNode): NodeMetadata {
+  return { type: node.type, mode: node.mode, uid: node.uid, gid: node.gid, mtime: node.mtime, atime: node.atime, xattrs: node.xattrs };
 }
 
 /**
@@ -269,7 +276,7 @@ export class Restorer {
   private async verifyFiles(): Promise<void> {
     for (const file of this.files) {
       if (file.damaged) continue;
-      const mismatch = await verifyRestoredFile(this.repo, file.path, file.node);
+      const mismatch = await verifyRestoredFile(this.repo, file.path, file);
       if (mismatch) this.result.mismatches.push({ path: file.display, message: mismatch });
       else this.result.verified++;
     }
@@ -290,7 +297,7 @@ export class Restorer {
         case "dir":
           await this.makeDir(path);
           this.result.dirs++;
-          this.dirs.push({ path, node });
+          this.dirs.push({ path, node: metadataOf(node) });
           await this.restoreTree(node.subtree!, path, snapshotPath);
           return;
         case "file":
@@ -313,7 +320,7 @@ export class Restorer {
           return;
       }
       this.result.others++;
-      this.metadata.push({ path, node });
+      this.metadata.push({ path, node: metadataOf(node) });
     } catch (err) {
       if (err instanceof InterruptedError) throw err;
       this.problem(snapshotPath, (err as Error).message);
@@ -358,7 +365,7 @@ export class Restorer {
   }
 
   private async planFile(node: TreeNode, path: Buffer, snapshotPath: string): Promise<void> {
-    const file: FileTarget = { path, display: snapshotPath, node, pending: 0, damaged: false };
+    const file: FileTarget = { path, display: snapshotPath, size: node.size ?? 0, content: this.options.verify ? node.content : undefined, pending: 0, damaged: false };
     if (node.links !== undefined && node.links > 1 && node.inode !== undefined) {
       const key = `${node.deviceId ?? 0}:${node.inode}`;
       const first = this.hardlinks.get(key);
@@ -373,7 +380,7 @@ export class Restorer {
       return;
     }
     this.files.push(file);
-    this.metadata.push({ path, node });
+    this.metadata.push({ path, node: metadataOf(node) });
     let offset = 0;
     for (const id of node.content ?? []) {
       const location = this.repo.lookupBlob(id);
@@ -422,7 +429,7 @@ export class Restorer {
     const fd = openRegularFile(file.path, truncate);
     if (truncate) {
       try {
-        ftruncateSync(fd, file.node.size ?? 0);
+        ftruncateSync(fd, file.size);
       } catch (err) {
         closeSync(fd);
         throw err;
@@ -501,7 +508,7 @@ export class Restorer {
       }
       if (plain) this.result.bytes += plain.length;
       file.pending--;
-      if (file.pending === 0) this.options.onFileDone?.(file.display, file.node.size ?? 0);
+      if (file.pending === 0) this.options.onFileDone?.(file.display, file.size);
     }
   }
 
@@ -515,7 +522,7 @@ export class Restorer {
     }
   }
 
-  private async applyMetadata(path: Buffer, node: TreeNode): Promise<void> {
+  private async applyMetadata(path: Buffer, node: NodeMetadata): Promise<void> {
     try {
       // Order matters: chown clears setuid/setgid and file capabilities, so the extended
       // attributes and then the mode come after it, and the times last of all.

@@ -7,7 +7,7 @@ import type { TreeNode } from "../store/tree/tree-node.js";
  * Reads a restored file back and checks it against the snapshot: its size, and every chunk
  * against the id (SHA-256) of the blob it came from. Returns what is wrong, or undefined.
  */
-export async function verifyRestoredFile(repo: Repository, path: Buffer, node: TreeNode): Promise<string | undefined> {
+export async function verifyRestoredFile(repo: Repository, path: Buffer, node: Pick<TreeNode, "size" | "content">): Promise<string | undefined> {
   let handle: fs.FileHandle;
   try {
     handle = await fs.open(path, "r");
