@@ -11,8 +11,8 @@ export interface BlobSink {
   readonly stats: WriteStats;
   hasBlob(id: Id): boolean;
   hasBlobs(ids: readonly Id[]): Promise<boolean[]>;
-  /** Trees known to have every file blob indexed (see IndexDb.completeTrees). */
-  completeTrees(ids: readonly Id[]): Promise<boolean[]>;
+  /** Whether a tree is known to have every file blob indexed (see IndexDb.isCompleteTree). */
+  isCompleteTree(id: Id): boolean;
   markCompleteTrees(ids: readonly Id[]): Promise<void>;
   saveBlob(type: BlobType, plain: Uint8Array): Promise<SaveResult>;
   /** Reads local files (on worker threads) and saves their content; see Repository.saveFiles. */
@@ -47,8 +47,8 @@ export class DryRunSink implements BlobSink {
     return ids.map((id, i) => stored[i]! || this.added.has(id));
   }
 
-  completeTrees(ids: readonly Id[]): Promise<boolean[]> {
-    return this.repo.completeTrees(ids);
+  isCompleteTree(id: Id): boolean {
+    return this.repo.isCompleteTree(id);
   }
 
   /** A dry run leaves even the index database as it was. */

@@ -82,8 +82,7 @@ export class ParentListings {
    * key; otherwise every blob is, and a tree found complete is marked for the next backup.
    */
   private async reusableFiles(tree: Id, files: TreeNode[]): Promise<Set<TreeNode>> {
-    const [complete] = await this.repo.completeTrees([tree]);
-    if (complete) return new Set(files);
+    if (this.repo.isCompleteTree(tree)) return new Set(files);
     const ids = files.flatMap((file) => file.content!);
     const found = await this.repo.hasBlobs(ids);
     const missing = new Set(ids.filter((_, i) => !found[i]));

@@ -218,9 +218,9 @@ export class Repository {
     return ids.map((id, i) => indexed[i]! || this.unindexed.has(id));
   }
 
-  /** See IndexDb.completeTrees. */
-  completeTrees(ids: readonly Id[]): Promise<boolean[]> {
-    return this.index.completeTrees(ids);
+  /** See IndexDb.isCompleteTree. */
+  isCompleteTree(id: Id): boolean {
+    return this.index.isCompleteTree(id);
   }
 
   /** See IndexDb.markCompleteTrees. */

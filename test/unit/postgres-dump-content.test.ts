@@ -15,8 +15,8 @@ class MemorySink implements BlobSink {
   async hasBlobs(ids: readonly Id[]): Promise<boolean[]> {
     return ids.map((id) => this.blobs.has(id));
   }
-  async completeTrees(ids: readonly Id[]): Promise<boolean[]> {
-    return ids.map(() => false);
+  isCompleteTree(): boolean {
+    return false;
   }
   async markCompleteTrees(): Promise<void> {}
   async saveBlob(_type: "data" | "tree", plain: Uint8Array) {
