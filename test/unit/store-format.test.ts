@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AlreadyExistsError, IntegrityError, NotFoundError, RepositoryNotFoundError } from "../../src/errors.js";
 import type { Backend } from "../../src/store/backend/backend.js";
 import { LocalBackend } from "../../src/store/backend/local-backend.js";
+import { RangeReader } from "../../src/store/backend/range-reader.js";
 import { Compression, decodeBlob, encodeBlob } from "../../src/store/blob-codec.js";
 import { DEFAULT_PACK_SIZE, parseConfig, serializeConfig, type RepositoryConfig } from "../../src/store/config.js";
 import { hashBytes } from "../../src/store/id.js";
@@ -387,6 +388,36 @@ describe("local backend", () => {
     await expect(backend.get("index/i", { offset: 9000, length: 2000 })).rejects.toThrow(NotFoundError);
     await expect(backend.get("index/missing")).rejects.toThrow(NotFoundError);
     await expect(backend.get("nothere/missing", { offset: 0, length: 1 })).rejects.toThrow(NotFoundError);
+  });
+
+  it("reads ranges into a caller's buffer, and through a copy for a backend that cannot", async () => {
+    const data = randomBytes(10_000);
+    await backend.put("index/i", data);
+    const into = Buffer.alloc(8192);
+    const read = await backend.readInto("index/i", { offset: 100, length: 4000 }, into);
+    expect(read.buffer).toBe(into.buffer);
+    expect(read.equals(data.subarray(100, 4100))).toBe(true);
+    await expect(backend.readInto("index/i", { offset: 9000, length: 2000 }, into)).rejects.toThrow(NotFoundError);
+    await expect(backend.readInto("index/missing", { offset: 0, length: 1 }, into)).rejects.toThrow(NotFoundError);
+
+    const reader = new RangeReader(backend);
+    const first = await reader.read("index/i", { offset: 0, length: 3000 });
+    expect(first.equals(data.subarray(0, 3000))).toBe(true);
+    const second = await reader.read("index/i", { offset: 5000, length: 2000 });
+    expect(second.equals(data.subarray(5000, 7000))).toBe(true);
+    // One buffer, reused: the first result now holds the second read's bytes.
+    expect(second.buffer).toBe(first.buffer);
+    const withoutReadInto: Backend = {
+      location: backend.location,
+      put: (key, bytes) => backend.put(key, bytes),
+      get: (key, range) => backend.get(key, range),
+      list: (prefix) => backend.list(prefix),
+      stat: (key) => backend.stat(key),
+      delete: (key) => backend.delete(key),
+    };
+    const fallback = new RangeReader(withoutReadInto);
+    expect((await fallback.read("index/i", { offset: 9000, length: 1000 })).equals(data.subarray(9000))).toBe(true);
+    await expect(fallback.read("index/i", { offset: 9000, length: 2000 })).rejects.toThrow(NotFoundError);
   });
 
   it("lists by prefix, in key order, skipping temporary files", async () => {
