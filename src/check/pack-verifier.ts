@@ -77,19 +77,10 @@ export class PackVerifier {
 
   /** Verifies the pack `packId` of `size` bytes (as listed) against the blobs the index places in it. */
   async verify(backend: Backend, packId: Id, size: number, entries: readonly PackEntry[]): Promise<PackVerification> {
-    let buffer = this.spare.pop();
-    if (!buffer || buffer.length < size) buffer = Buffer.allocUnsafe(size);
-    let bytes: Buffer;
-    try {
-      bytes = backend.readInto ? await backend.readInto(packKey(packId), { offset: 0, length: size }, buffer) : await backend.get(packKey(packId));
-    } catch (err) {
-      this.spare.push(buffer);
-      throw err;
-    }
-    const bytesRead = bytes.length;
+    const { buffer, bytesRead } = await this.read(backend, packId, size);
     let verdict: BytesVerdict;
     if (this.all.length === 0) {
-      verdict = verifyPackBytes(packId, bytes, entries);
+      verdict = verifyPackBytes(packId, buffer.subarray(0, bytesRead), entries);
       this.spare.push(buffer);
     } else {
       const done = await this.onWorker(packId, buffer, bytesRead, entries);
@@ -97,6 +88,23 @@ export class PackVerifier {
       this.spare.push(done.buffer);
     }
     return { hashMatches: verdict.hashMatches, bytesRead, damaged: verdict.damaged.map((d) => ({ entry: entries[d.index]!, reason: d.reason })) };
+  }
+
+  /** The pack's bytes, the first `bytesRead` of `buffer`: a spare buffer read into when the backend can. */
+  private async read(backend: Backend, packId: Id, size: number): Promise<{ buffer: Buffer; bytesRead: number }> {
+    if (!backend.readInto) {
+      const whole = await backend.get(packKey(packId));
+      return { buffer: whole, bytesRead: whole.length };
+    }
+    let buffer = this.spare.pop();
+    if (!buffer || buffer.length < size) buffer = Buffer.allocUnsafe(size);
+    try {
+      await backend.readInto(packKey(packId), { offset: 0, length: size }, buffer);
+    } catch (err) {
+      this.spare.push(buffer);
+      throw err;
+    }
+    return { buffer, bytesRead: size };
   }
 
   /** Verifies the first `length` bytes of `buffer` on a worker; the buffer is handed over and back. */

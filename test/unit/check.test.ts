@@ -3,12 +3,16 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { checkRepository, heldRepository } from "../../src/check/checker.js";
+import { PackVerifier } from "../../src/check/pack-verifier.js";
 import { parsePackSubset, selectPacks } from "../../src/check/pack-subset.js";
 import { repairIndex } from "../../src/check/repair-index.js";
 import { repairSnapshots } from "../../src/check/repair-snapshots.js";
 import { UsageError } from "../../src/errors.js";
+import type { Backend } from "../../src/store/backend/backend.js";
+import { LocalBackend } from "../../src/store/backend/local-backend.js";
 import { encodeBlob } from "../../src/store/blob-codec.js";
 import { compressDocument } from "../../src/store/document-codec.js";
 import { hashBytes, type Id } from "../../src/store/id.js";
@@ -20,6 +24,7 @@ import type { Repository } from "../../src/store/repository.js";
 import { PROGRAM_VERSION } from "../../src/version.js";
 
 const MiB = 1024 * 1024;
+const DIST_VERIFIER = fileURLToPath(new URL("../../dist/src/check/pack-verifier.js", import.meta.url));
 let dir: string;
 let repoPath: string;
 let repo: Repository | undefined;
@@ -207,5 +212,53 @@ describe("repairSnapshots", () => {
     await repairIndex(r);
     expect((await checkRepository(heldRepository(r))).errors).toBe(0);
     expect(await listIndexFiles(r.backend)).toHaveLength(1);
+  });
+});
+
+describe("PackVerifier", () => {
+  /** A pack of `blobs` in `backend`: its id, size and entries. */
+  async function storedPack(backend: Backend, blobs: Buffer[]) {
+    const builder = new PackBuilder("data");
+    for (const blob of blobs) builder.add(hashBytes(blob), blob.length, encodeBlob(blob, 3));
+    const pack = builder.finish();
+    await backend.put(packKey(pack.id), pack.bytes);
+    return { id: pack.id, size: pack.bytes.length, entries: pack.entries };
+  }
+
+  it("verifies packs of different sizes one after another, inline or on workers, reading into its buffers or not", async () => {
+    await fs.mkdir(join(dir, "packs"));
+    const local = new LocalBackend(join(dir, "packs"));
+    const withoutReadInto: Backend = {
+      location: local.location,
+      put: (key, bytes) => local.put(key, bytes),
+      get: (key, range) => local.get(key, range),
+      list: (prefix) => local.list(prefix),
+      stat: (key) => local.stat(key),
+      delete: (key) => local.delete(key),
+    };
+    const large = await storedPack(local, [Buffer.alloc(300_000, 7), randomBytes(200_000)]);
+    const small = await storedPack(local, [Buffer.from("a".repeat(5000)), randomBytes(3000)]);
+    // The small pack's second blob damaged: a buffer left over from the large pack must not hide it.
+    const damaged = await storedPack(local, [randomBytes(4000), Buffer.from("b".repeat(9000))]);
+    const damagedPath = join(dir, "packs", packKey(damaged.id));
+    const bytes = await fs.readFile(damagedPath);
+    bytes[damaged.entries[1]!.offset + 5]! ^= 0xff;
+    await fs.rm(damagedPath);
+    await fs.writeFile(damagedPath, bytes);
+    // The compiled verifier has its worker script beside it (the TypeScript sources verify inline).
+    const { PackVerifier: OnWorkers } = (await import(DIST_VERIFIER)) as { PackVerifier: typeof PackVerifier };
+    for (const [backend, verifier] of [local, withoutReadInto].flatMap((b) => [[b, new PackVerifier()], [b, new OnWorkers()]] as const)) {
+      try {
+        for (const pack of [large, small, large, small]) {
+          const result = await verifier.verify(backend, pack.id, pack.size, pack.entries);
+          expect(result).toEqual({ hashMatches: true, bytesRead: pack.size, damaged: [] });
+        }
+        const result = await verifier.verify(backend, damaged.id, damaged.size, damaged.entries);
+        expect(result.hashMatches).toBe(false);
+        expect(result.damaged.map((d) => d.entry.id)).toEqual([damaged.entries[1]!.id]);
+      } finally {
+        await verifier.close();
+      }
+    }
   });
 });
