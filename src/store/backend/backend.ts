@@ -10,8 +10,9 @@ export interface ByteRange {
 }
 
 /**
- * A dumb object store: everything cairn keeps lives behind these five calls, so the same
- * repository format works on a local directory today and on object storage later.
+ * A dumb object store: everything cairn keeps lives behind these five calls (and two optional
+ * ones a backend may offer), so the same repository format works on a local directory today and
+ * on object storage later.
  * Keys are slash-separated relative paths such as `data/ab/ab12…` or `snapshots/<id>`.
  */
 export interface Backend {
