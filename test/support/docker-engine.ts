@@ -300,10 +300,13 @@ export async function startDockerEngine(): Promise<DockerEngine> {
   process.once("exit", onExit);
 
   let stopped = false;
+  let bridges: string[] = [];
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     // Remove containers first with SIGKILL: shutdown is then quick and no shim outlives dockerd.
+    // Then the networks the tests made: dockerd leaves their bridge interfaces on the host when it
+    // stops, and once those cover Docker's default address pools no engine can make a network.
     if (exited === undefined) {
       try {
         const list = JSON.parse(
@@ -312,6 +315,10 @@ export async function startDockerEngine(): Promise<DockerEngine> {
         await Promise.all(
           list.map((c) => dockerRequest({ dockerHost }, "DELETE", `/containers/${c.Id}?force=1&v=1`)),
         );
+        const networks = JSON.parse((await dockerCall({ dockerHost }, "GET", "/networks")).toString()) as { Id: string; Name: string; Driver: string }[];
+        const ours = networks.filter((n) => n.Driver === "bridge" && n.Name !== "bridge");
+        bridges = ours.map((n) => `br-${n.Id.slice(0, 12)}`);
+        await Promise.all(ours.map((n) => dockerRequest({ dockerHost }, "DELETE", `/networks/${n.Id}`)));
       } catch {
         // engine already unhealthy: the signals below still clean up
       }
@@ -337,6 +344,8 @@ export async function startDockerEngine(): Promise<DockerEngine> {
     for (let i = 0; i < 20 && leftovers.some(alive); i++) await sleep(100);
     killAll(leftovers.filter(alive), "SIGKILL");
     process.removeListener("exit", onExit);
+    // Whatever bridge the engine did not get to remove.
+    for (const bridge of bridges) if (existsSync(`/sys/class/net/${bridge}`)) spawnSync("ip", ["link", "delete", bridge], { stdio: "ignore" });
     unmountUnder(dir);
     await rm(dir, { recursive: true, force: true, maxRetries: 3 });
   };
