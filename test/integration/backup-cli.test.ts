@@ -16,6 +16,26 @@ const cairn = (...args: string[]) => runCairn(["-r", repo, ...args]);
 const jsonLines = (stdout: string) => stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
 const snapshotCount = async (dir = repo) => (await fs.readdir(join(dir, "snapshots")).catch(() => [])).length;
 
+/** Runs cairn on `dir` and sends it SIGINT once `bytes` of packs are written (or after 15 s). */
+async function interruptOncePacked(dir: string, bytes: number, args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [CAIRN_BIN, "-r", dir, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+  for (let i = 0; i < 300 && (await packedBytes(dir)) < bytes; i++) await new Promise((r) => setTimeout(r, 50));
+  child.kill("SIGINT");
+  return { code: await exited, stderr };
+}
+
+/** Bytes of the finished packs in a repository (packs are written under a temporary name and renamed). */
+async function packedBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await fs.readdir(join(dir, "data"), { recursive: true, withFileTypes: true }).catch(() => [])) {
+    if (entry.isFile() && !entry.name.startsWith(".tmp")) total += (await fs.stat(join(entry.parentPath, entry.name)).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
+}
+
 /** Runs the CLI as root without the capabilities that let root read every file. */
 function runWithoutDacOverride(args: string[]): Promise<CliResult> {
   return new Promise((resolve, reject) => {
@@ -177,23 +197,10 @@ describe("exit codes", () => {
     expect((await runCairn(["-r", sigRepo, "init", "--pack-size", "1M"])).code).toBe(0);
     const big = join(work.path, "big.bin");
     await fs.writeFile(big, randomBytes(24 * 1024 * 1024));
-    const child = spawn(process.execPath, [CAIRN_BIN, "-r", sigRepo, "backup", "--stdin-from-command", "--", "sh", "-c", `cat '${big}'; exec sleep 60`], { stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
-    // Wait until most of the file has been packed and written (the chunker holds back up to one
-    // 4 MiB window until it sees more data or the end), then interrupt.
-    const packedBytes = async () => {
-      let total = 0;
-      for (const entry of await fs.readdir(join(sigRepo, "data"), { recursive: true, withFileTypes: true }).catch(() => [])) {
-        // Packs are written under a temporary name and renamed: count only finished ones.
-        if (entry.isFile() && !entry.name.startsWith(".tmp")) total += (await fs.stat(join(entry.parentPath, entry.name)).catch(() => ({ size: 0 }))).size;
-      }
-      return total;
-    };
-    for (let i = 0; i < 300 && (await packedBytes()) < 14 * 1024 * 1024; i++) await new Promise((r) => setTimeout(r, 100));
-    child.kill("SIGINT");
-    expect(await exited).toBe(130);
+    // Interrupted once most of the file has been packed and written (the chunker holds back up to
+    // one 2 MiB window until it sees more data or the end).
+    const { code, stderr } = await interruptOncePacked(sigRepo, 14 * 1024 * 1024, ["backup", "--stdin-from-command", "--", "sh", "-c", `cat '${big}'; exec sleep 60`]);
+    expect(code).toBe(130);
     expect(stderr).toContain("cairn: interrupted");
     expect(await snapshotCount(sigRepo)).toBe(0);
     expect((await fs.readdir(join(sigRepo, "index"))).length).toBeGreaterThan(0);
@@ -212,23 +219,11 @@ describe("exit codes", () => {
     await fs.mkdir(src);
     const size = 160 * 1024 * 1024;
     await fs.writeFile(join(src, "big.bin"), randomBytes(size));
-    const child = spawn(process.execPath, [CAIRN_BIN, "-r", sigRepo, "backup", src], { stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
-    const packedBytes = async () => {
-      let total = 0;
-      for (const entry of await fs.readdir(join(sigRepo, "data"), { recursive: true, withFileTypes: true }).catch(() => [])) {
-        if (entry.isFile() && !entry.name.startsWith(".tmp")) total += (await fs.stat(join(entry.parentPath, entry.name)).catch(() => ({ size: 0 }))).size;
-      }
-      return total;
-    };
-    for (let i = 0; i < 300 && (await packedBytes()) < 8 * 1024 * 1024; i++) await new Promise((r) => setTimeout(r, 50));
-    child.kill("SIGINT");
-    expect(await exited).toBe(130);
+    const { code, stderr } = await interruptOncePacked(sigRepo, 8 * 1024 * 1024, ["backup", src]);
+    expect(code).toBe(130);
     expect(stderr).toContain("cairn: interrupted");
     expect(await snapshotCount(sigRepo)).toBe(0);
     // The file's chunks are stored as they are read: far from all of them were.
-    expect(await packedBytes()).toBeLessThan(size / 2);
+    expect(await packedBytes(sigRepo)).toBeLessThan(size / 2);
   }, 60_000);
 });

@@ -13,6 +13,7 @@ import { repairSnapshots } from "../../src/check/repair-snapshots.js";
 import { UsageError } from "../../src/errors.js";
 import type { Backend } from "../../src/store/backend/backend.js";
 import { LocalBackend } from "../../src/store/backend/local-backend.js";
+import { withRequiredCallsOnly } from "../support/backends.js";
 import { encodeBlob } from "../../src/store/blob-codec.js";
 import { compressDocument } from "../../src/store/document-codec.js";
 import { hashBytes, type Id } from "../../src/store/id.js";
@@ -228,14 +229,7 @@ describe("PackVerifier", () => {
   it("verifies packs of different sizes one after another, inline or on workers, reading into its buffers or not", async () => {
     await fs.mkdir(join(dir, "packs"));
     const local = new LocalBackend(join(dir, "packs"));
-    const withoutReadInto: Backend = {
-      location: local.location,
-      put: (key, bytes) => local.put(key, bytes),
-      get: (key, range) => local.get(key, range),
-      list: (prefix) => local.list(prefix),
-      stat: (key) => local.stat(key),
-      delete: (key) => local.delete(key),
-    };
+    const withoutReadInto = withRequiredCallsOnly(local);
     const large = await storedPack(local, [Buffer.alloc(300_000, 7), randomBytes(200_000)]);
     const small = await storedPack(local, [Buffer.from("a".repeat(5000)), randomBytes(3000)]);
     // The small pack's second blob damaged: a buffer left over from the large pack must not hide it.

@@ -1,0 +1,13 @@
+import type { Backend } from "../../src/store/backend/backend.js";
+
+/** `backend` without its optional calls: what a backend offering only the five required ones looks like. */
+export function withRequiredCallsOnly(backend: Backend): Backend {
+  return {
+    location: backend.location,
+    put: (key, bytes) => backend.put(key, bytes),
+    get: (key, range) => backend.get(key, range),
+    list: (prefix) => backend.list(prefix),
+    stat: (key) => backend.stat(key),
+    delete: (key) => backend.delete(key),
+  };
+}
