@@ -21,6 +21,7 @@ const MERGE_GAP = 1024 * 1024;
 /** Larger reads save no time worth having and hold more memory (one buffer per read in flight). */
 const MAX_READ = 4 * 1024 * 1024;
 const PACK_READS_IN_FLIGHT = 3;
+const FILES_PER_ROUND = 65_536;
 const ANCHOR_AFTER = 3072;
 
 export type OverwritePolicy = "always" | "if-changed" | "if-newer" | "never";
@@ -46,6 +47,11 @@ export interface RestoreOptions {
   onProblem?: (problem: RestoreProblem) => void;
   onFileDone?: (path: string, bytes: number) => void;
   signal?: AbortSignal;
+  /**
+   * How many files are planned before their contents are written (default 65,536): a restore
+   * of any size then holds at most that many files' plans, not the whole snapshot's.
+   */
+  filesPerRound?: number;
 }
 
 export type RestoreAction = "restore" | "skip" | "delete";
@@ -136,16 +142,18 @@ function nonZeroRanges(data: Buffer, offset: number): { start: number; end: numb
 }
 
 /**
- * Restores a snapshot (or a part of it) into a directory: first the directory skeleton, links
- * and special files, then file contents pack by pack (each pack read once, every blob verified
- * before a byte is written), then file metadata, then directory metadata from the deepest up.
+ * Restores a snapshot (or a part of it) into a directory: the tree is walked creating
+ * directories, symlinks and special files and planning file contents; every `filesPerRound`
+ * files (and at the end) the planned contents are written pack by pack (each pack read once per
+ * round, every blob verified before a byte is written) and their metadata applied; then hard
+ * links, then directory metadata from the deepest up.
  */
 export class Restorer {
-  private readonly plan = new RestorePlan();
-  private readonly files: FileTarget[] = [];
+  private plan = new RestorePlan();
+  private files: FileTarget[] = [];
   private readonly hardlinks = new Map<string, FileTarget>();
   private readonly links: { path: Buffer; to: FileTarget }[] = [];
-  private readonly metadata: MetadataTarget[] = [];
+  private metadata: MetadataTarget[] = [];
   private readonly dirs: MetadataTarget[] = [];
   private readonly result: RestoreResult = { files: 0, dirs: 0, others: 0, bytes: 0, skipped: 0, damaged: [], problems: [], deleted: 0, verified: 0, mismatches: [] };
   private readonly asRoot = process.getuid?.() === 0;
@@ -179,12 +187,25 @@ export class Restorer {
     } else {
       await this.restoreTree(start.tree, target, start.node ? this.options.subpath ?? "/" : "");
     }
-    await this.writeContents();
+    await this.writePlanned();
     for (const link of this.links) await this.makeHardlink(link.path, link.to);
-    for (const item of this.metadata) await this.applyMetadata(item.path, item.node);
     for (const item of this.dirs.reverse()) await this.applyMetadata(item.path, item.node);
-    if (this.options.verify) await this.verifyFiles();
     return this.result;
+  }
+
+  /**
+   * Writes the contents of the files planned so far, then their metadata (and that of the links
+   * and special files made meanwhile), and reads them back with `verify`; then plans afresh.
+   * Directories get their metadata at the very end, deepest first, once nothing more is written
+   * into them.
+   */
+  private async writePlanned(): Promise<void> {
+    await this.writeContents();
+    for (const item of this.metadata) await this.applyMetadata(item.path, item.node);
+    if (this.options.verify) await this.verifyFiles();
+    this.plan = new RestorePlan();
+    this.files = [];
+    this.metadata = [];
   }
 
   private problem(path: string, message: string): void {
@@ -396,6 +417,7 @@ export class Restorer {
       this.ensureCreated(file);
       this.options.onFileDone?.(file.display, 0);
     }
+    if (this.files.length >= (this.options.filesPerRound ?? FILES_PER_ROUND)) await this.writePlanned();
   }
 
   private async shouldWrite(node: TreeNode, path: Buffer): Promise<boolean> {

@@ -25,6 +25,7 @@ let src: string;
 let out: string;
 let repo: Repository;
 let nodes: Map<string, TreeNode>;
+let snapshotTree: string;
 let socketServer: net.Server;
 
 const b = (...parts: (string | Buffer)[]) => Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p) : p)));
@@ -102,6 +103,7 @@ beforeAll(async () => {
   expect(result.warnings).toEqual([]);
   nodes = new Map();
   for await (const entry of walkTree(repo, result.snapshot.tree, { start: src })) nodes.set(entry.path.slice(src.length + 1), entry.node);
+  snapshotTree = result.snapshot.tree;
   const restore = await restoreSnapshot(repo, result.snapshot.tree, { target: out });
   expect(restore.problems).toEqual([]);
   expect(restore.damaged).toEqual([]);
@@ -111,7 +113,7 @@ afterAll(async () => {
   socketServer?.close();
   await repo?.close();
   // rm cannot remove the deep tree by absolute path either; remove its top by relative steps.
-  if (work) execFileSync("bash", ["-c", `for d in "$1/src" "$1/out$1/src"; do [ -d "$d" ] && (cd "$d" && rm -rf ${DEEP_NAME}); done; rm -rf "$1"`, "sh", work]);
+  if (work) execFileSync("bash", ["-c", `for d in "$1/src" "$1/out$1/src" "$1/rounds$1/src"; do [ -d "$d" ] && (cd "$d" && rm -rf ${DEEP_NAME}); done; rm -rf "$1"`, "sh", work]);
 });
 
 function expectSameMetadata(before: BigIntStats, after: BigIntStats): void {
@@ -254,5 +256,23 @@ describe("names", () => {
     const [content, length] = deep(join(out, src)).trim().split("\n");
     expect(content).toBe("bottom");
     expect(Number(length)).toBeGreaterThan(5000);
+  });
+});
+
+describe("rounds", () => {
+  /** Every entry under `root`, with its type, mode, owner, size, mtime, link count and link target; then every regular file's SHA-256. */
+  const listing = (root: string) =>
+    execFileSync("bash", ["-c", `cd "$1" && find . -printf '%P|%y|%m|%U|%G|%s|%T@|%n|%l\\n' | LC_ALL=C sort && find . -name ${DEEP_NAME} -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum`, "sh", root]).toString();
+
+  it("restores the same tree when file contents are written a few files at a time, and verifies each round", async () => {
+    const rounds = join(work, "rounds");
+    const result = await restoreSnapshot(repo, snapshotTree, { target: rounds, filesPerRound: 2, verify: true });
+    expect(result.problems).toEqual([]);
+    expect(result.damaged).toEqual([]);
+    expect(result.mismatches).toEqual([]);
+    expect(result.verified).toBeGreaterThan(10);
+    const expected = listing(join(out, src));
+    expect(expected).toContain("linked-b|f|");
+    expect(listing(join(rounds, src))).toBe(expected);
   });
 });
