@@ -1,8 +1,8 @@
-import { chmodSync, closeSync, constants as fsConstants, fstatSync, ftruncateSync, lchownSync, mkdirSync, openSync, unlinkSync, writeSync } from "node:fs";
+import { chmodSync, constants as fsConstants, lchownSync, mkdirSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import { CairnError, IntegrityError, InterruptedError } from "../errors.js";
 import { findNode } from "../store/tree/tree-walker.js";
-import { decodeBlobTransient } from "../store/blob-codec.js";
+import { decodeBlobInto } from "../store/blob-codec.js";
 import type { Id } from "../store/id.js";
 import { packKey } from "../store/pack/pack-format.js";
 import { RangeReader } from "../store/backend/range-reader.js";
@@ -12,6 +12,7 @@ import { setFileTimes } from "../platform/file-times.js";
 import { makeSpecialFile } from "../platform/special-files.js";
 import { writeXattrs } from "../platform/xattrs.js";
 import { linkTargetBytes, nodeNameBytes, type TreeNode } from "../store/tree/tree-node.js";
+import { FileWriteQueue, type WriteTarget } from "./file-write-queue.js";
 import { readRanges, RestorePlan, type FileTarget, type PlannedBlob } from "./restore-plan.js";
 import { RestoreSelection, type DescendFilter, type RestoreFilter } from "./restore-selection.js";
 import { unsafeNameReason } from "./safe-name.js";
@@ -90,63 +91,17 @@ function metadataOf(node: TreeNode): NodeMetadata {
   return { type: node.type, mode: node.mode, uid: node.uid, gid: node.gid, mtime: node.mtime, atime: node.atime, xattrs: node.xattrs };
 }
 
-/**
- * Opens `path` for writing as a regular file. A symlink, FIFO or device found there is removed and
- * a new file made in its place: never written through, and never waited on (O_NONBLOCK: opening
- * a FIFO nobody reads would otherwise block the process for good).
- */
-function openRegularFile(path: Buffer, truncate: boolean): number {
-  const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK | (truncate ? fsConstants.O_TRUNC : 0);
-  try {
-    const fd = openSync(path, flags, 0o600);
-    if (fstatSync(fd).isFile()) return fd;
-    closeSync(fd);
-  } catch (err) {
-    // ELOOP: a symlink (O_NOFOLLOW); ENXIO: a FIFO with no reader.
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== "ELOOP" && code !== "ENXIO") throw err;
-  }
-  unlinkSync(path);
-  return openSync(path, flags | fsConstants.O_EXCL, 0o600);
-}
-
-function writeAll(fd: number, data: Uint8Array, position: number): void {
-  for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done, position + done);
-}
-
 function join(dir: Buffer, name: Buffer): Buffer {
   return Buffer.concat([dir, Buffer.from("/"), name]);
-}
-
-const HOLE_BLOCK = 4096;
-const ZERO_BLOCK = Buffer.alloc(HOLE_BLOCK);
-
-/**
- * The byte ranges of `data`, to be written at file offset `offset`, that are not all zeros,
- * cut at file-block boundaries. Files are created at their final size, so the zero ranges
- * left unwritten read back as zeros and stay holes: sparse files come back sparse.
- */
-function nonZeroRanges(data: Buffer, offset: number): { start: number; end: number }[] {
-  const ranges: { start: number; end: number }[] = [];
-  let start = 0;
-  while (start < data.length) {
-    const end = Math.min(data.length, start + HOLE_BLOCK - ((offset + start) % HOLE_BLOCK));
-    if (!data.subarray(start, end).equals(ZERO_BLOCK.subarray(0, end - start))) {
-      const last = ranges[ranges.length - 1];
-      if (last && last.end === start) last.end = end;
-      else ranges.push({ start, end });
-    }
-    start = end;
-  }
-  return ranges;
 }
 
 /**
  * Restores a snapshot (or a part of it) into a directory: the tree is walked creating
  * directories, symlinks and special files and planning file contents; every `filesPerRound`
  * files (and at the end) the planned contents are written pack by pack (each pack read once per
- * round, every blob verified before a byte is written) and their metadata applied; then hard
- * links, then directory metadata from the deepest up.
+ * round; every blob decoded and verified here, then handed to a writer thread) and their
+ * metadata applied; then hard links, then directory
+ * metadata from the deepest up.
  */
 export class Restorer {
   private plan = new RestorePlan();
@@ -158,6 +113,7 @@ export class Restorer {
   private readonly result: RestoreResult = { files: 0, dirs: 0, others: 0, bytes: 0, skipped: 0, damaged: [], problems: [], deleted: 0, verified: 0, mismatches: [] };
   private readonly asRoot = process.getuid?.() === 0;
   private readonly anchors: fs.FileHandle[] = [];
+  private writes?: FileWriteQueue;
 
   private readonly selection: RestoreSelection;
   private readonly rehearsedLinks = new Set<string>();
@@ -173,6 +129,7 @@ export class Restorer {
     try {
       return await this.restoreAll(treeId);
     } finally {
+      await this.writes?.close();
       await Promise.all(this.anchors.map((anchor) => anchor.close()));
     }
   }
@@ -413,10 +370,7 @@ export class Restorer {
       file.pending++;
       offset += location.plainLength;
     }
-    if (file.pending === 0) {
-      this.ensureCreated(file);
-      this.options.onFileDone?.(file.display, 0);
-    }
+    if (file.pending === 0) await this.queue().write(0, () => [this.writeInto(file, 0, () => this.options.onFileDone?.(file.display, 0))]);
     if (this.files.length >= (this.options.filesPerRound ?? FILES_PER_ROUND)) await this.writePlanned();
   }
 
@@ -439,45 +393,47 @@ export class Restorer {
     file.damaged = true;
   }
 
-  /**
-   * Opens a file for writing, refusing to follow a symlink planted where the file goes. The first
-   * open creates (or truncates) it at its final size: what is never written stays a hole.
-   * File operations here are synchronous: on a local file system each costs microseconds, and
-   * tens of thousands of small files through libuv's thread pool cost more in hand-offs (and in
-   * contention on the directory) than the work itself. Pack reads stay asynchronous.
-   */
-  private openForWriting(file: FileTarget): number {
-    const truncate = !file.created;
-    const fd = openRegularFile(file.path, truncate);
-    if (truncate) {
-      try {
-        ftruncateSync(fd, file.size);
-      } catch (err) {
-        closeSync(fd);
-        throw err;
-      }
+  private queue(): FileWriteQueue {
+    this.writes ??= new FileWriteQueue();
+    return this.writes;
+  }
+
+  /** A write into `file` at `offset`; the first write into a file creates it at its final size. */
+  private writeInto(file: FileTarget, offset: number, done: () => void): WriteTarget {
+    const target: WriteTarget = { path: file.path, offset, done };
+    if (!file.created) {
       file.created = true;
+      target.create = file.size;
       this.result.files++;
     }
-    return fd;
+    return target;
   }
 
-  private ensureCreated(file: FileTarget): void {
-    if (!file.created) closeSync(this.openForWriting(file));
-  }
-
+  /** Writes the planned blobs pack by pack, a few packs read at a time, and waits for the writes. */
   private async writeContents(): Promise<void> {
     const packs = [...this.plan.packs.entries()].sort(([a], [b]) => a.localeCompare(b));
     let next = 0;
+    let failure: unknown;
     const worker = async () => {
       const reader = new RangeReader(this.repo.backend);
-      while (next < packs.length) {
-        if (this.options.signal?.aborted) throw new InterruptedError();
-        const [packId, blobs] = packs[next++]!;
-        await this.restorePack(reader, packId, [...blobs.values()]);
+      try {
+        while (failure === undefined && next < packs.length) {
+          if (this.options.signal?.aborted) throw new InterruptedError();
+          const [packId, blobs] = packs[next++]!;
+          await this.restorePack(reader, packId, [...blobs.values()]);
+        }
+      } catch (err) {
+        failure ??= err;
       }
     };
     await Promise.all(Array.from({ length: PACK_READS_IN_FLIGHT }, worker));
+    // What was queued is written, or has failed, before anything else is done to these files.
+    const drained = this.queue().drain();
+    if (failure !== undefined) {
+      await drained.catch(() => undefined);
+      throw failure;
+    }
+    await drained;
   }
 
   private async restorePack(reader: RangeReader, packId: Id, blobs: PlannedBlob[]): Promise<void> {
@@ -496,42 +452,33 @@ export class Restorer {
         readError = `pack ${packId} unreadable: ${(err as Error).message}`;
       }
       for (const blob of range.blobs) {
-        let plain: Buffer | undefined;
+        const { offset, storedLength, compression, plainLength } = blob.location;
+        let error = readError;
         if (bytes) {
-          const start = blob.location.offset - range.offset;
+          const stored = bytes.subarray(offset - range.offset, offset - range.offset + storedLength);
           try {
-            plain = decodeBlobTransient(blob.id, bytes.subarray(start, start + blob.location.storedLength), blob.location.compression, blob.location.plainLength);
+            // Decoded and verified straight into the memory the writer takes: nothing unverified is written.
+            await this.queue().write(plainLength, (memory) => {
+              decodeBlobInto(blob.id, stored, compression, plainLength, memory);
+              return blob.uses.map((use) => this.writeInto(use.file, use.offset, () => this.blobWritten(use.file, plainLength)));
+            });
+            continue;
           } catch (err) {
             if (!(err instanceof IntegrityError)) throw err;
-            readError = err.message;
+            error = err.message;
           }
         }
-        // Written before the next decode: the plaintext lives in a reused buffer.
-        this.writeBlob(blob, plain, readError);
+        for (const use of blob.uses) this.markDamaged(use.file, error ?? `blob ${blob.id} unreadable`);
+        // A damaged file is still created at its size, with what could be restored of it.
+        await this.queue().write(0, () => blob.uses.map((use) => this.writeInto(use.file, use.offset, () => this.blobWritten(use.file, 0))));
       }
     }
   }
 
-  private writeBlob(blob: PlannedBlob, plain: Buffer | undefined, error: string | undefined): void {
-    const ranges = plain ? nonZeroRanges(plain, 0) : [];
-    for (const use of blob.uses) {
-      const file = use.file;
-      if (!plain) this.markDamaged(file, error ?? `blob ${blob.id} unreadable`);
-      if (plain && ranges.length > 0) {
-        const fd = this.openForWriting(file);
-        try {
-          const own = use.offset % HOLE_BLOCK === 0 ? ranges : nonZeroRanges(plain, use.offset);
-          for (const r of own) writeAll(fd, plain.subarray(r.start, r.end), use.offset + r.start);
-        } finally {
-          closeSync(fd);
-        }
-      } else {
-        this.ensureCreated(file);
-      }
-      if (plain) this.result.bytes += plain.length;
-      file.pending--;
-      if (file.pending === 0) this.options.onFileDone?.(file.display, file.size);
-    }
+  private blobWritten(file: FileTarget, bytes: number): void {
+    this.result.bytes += bytes;
+    file.pending--;
+    if (file.pending === 0) this.options.onFileDone?.(file.display, file.size);
   }
 
   private async makeHardlink(path: Buffer, to: FileTarget): Promise<void> {

@@ -54,6 +54,15 @@ export function decodeBlobTransient(id: Id, stored: Uint8Array, compression: num
   });
 }
 
+/**
+ * decodeBlob into `target` (exactly `plainLength` bytes, the caller's memory): a restore decodes
+ * straight into the memory it hands to its writer thread.
+ */
+export function decodeBlobInto(id: Id, stored: Uint8Array, compression: number, plainLength: number, target: Buffer): void {
+  const plain = decodeInto(id, stored, compression, plainLength, () => target);
+  if (plain !== target) plain.copy(target);
+}
+
 function decodeInto(id: Id, stored: Uint8Array, compression: number, plainLength: number, output: (length: number) => Buffer): Buffer {
   if (plainLength > MAX_BLOB_BYTES) throw new IntegrityError(`blob ${id}: declared length ${plainLength} is absurd`);
   let plain: Buffer;

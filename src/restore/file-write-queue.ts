@@ -1,0 +1,166 @@
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { performWrites, type FileWrite } from "./file-writes.js";
+import type { WriteRequest, WriteResponse } from "./write-worker.js";
+
+/** Where one blob's bytes go: a file, the offset in it, and its size when this write creates it. */
+export interface WriteTarget {
+  path: Uint8Array;
+  offset: number;
+  create?: number;
+  /** Called once the write is done. */
+  done: () => void;
+}
+
+interface Batch {
+  memory: Buffer;
+  used: number;
+  writes: FileWrite[];
+  done: (() => void)[];
+}
+
+/** A batch's memory: blobs are decoded straight into it. A larger blob gets memory of its own. */
+const BATCH_BYTES = 4 * 1024 * 1024;
+/** One batch being filled, one being written, one waiting: the writer never waits for decoding. */
+const BATCHES = 3;
+
+/**
+ * Writes restored files on a worker thread while this thread reads and decodes: blobs are
+ * decoded into a batch's memory, which goes to the writer with the batch's writes and comes back
+ * once they are done, so a few batches' memory serves the whole restore. One writer carries out
+ * the batches in order, so a file's first write (which creates it) comes before its others.
+ * Without the compiled worker script (running from TypeScript sources) the writes happen here.
+ */
+export class FileWriteQueue {
+  private readonly worker?: Worker;
+  private readonly spare: Buffer[] = [];
+  /** Batch memories in use: being filled, written, or spare. */
+  private batches = 0;
+  private current?: Batch;
+  private readonly writing = new Map<number, Batch>();
+  private wakeUps: (() => void)[] = [];
+  private failure?: Error;
+  private seq = 0;
+
+  constructor() {
+    const script = fileURLToPath(new URL("./write-worker.js", import.meta.url));
+    if (!existsSync(script)) return;
+    this.worker = new Worker(script);
+    this.worker.unref();
+    this.worker.on("message", (response: WriteResponse) => this.settle(response));
+    this.worker.on("error", (err) => this.fail(err));
+  }
+
+  /**
+   * Queues `length` bytes for the files `fill` names: `fill` gets the memory to put the bytes in
+   * (say, decode a blob into) and returns where they go; a write of length 0 only creates files.
+   * If `fill` throws, nothing is queued.
+   */
+  async write(length: number, fill: (memory: Buffer) => WriteTarget[]): Promise<void> {
+    for (;;) {
+      this.throwIfFailed();
+      const batch = this.current;
+      if (batch && batch.used + length <= batch.memory.length) {
+        const targets = fill(batch.memory.subarray(batch.used, batch.used + length));
+        for (const target of targets) {
+          batch.writes.push({ path: target.path, create: target.create, offset: target.offset, start: batch.used, length });
+          batch.done.push(target.done);
+        }
+        batch.used += length;
+        return;
+      }
+      if (batch) this.send();
+      const memory = this.memoryFor(length);
+      if (memory) this.current = { memory, used: 0, writes: [], done: [] };
+      else await this.wakeUp();
+    }
+  }
+
+  /** Waits until every queued write is done; throws the first failure. */
+  async drain(): Promise<void> {
+    if (this.current) this.send();
+    while (this.writing.size > 0 && !this.failure) await this.wakeUp();
+    this.throwIfFailed();
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
+  private memoryFor(length: number): Buffer | undefined {
+    if (length <= BATCH_BYTES && this.spare.length > 0) return this.spare.pop();
+    if (this.batches >= BATCHES && this.spare.length > 0) {
+      // Too small for this blob: given up, to make room for memory that fits it.
+      this.spare.pop();
+      this.batches--;
+    }
+    if (this.batches >= BATCHES) return undefined;
+    this.batches++;
+    return Buffer.allocUnsafeSlow(Math.max(length, BATCH_BYTES));
+  }
+
+  private send(): void {
+    const batch = this.current!;
+    this.current = undefined;
+    if (batch.writes.length === 0) {
+      this.recycle(batch.memory);
+      return;
+    }
+    if (!this.worker) {
+      try {
+        performWrites(batch.memory, batch.writes);
+      } catch (err) {
+        this.fail(err as Error);
+        throw err;
+      }
+      this.finish(batch, batch.memory);
+      return;
+    }
+    const seq = this.seq++;
+    this.writing.set(seq, batch);
+    const request: WriteRequest = { seq, memory: batch.memory, writes: batch.writes };
+    this.worker.postMessage(request, [batch.memory.buffer as ArrayBuffer]);
+  }
+
+  private settle(response: WriteResponse): void {
+    const batch = this.writing.get(response.seq);
+    if (!batch) return;
+    this.writing.delete(response.seq);
+    if (response.error) {
+      this.fail(Object.assign(new Error(response.error.message), { code: response.error.code }));
+      return;
+    }
+    this.finish(batch, Buffer.from(response.memory.buffer, response.memory.byteOffset, response.memory.byteLength));
+  }
+
+  private finish(batch: Batch, memory: Buffer): void {
+    for (const done of batch.done) done();
+    this.recycle(memory);
+  }
+
+  private recycle(memory: Buffer): void {
+    if (memory.length === BATCH_BYTES) this.spare.push(memory);
+    else this.batches--;
+    this.wake();
+  }
+
+  private wakeUp(): Promise<void> {
+    return new Promise((resolve) => this.wakeUps.push(resolve));
+  }
+
+  private wake(): void {
+    const wakeUps = this.wakeUps;
+    this.wakeUps = [];
+    for (const wakeUp of wakeUps) wakeUp();
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    this.wake();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure;
+  }
+}

@@ -1,0 +1,118 @@
+// The restore's writer: blobs queued in batches reach their files in order, on the worker thread
+// (compiled, from dist/) and inline (from the TypeScript sources, where no worker script exists).
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { FileWriteQueue as SourceQueue, type WriteTarget } from "../../src/restore/file-write-queue.js";
+
+const MiB = 1024 * 1024;
+const DIST_QUEUE = fileURLToPath(new URL("../../dist/src/restore/file-write-queue.js", import.meta.url));
+
+let dir: string;
+beforeEach(async () => {
+  dir = await fs.mkdtemp(join(tmpdir(), "cairn-write-queue-"));
+});
+afterEach(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+type Queue = Pick<SourceQueue, "write" | "drain" | "close">;
+const where = {
+  "on the writer thread": async (): Promise<Queue> => {
+    const { FileWriteQueue } = (await import(DIST_QUEUE)) as { FileWriteQueue: typeof SourceQueue };
+    return new FileWriteQueue();
+  },
+  inline: async (): Promise<Queue> => new SourceQueue(),
+};
+
+function target(path: string, offset: number, done: string[], create?: number): WriteTarget {
+  return { path: Buffer.from(path), offset, create, done: () => done.push(`${path}@${offset}`) };
+}
+
+describe.each(Object.entries(where))("file write queue %s", (_, make) => {
+  it("writes each blob to every file that uses it, leaves zeros as holes, and creates files at their size", async () => {
+    const queue = await make();
+    const data = randomBytes(300 * 1024);
+    const zeros = Buffer.alloc(256 * 1024);
+    const a = join(dir, "a");
+    const b = join(dir, "b");
+    const empty = join(dir, "empty");
+    const done: string[] = [];
+    const size = data.length + zeros.length + data.length;
+    try {
+      await queue.write(data.length, (memory) => {
+        data.copy(memory);
+        return [target(a, 0, done, size), target(b, 0, done, data.length)];
+      });
+      await queue.write(zeros.length, (memory) => {
+        zeros.copy(memory);
+        return [target(a, data.length, done)];
+      });
+      await queue.write(data.length, (memory) => {
+        data.copy(memory);
+        return [target(a, data.length + zeros.length, done)];
+      });
+      await queue.write(0, () => [target(empty, 0, done, 0)]);
+      // A write that fails to fill its memory queues nothing.
+      await expect(queue.write(1024, () => { throw new Error("no such blob"); })).rejects.toThrow("no such blob");
+      await queue.drain();
+    } finally {
+      await queue.close();
+    }
+    expect(done).toEqual([`${a}@0`, `${b}@0`, `${a}@${data.length}`, `${a}@${data.length + zeros.length}`, `${empty}@0`]);
+    const restoredA = await fs.readFile(a);
+    expect(restoredA.equals(Buffer.concat([data, zeros, data]))).toBe(true);
+    // The zeros were never written: 4 KiB blocks of the file, allocated only for the data.
+    expect((await fs.stat(a)).blocks * 512).toBeLessThan(size - 128 * 1024);
+    expect((await fs.readFile(b)).equals(data)).toBe(true);
+    expect((await fs.stat(empty)).size).toBe(0);
+  });
+
+  it("keeps a file's writes in order across many batches, a blob larger than a batch among them", async () => {
+    const queue = await make();
+    const pieces = Array.from({ length: 40 }, (_, i) => randomBytes(i === 17 ? 9 * MiB : 700 * 1024));
+    const whole = Buffer.concat(pieces);
+    const path = join(dir, "big");
+    // A file already there, longer than the restored one: the first write truncates it.
+    await fs.writeFile(path, Buffer.alloc(whole.length + MiB, 1));
+    const done: string[] = [];
+    try {
+      let offset = 0;
+      for (const piece of pieces) {
+        const at = offset;
+        await queue.write(piece.length, (memory) => {
+          piece.copy(memory);
+          return [target(path, at, done, at === 0 ? whole.length : undefined)];
+        });
+        offset += piece.length;
+      }
+      await queue.drain();
+    } finally {
+      await queue.close();
+    }
+    expect(done).toHaveLength(pieces.length);
+    expect((await fs.readFile(path)).equals(whole)).toBe(true);
+  });
+
+  it("fails the writes after one that cannot be made, and says why", async () => {
+    const queue = await make();
+    const data = randomBytes(1024);
+    const missing = join(dir, "no-such-dir", "f");
+    try {
+      const failed = (async () => {
+        await queue.write(data.length, (memory) => {
+          data.copy(memory);
+          return [target(missing, 0, [], data.length)];
+        });
+        await queue.drain();
+      })();
+      await expect(failed).rejects.toThrow(/ENOENT.*no-such-dir/);
+      await expect(queue.write(0, () => [])).rejects.toThrow(/ENOENT/);
+    } finally {
+      await queue.close();
+    }
+  });
+});
