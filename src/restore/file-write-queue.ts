@@ -24,6 +24,8 @@ interface Batch {
 const BATCH_BYTES = 4 * 1024 * 1024;
 /** One batch being filled, one being written, one waiting: the writer never waits for decoding. */
 const BATCHES = 3;
+/** Empty files take no memory: this bounds what a batch of them holds. */
+const WRITES_PER_BATCH = 4096;
 
 /**
  * Writes restored files on a worker thread while this thread reads and decodes: blobs are
@@ -61,7 +63,7 @@ export class FileWriteQueue {
     for (;;) {
       this.throwIfFailed();
       const batch = this.current;
-      if (batch && batch.used + length <= batch.memory.length) {
+      if (batch && batch.used + length <= batch.memory.length && batch.writes.length < WRITES_PER_BATCH) {
         const targets = fill(batch.memory.subarray(batch.used, batch.used + length));
         for (const target of targets) {
           batch.writes.push({ path: target.path, create: target.create, offset: target.offset, start: batch.used, length });

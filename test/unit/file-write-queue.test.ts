@@ -97,6 +97,19 @@ describe.each(Object.entries(where))("file write queue %s", (_, make) => {
     expect((await fs.readFile(path)).equals(whole)).toBe(true);
   });
 
+  it("creates ten thousand empty files, more than one batch holds", async () => {
+    const queue = await make();
+    const done: string[] = [];
+    try {
+      for (let i = 0; i < 10_000; i++) await queue.write(0, () => [target(join(dir, `e${i}`), 0, done, 0)]);
+      await queue.drain();
+    } finally {
+      await queue.close();
+    }
+    expect(done).toHaveLength(10_000);
+    expect((await fs.readdir(dir)).length).toBe(10_000);
+  });
+
   it("fails the writes after one that cannot be made, and says why", async () => {
     const queue = await make();
     const data = randomBytes(1024);
