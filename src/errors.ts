@@ -58,3 +58,10 @@ export class AlreadyExistsError extends CairnError {}
 
 /** An object that must exist does not. */
 export class NotFoundError extends CairnError {}
+
+/** An operating-system error as one line that names the operation and the path: `write /x: no space left on device`. */
+export function ioError(op: string, file: string, err: unknown): CairnError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const reason = code === "ENOSPC" ? "no space left on device" : code === "EACCES" ? "permission denied" : (err as Error).message;
+  return new CairnError(`${op} ${file}: ${reason}`);
+}

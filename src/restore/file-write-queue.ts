@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { CairnError } from "../errors.js";
 import { performWrites, type FileWrite } from "./file-writes.js";
 import type { WriteRequest, WriteResponse } from "./write-worker.js";
 
@@ -130,7 +131,7 @@ export class FileWriteQueue {
     if (!batch) return;
     this.writing.delete(response.seq);
     if (response.error) {
-      this.fail(Object.assign(new Error(response.error.message), { code: response.error.code }));
+      this.fail(response.error.expected ? new CairnError(response.error.message) : new Error(`restore writer failed: ${response.error.message}`));
       return;
     }
     this.finish(batch, Buffer.from(response.memory.buffer, response.memory.byteOffset, response.memory.byteLength));

@@ -1,3 +1,4 @@
+import { ioError } from "../errors.js";
 import { closeSync, constants as fsConstants, fstatSync, ftruncateSync, openSync, unlinkSync, writeSync } from "node:fs";
 
 /**
@@ -72,12 +73,17 @@ export function performWrites(memory: Uint8Array, writes: readonly FileWrite[]):
     const data = bytes.subarray(write.start, write.start + write.length);
     const ranges = nonZeroRanges(data, write.offset);
     if (ranges.length === 0 && write.create === undefined) continue;
-    const fd = openRegularFile(write.path, write.create !== undefined);
     try {
-      if (write.create !== undefined) ftruncateSync(fd, write.create);
-      for (const r of ranges) writeAll(fd, data.subarray(r.start, r.end), write.offset + r.start);
-    } finally {
-      closeSync(fd);
+      const fd = openRegularFile(write.path, write.create !== undefined);
+      try {
+        if (write.create !== undefined) ftruncateSync(fd, write.create);
+        for (const r of ranges) writeAll(fd, data.subarray(r.start, r.end), write.offset + r.start);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === undefined) throw err;
+      throw ioError("cannot write", Buffer.from(write.path).toString(), err);
     }
   }
 }

@@ -1,4 +1,5 @@
 import { parentPort } from "node:worker_threads";
+import { CairnError } from "../errors.js";
 import { performWrites, type FileWrite } from "./file-writes.js";
 
 export interface WriteRequest {
@@ -11,7 +12,8 @@ export interface WriteRequest {
 export interface WriteResponse {
   seq: number;
   memory: Uint8Array;
-  error?: { message: string; code?: string };
+  /** `expected`: a CairnError (say, a full disk), as opposed to a bug. */
+  error?: { message: string; expected: boolean };
 }
 
 // Writes restored files off the main thread, which meanwhile reads and decodes what comes next.
@@ -22,7 +24,7 @@ parentPort?.on("message", (request: WriteRequest) => {
     performWrites(memory, request.writes);
     response = { seq, memory };
   } catch (err) {
-    response = { seq, memory, error: { message: (err as Error).message, code: (err as NodeJS.ErrnoException).code } };
+    response = { seq, memory, error: { message: (err as Error).message, expected: err instanceof CairnError } };
   }
   parentPort?.postMessage(response, [memory.buffer as ArrayBuffer]);
 });

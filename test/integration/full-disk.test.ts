@@ -1,6 +1,7 @@
 // A repository on a 20 MB tmpfs, filled by a 40 MB backup: the backup fails with a clear
 // message and no snapshot, the repository still checks, and once there is room again the next
-// backup reuses what the failed one stored. Mounting needs root.
+// backup reuses what the failed one stored. A restore into a full file system fails with one
+// clear line too. Mounting needs root.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs/promises";
 import { join } from "node:path";
@@ -75,5 +76,21 @@ describe.skipIf(!isRoot)("a full disk (tmpfs, needs root)", () => {
     expect((await cairn("restore", "latest", "--target", target)).code).toBe(0);
     const restored = await readTree(join(target, src));
     for (const [path, bytes] of await readTree(src)) expect(restored.get(path)!.equals(bytes), path).toBe(true);
+  });
+
+  it("fails a restore into a full file system with one line that names the file", async () => {
+    const otherRepo = join(work.path, "repo-for-restore");
+    const target = join(work.path, "small-target");
+    await fs.mkdir(target);
+    expect((await runCairn(["-r", otherRepo, "init"])).code).toBe(0);
+    expect((await runCairn(["-r", otherRepo, "backup", src])).code).toBe(0);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", target]);
+    try {
+      const result = await runCairn(["-r", otherRepo, "restore", "latest", "--target", target]);
+      expectCleanFailure(result);
+      expect(result.stderr).toMatch(new RegExp(`^cairn: cannot write ${target}/.*\\.bin: no space left on device$`, "m"));
+    } finally {
+      execFileSync("umount", [target]);
+    }
   });
 });

@@ -122,8 +122,9 @@ describe.each(Object.entries(where))("file write queue %s", (_, make) => {
         });
         await queue.drain();
       })();
-      await expect(failed).rejects.toThrow(/ENOENT.*no-such-dir/);
-      await expect(queue.write(0, () => [])).rejects.toThrow(/ENOENT/);
+      // A CairnError (one line for the user, not an internal error), naming the file.
+      await expect(failed).rejects.toMatchObject({ name: "CairnError", message: expect.stringMatching(/^cannot write .*no-such-dir\/f: ENOENT/) });
+      await expect(queue.write(0, () => [])).rejects.toThrow(/^cannot write .*ENOENT/);
     } finally {
       await queue.close();
     }

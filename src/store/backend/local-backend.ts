@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { AlreadyExistsError, CairnError, NotFoundError, RepositoryNotFoundError } from "../../errors.js";
+import { AlreadyExistsError, CairnError, ioError, NotFoundError, RepositoryNotFoundError } from "../../errors.js";
 import type { Backend, ByteRange, ObjectInfo } from "./backend.js";
 
 const FILE_MODE = 0o600;
@@ -11,13 +11,6 @@ const TEMP_PREFIX = ".tmp-";
 
 function isErrno(err: unknown, ...codes: string[]): boolean {
   return err instanceof Error && codes.includes((err as NodeJS.ErrnoException).code ?? "");
-}
-
-/** Wraps an operating-system error in a one-line message that names the operation and path. */
-function ioError(op: string, file: string, err: unknown): CairnError {
-  const code = (err as NodeJS.ErrnoException).code;
-  const reason = code === "ENOSPC" ? "no space left on device" : code === "EACCES" ? "permission denied" : (err as Error).message;
-  return new CairnError(`${op} ${file}: ${reason}`);
 }
 
 async function fsyncDir(dir: string): Promise<void> {
