@@ -1,6 +1,6 @@
 import { chmodSync, constants as fsConstants, lchownSync, mkdirSync } from "node:fs";
 import * as fs from "node:fs/promises";
-import { CairnError, IntegrityError, InterruptedError } from "../errors.js";
+import { CairnError, IntegrityError, InterruptedError, ioError } from "../errors.js";
 import { findNode } from "../store/tree/tree-walker.js";
 import { decodeBlobInto } from "../store/blob-codec.js";
 import type { Id } from "../store/id.js";
@@ -91,6 +91,18 @@ function metadataOf(node: TreeNode): NodeMetadata {
   return { type: node.type, mode: node.mode, uid: node.uid, gid: node.gid, mtime: node.mtime, atime: node.atime, xattrs: node.xattrs };
 }
 
+/** Creates the target directory (and its parents); a target that cannot be one is the caller's mistake, said in one line. */
+async function makeTarget(target: Buffer): Promise<void> {
+  try {
+    await fs.mkdir(target, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined) throw err;
+    const reason = code === "EEXIST" ? "it exists and is not a directory" : code === "ENOTDIR" ? "a part of the path is not a directory" : undefined;
+    throw reason ? new CairnError(`cannot restore into ${target.toString()}: ${reason}`) : ioError("cannot create", target.toString(), err);
+  }
+}
+
 function join(dir: Buffer, name: Buffer): Buffer {
   return Buffer.concat([dir, Buffer.from("/"), name]);
 }
@@ -136,7 +148,7 @@ export class Restorer {
 
   private async restoreAll(treeId: Id): Promise<RestoreResult> {
     const target = Buffer.from(this.options.target);
-    if (!this.options.dryRun) await fs.mkdir(target, { recursive: true, mode: 0o700 });
+    if (!this.options.dryRun) await makeTarget(target);
     const start = await this.findSubtree(treeId);
     if (start.node && start.node.type !== "dir") {
       // A single file (or link) goes into the target directory under its own name.

@@ -58,6 +58,21 @@ async function listing(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+describe("restore target", () => {
+  it("refuses, in one line, a target that is a file or lies below one", async () => {
+    await fs.writeFile(target, "not a directory\n");
+    for (const [into, reason] of [
+      [target, "it exists and is not a directory"],
+      [join(target, "below"), "a part of the path is not a directory"],
+    ] as const) {
+      const r = await cairn("--quiet", "restore", "latest", "--target", into);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`cairn: cannot restore into ${into}: ${reason}\n`);
+    }
+    expect(await fs.readFile(target, "utf8")).toBe("not a directory\n");
+  });
+});
+
 describe("restore --include / --exclude", () => {
   it("restores only matching files, creating just the directories that lead to them", async () => {
     const r = await restore("--include", "*.txt");
