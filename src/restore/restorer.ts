@@ -112,8 +112,7 @@ function join(dir: Buffer, name: Buffer): Buffer {
  * directories, symlinks and special files and planning file contents; every `filesPerRound`
  * files (and at the end) the planned contents are written pack by pack (each pack read once per
  * round; every blob decoded and verified here, then handed to a writer thread) and their
- * metadata applied; then hard links, then directory
- * metadata from the deepest up.
+ * metadata applied; then hard links, then directory metadata from the deepest up.
  */
 export class Restorer {
   private plan = new RestorePlan();
