@@ -1,5 +1,6 @@
 import { chmodSync, constants as fsConstants, lchownSync, mkdirSync } from "node:fs";
 import * as fs from "node:fs/promises";
+import { dirname } from "node:path";
 import { CairnError, IntegrityError, InterruptedError, ioError } from "../errors.js";
 import { findNode } from "../store/tree/tree-walker.js";
 import { decodeBlobInto } from "../store/blob-codec.js";
@@ -91,10 +92,27 @@ function metadataOf(node: TreeNode): NodeMetadata {
   return { type: node.type, mode: node.mode, uid: node.uid, gid: node.gid, mtime: node.mtime, atime: node.atime, xattrs: node.xattrs };
 }
 
+/**
+ * Creates `dir` and its missing parents. Not fs.mkdir's `recursive`: under /proc, where mkdir
+ * fails with ENOENT though the parent exists, Node's loop retries for ever.
+ */
+async function makeDirs(dir: string): Promise<void> {
+  try {
+    await fs.mkdir(dir, { mode: 0o700 });
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" && (await fs.stat(dir)).isDirectory()) return;
+    if (code !== "ENOENT" || dirname(dir) === dir) throw err;
+  }
+  await makeDirs(dirname(dir));
+  await fs.mkdir(dir, { mode: 0o700 });
+}
+
 /** Creates the target directory (and its parents); a target that cannot be one is the caller's mistake, said in one line. */
 async function makeTarget(target: Buffer): Promise<void> {
   try {
-    await fs.mkdir(target, { recursive: true, mode: 0o700 });
+    await makeDirs(target.toString());
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === undefined) throw err;

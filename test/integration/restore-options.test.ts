@@ -71,6 +71,13 @@ describe("restore target", () => {
     }
     expect(await fs.readFile(target, "utf8")).toBe("not a directory\n");
   });
+
+  it("says why it cannot create a target under /proc, where Node's recursive mkdir would spin for ever", async () => {
+    const into = `/proc/cairn-restore-${process.pid}/x`;
+    const r = await cairn("--quiet", "restore", "latest", "--target", into);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^cairn: cannot create ${into}: ENOENT[^\n]*\n$`));
+  });
 });
 
 describe("restore --include / --exclude", () => {
