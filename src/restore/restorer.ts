@@ -174,9 +174,19 @@ export class Restorer {
       await this.restoreTree(start.tree, target, start.node ? this.options.subpath ?? "/" : "");
     }
     await this.writePlanned();
-    for (const link of this.links) await this.makeHardlink(link.path, link.to);
-    for (const item of this.dirs.reverse()) await this.applyMetadata(item.path, item.node);
+    for (const link of this.links) {
+      this.throwIfInterrupted();
+      await this.makeHardlink(link.path, link.to);
+    }
+    for (const item of this.dirs.reverse()) {
+      this.throwIfInterrupted();
+      await this.applyMetadata(item.path, item.node);
+    }
     return this.result;
+  }
+
+  private throwIfInterrupted(): void {
+    if (this.options.signal?.aborted) throw new InterruptedError();
   }
 
   /**
@@ -187,7 +197,10 @@ export class Restorer {
    */
   private async writePlanned(): Promise<void> {
     await this.writeContents();
-    for (const item of this.metadata) await this.applyMetadata(item.path, item.node);
+    for (const item of this.metadata) {
+      this.throwIfInterrupted();
+      await this.applyMetadata(item.path, item.node);
+    }
     if (this.options.verify) await this.verifyFiles();
     this.plan = new RestorePlan();
     this.files = [];
@@ -207,7 +220,7 @@ export class Restorer {
   }
 
   private async restoreTree(treeId: Id, dir: Buffer, snapshotDir: string): Promise<void> {
-    if (this.options.signal?.aborted) throw new InterruptedError();
+    this.throwIfInterrupted();
     let nodes: TreeNode[];
     try {
       // Each tree is read once: caching would only hold memory.
@@ -447,7 +460,7 @@ export class Restorer {
       const reader = new RangeReader(this.repo.backend);
       try {
         while (failure === undefined && next < packs.length) {
-          if (this.options.signal?.aborted) throw new InterruptedError();
+          this.throwIfInterrupted();
           const [packId, blobs] = packs[next++]!;
           await this.restorePack(reader, packId, [...blobs.values()]);
         }

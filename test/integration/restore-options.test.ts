@@ -1,12 +1,12 @@
 // restore --include/--exclude, --overwrite, --delete, --verify and --dry-run through the real CLI.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs/promises";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { verifyRestoredFile } from "../../src/restore/verify-restored.js";
 import type { StoredSnapshot } from "../../src/store/snapshot/snapshot.js";
 import { findNode } from "../../src/store/tree/tree-walker.js";
-import { runCairn } from "../support/cli.js";
+import { CAIRN_BIN, runCairn } from "../support/cli.js";
 import { backup, createTestRepository, writeTree, type TestRepository } from "../support/repo-fixture.js";
 
 let t: TestRepository;
@@ -230,4 +230,36 @@ describe("restore --verify", () => {
       await t.close();
     }
   });
+});
+
+describe("restore interrupted", () => {
+  it("130: SIGINT stops a restore with its lock released, and the next restore completes it", async () => {
+    const own = await createTestRepository({ packSize: 1024 * 1024 });
+    try {
+      const many = join(own.work, "many");
+      const files: Record<string, string> = {};
+      for (let d = 0; d < 12; d++) for (let f = 0; f < 1000; f++) files[`d${d}/f${f}`] = `${d}/${f} `.repeat(300);
+      await writeTree(many, files);
+      await backup(own.repo, [many]);
+      await own.close();
+      const into = join(own.work, "target");
+      const child = spawn(process.execPath, [CAIRN_BIN, "-r", own.repoPath, "--quiet", "restore", `latest:${many}`, "--target", into], { stdio: ["ignore", "pipe", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+      // Once the first file is there, contents are being written.
+      const first = join(into, "d0", "f0");
+      for (let i = 0; i < 4000 && !(await fs.stat(first).catch(() => undefined)); i++) await new Promise((r) => setTimeout(r, 5));
+      child.kill("SIGINT");
+      expect(await exited).toBe(130);
+      expect(stderr).toBe("cairn: interrupted\n");
+      expect(await fs.readdir(join(own.repoPath, "locks"))).toEqual([]);
+
+      const again = await runCairn(["-r", own.repoPath, "--quiet", "restore", `latest:${many}`, "--target", into]);
+      expect(again.code, again.stderr).toBe(0);
+      for (const [rel, content] of Object.entries(files)) expect(await fs.readFile(join(into, rel), "utf8"), rel).toBe(content);
+    } finally {
+      await own.cleanup();
+    }
+  }, 120_000);
 });

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { restoreSnapshot, type OverwritePolicy, type RestoreOptions } from "../../restore/restorer.js";
+import { restoreSnapshot, type OverwritePolicy, type RestoreOptions, type RestoreResult } from "../../restore/restorer.js";
 import { ExitCode, UsageError } from "../../errors.js";
 import { shortId } from "../../store/id.js";
 import { selectSnapshot } from "../../store/snapshot/snapshot-filter.js";
@@ -75,7 +75,20 @@ export function registerRestore(program: Command): void {
         };
         if (path) options.subpath = path;
         out.info(`restoring snapshot ${shortId(snapshot.id)} of [${snapshot.paths.join(" ")}] at ${snapshot.time} to ${flags.target}`);
-        const result = await restoreSnapshot(repo, snapshot.tree, options);
+        // Stopped between packs (and between directories and items of metadata), with what was
+        // queued written and the repository's lock released: exit code 130.
+        const controller = new AbortController();
+        options.signal = controller.signal;
+        const onSignal = () => controller.abort();
+        process.once("SIGINT", onSignal);
+        process.once("SIGTERM", onSignal);
+        let result: RestoreResult;
+        try {
+          result = await restoreSnapshot(repo, snapshot.tree, options);
+        } finally {
+          process.off("SIGINT", onSignal);
+          process.off("SIGTERM", onSignal);
+        }
         for (const d of result.damaged) out.error(`damaged: ${d.path}: ${d.message}`);
         for (const m of result.mismatches) out.error(`verify failed: ${m.path}: ${m.message}`);
         const verb = flags.dryRun ? "would restore" : "restored";
