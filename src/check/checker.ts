@@ -17,6 +17,8 @@ export interface CheckOptions {
   /** Told after each pack read. */
   onPackRead?: (done: number, total: number, bytes: number) => void;
   random?: () => number;
+  /** Stops the check (InterruptedError) between packs read and between trees walked. */
+  signal?: AbortSignal;
 }
 
 export interface CheckReport {
@@ -57,7 +59,7 @@ export async function checkRepository(access: CheckAccess, options: CheckOptions
   const damaged = new DamagedBlobs();
   const report: CheckReport = { findings: log.findings, errors: 0, warnings: 0, snapshots: 0, trees: 0, files: 0, indexFiles: 0, packs: 0, packsRead: 0, bytesRead: 0 };
   const walk = async (repo: Repository) => {
-    const reporter = new DamageReporter(repo, damaged, log);
+    const reporter = new DamageReporter(repo, damaged, log, options.signal);
     await reporter.run();
     Object.assign(report, reporter.stats);
   };
@@ -78,7 +80,7 @@ export async function checkRepository(access: CheckAccess, options: CheckOptions
     await access.release(repo);
   }
   if (options.readData) {
-    const reader = new PackDataChecker(access.backend, log, damaged, options.onPackRead);
+    const reader = new PackDataChecker(access.backend, log, damaged, options.onPackRead, options.signal);
     await reader.run(indexed, listing.packs, options.readData, options.random);
     report.packsRead = reader.packsRead;
     report.bytesRead = reader.bytesRead;

@@ -1,4 +1,4 @@
-import { CairnError } from "../errors.js";
+import { CairnError, InterruptedError } from "../errors.js";
 import { unsafeNameReason } from "../restore/safe-name.js";
 import type { BlobType } from "../store/blob-type.js";
 import { shortId, type Id } from "../store/id.js";
@@ -31,6 +31,7 @@ export class DamageReporter {
     private readonly repo: Repository,
     private readonly damaged: DamagedBlobs,
     private readonly log: FindingLog,
+    private readonly signal?: AbortSignal,
   ) {}
 
   async run(): Promise<void> {
@@ -76,6 +77,7 @@ export class DamageReporter {
 
   /** Returns whether anything below `tree` is damaged. */
   private async walk(snapshot: Id, tree: Id, dir: string): Promise<boolean> {
+    if (this.signal?.aborted) throw new InterruptedError();
     if (this.wholeTrees.has(tree)) return false;
     const nodes = await this.loadTree(tree);
     const where = (path: string) => `${path || "/"} in snapshot ${shortId(snapshot)}`;

@@ -1,4 +1,4 @@
-import { CairnError } from "../errors.js";
+import { CairnError, InterruptedError } from "../errors.js";
 import type { Backend } from "../store/backend/backend.js";
 import { shortId, type Id } from "../store/id.js";
 import type { IndexedPack } from "../store/index/index-file.js";
@@ -24,6 +24,7 @@ export class PackDataChecker {
     private readonly log: FindingLog,
     private readonly damaged: DamagedBlobs,
     private readonly onPackRead?: (done: number, total: number, bytes: number) => void,
+    private readonly signal?: AbortSignal,
   ) {}
 
   /** Reads the packs of `subset` among those indexed and present on disk. */
@@ -49,6 +50,7 @@ export class PackDataChecker {
   }
 
   private async verify(verifier: PackVerifier, pack: IndexedPack, size: number, total: number): Promise<void> {
+    if (this.signal?.aborted) throw new InterruptedError();
     let result;
     try {
       result = await verifier.verify(this.backend, pack.id, size, pack.entries);

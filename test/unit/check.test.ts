@@ -10,7 +10,7 @@ import { PackVerifier } from "../../src/check/pack-verifier.js";
 import { parsePackSubset, selectPacks } from "../../src/check/pack-subset.js";
 import { repairIndex } from "../../src/check/repair-index.js";
 import { repairSnapshots } from "../../src/check/repair-snapshots.js";
-import { UsageError } from "../../src/errors.js";
+import { InterruptedError, UsageError } from "../../src/errors.js";
 import type { Backend } from "../../src/store/backend/backend.js";
 import { LocalBackend } from "../../src/store/backend/local-backend.js";
 import { withRequiredCallsOnly } from "../support/backends.js";
@@ -168,6 +168,29 @@ describe("checkRepository", () => {
     expect(repo.hasBlob(blobs.a!)).toBe(true);
     const report = await checkRepository(heldRepository(repo));
     expect(report.findings.map((f) => [f.kind, f.indexFile])).toEqual([["index-file-damaged", hashBytes(garbage)]]);
+  });
+
+  it("stops between packs when its signal is aborted, and between trees", async () => {
+    const r = await open();
+    // Packs of 1 MiB: one per file.
+    await snapshotOf(r, Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`f${i}`, randomBytes(1.5 * MiB)])));
+    const packs = (await fs.readdir(join(repoPath, "data"), { recursive: true })).filter((name) => /[0-9a-f]{64}$/.test(name)).length;
+    expect(packs).toBeGreaterThanOrEqual(8);
+    const reading = new AbortController();
+    let read = 0;
+    const stopped = checkRepository(heldRepository(r), {
+      readData: { kind: "all" },
+      signal: reading.signal,
+      onPackRead: () => {
+        read++;
+        reading.abort();
+      },
+    });
+    await expect(stopped).rejects.toThrow(InterruptedError);
+    // Packs already being read when the signal came are finished; no other is started.
+    expect(read).toBeLessThanOrEqual(2);
+    await expect(checkRepository(heldRepository(r), { signal: AbortSignal.abort() })).rejects.toThrow(InterruptedError);
+    expect((await checkRepository(heldRepository(r), { readData: { kind: "all" } })).packsRead).toBe(packs);
   });
 });
 

@@ -16,6 +16,7 @@ import { collect, formatBytes, parseSize } from "../parse-options.js";
 import { ProgressLine } from "../progress.js";
 import { backupStatus, formatBackupStatus, statusRecord } from "../progress-backup.js";
 import { withRepository } from "../repository-session.js";
+import { abortOnSignals } from "../abort-on-signals.js";
 
 interface BackupFlags {
   tag: string[];
@@ -117,16 +118,11 @@ export function registerBackup(program: Command): void {
         if (exclude) options.exclude = exclude;
         if (parent) options.parent = parent;
 
-        const onSignal = () => controller.abort();
-        process.once("SIGINT", onSignal);
-        process.once("SIGTERM", onSignal);
         progress?.start();
         let result: BackupResult;
         try {
-          result = await runBackup(repo, options);
+          result = await abortOnSignals(controller, () => runBackup(repo, options));
         } finally {
-          process.off("SIGINT", onSignal);
-          process.off("SIGTERM", onSignal);
           progress?.stop();
           if (jsonTimer) clearInterval(jsonTimer);
           controller.abort();

@@ -9,6 +9,7 @@ import { snakeCaseKeys, type Output } from "../output.js";
 import { formatBytes, parseSize } from "../parse-options.js";
 import { ProgressLine } from "../progress.js";
 import { openSessionRepository, withBackend } from "../repository-session.js";
+import { abortOnSignals } from "../abort-on-signals.js";
 
 interface CheckFlags {
   readData: boolean;
@@ -40,11 +41,14 @@ export function registerCheck(program: Command): void {
         progressText = `read ${done}/${total} packs, ${formatBytes(bytes)}`;
       };
 
+      // Stopped between packs and between trees, with the lock released: exit code 130.
+      const controller = new AbortController();
+      options.signal = controller.signal;
       const report = await withBackend(globals, out, "shared", async (backend: LocalBackend) => {
         progress?.start();
         let opened = 0;
         try {
-          return await checkRepository(
+          return await abortOnSignals(controller, () => checkRepository(
             {
               backend,
               acquire: async () => {
@@ -58,7 +62,7 @@ export function registerCheck(program: Command): void {
               release: (repo) => repo.close(),
             },
             options,
-          );
+          ));
         } finally {
           progress?.stop();
         }

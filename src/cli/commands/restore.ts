@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { restoreSnapshot, type OverwritePolicy, type RestoreOptions, type RestoreResult } from "../../restore/restorer.js";
+import { restoreSnapshot, type OverwritePolicy, type RestoreOptions } from "../../restore/restorer.js";
+import { abortOnSignals } from "../abort-on-signals.js";
 import { ExitCode, UsageError } from "../../errors.js";
 import { shortId } from "../../store/id.js";
 import { selectSnapshot } from "../../store/snapshot/snapshot-filter.js";
@@ -79,16 +80,7 @@ export function registerRestore(program: Command): void {
         // queued written and the repository's lock released: exit code 130.
         const controller = new AbortController();
         options.signal = controller.signal;
-        const onSignal = () => controller.abort();
-        process.once("SIGINT", onSignal);
-        process.once("SIGTERM", onSignal);
-        let result: RestoreResult;
-        try {
-          result = await restoreSnapshot(repo, snapshot.tree, options);
-        } finally {
-          process.off("SIGINT", onSignal);
-          process.off("SIGTERM", onSignal);
-        }
+        const result = await abortOnSignals(controller, () => restoreSnapshot(repo, snapshot.tree, options));
         for (const d of result.damaged) out.error(`damaged: ${d.path}: ${d.message}`);
         for (const m of result.mismatches) out.error(`verify failed: ${m.path}: ${m.message}`);
         const verb = flags.dryRun ? "would restore" : "restored";
