@@ -9,6 +9,7 @@ import type { IndexedPack } from "../store/index/index-file.js";
 import { MAX_INDEX_FILE_BLOBS, writeIndexFile } from "../store/index/index-writer.js";
 import { encodeTrailer, packKey, type PackEntry } from "../store/pack/pack-format.js";
 import { readPackEntries } from "../store/pack/pack-reader.js";
+import { readRanges } from "../store/pack/read-ranges.js";
 import type { BlobIdSet } from "./blob-id-set.js";
 import type { PackUsage } from "./prune-plan.js";
 
@@ -47,29 +48,6 @@ export class IndexFileWriter {
 const READ_GAP = 64 * 1024;
 /** Largest read (unless one blob is larger): small reads keep the process's memory small. */
 const READ_MAX = 1024 * 1024;
-
-interface ReadRun {
-  offset: number;
-  length: number;
-  entries: PackEntry[];
-}
-
-/** Groups blobs (in pack order) into byte ranges to read, each at most READ_MAX unless one blob is bigger. */
-function readRuns(entries: readonly PackEntry[]): ReadRun[] {
-  const runs: ReadRun[] = [];
-  let run: ReadRun | undefined;
-  for (const entry of entries) {
-    const end = entry.offset + entry.storedLength;
-    if (run && entry.offset - (run.offset + run.length) <= READ_GAP && end - run.offset <= READ_MAX) {
-      run.length = end - run.offset;
-      run.entries.push(entry);
-    } else {
-      run = { offset: entry.offset, length: entry.storedLength, entries: [entry] };
-      runs.push(run);
-    }
-  }
-  return runs;
-}
 
 export interface RepackProgress {
   packsRead: number;
@@ -179,10 +157,10 @@ export async function repackPacks(
     if (wanted.length !== source.usedBlobs) {
       throw new IntegrityError(`pack ${shortId(source.id)}: found ${wanted.length} of the ${source.usedBlobs} used blobs the index places there; nothing was deleted — run cairn check`);
     }
-    for (const run of readRuns(wanted)) {
+    for (const run of readRanges(wanted, (entry) => entry, READ_GAP, READ_MAX)) {
       const bytes = await backend.get(packKey(source.id), { offset: run.offset, length: run.length });
       progress.bytesRead += bytes.length;
-      for (const entry of run.entries) {
+      for (const entry of run.items) {
         const stored = bytes.subarray(entry.offset - run.offset, entry.offset - run.offset + entry.storedLength);
         decodeBlobTransient(entry.id, stored, entry.compression, entry.plainLength);
         const assembler = (assemblers[entry.type] ??= new PackAssembler(entry.type, capacity));

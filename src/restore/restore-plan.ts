@@ -51,23 +51,3 @@ export class RestorePlan {
     blob.uses.push(use);
   }
 }
-
-/**
- * Byte ranges of a pack worth reading in one request: blobs closer than `gap` are merged, as
- * long as the range stays within `maxLength` (a single larger blob is a range of its own).
- */
-export function readRanges(blobs: readonly PlannedBlob[], gap: number, maxLength: number): { offset: number; length: number; blobs: PlannedBlob[] }[] {
-  const sorted = [...blobs].sort((a, b) => a.location.offset - b.location.offset);
-  const ranges: { offset: number; length: number; blobs: PlannedBlob[] }[] = [];
-  for (const blob of sorted) {
-    const last = ranges[ranges.length - 1];
-    const end = blob.location.offset + blob.location.storedLength;
-    if (last && blob.location.offset - (last.offset + last.length) <= gap && end - last.offset <= maxLength) {
-      last.length = Math.max(last.length, end - last.offset);
-      last.blobs.push(blob);
-    } else {
-      ranges.push({ offset: blob.location.offset, length: blob.location.storedLength, blobs: [blob] });
-    }
-  }
-  return ranges;
-}

@@ -6,6 +6,7 @@ import { findNode } from "../store/tree/tree-walker.js";
 import { decodeBlobInto } from "../store/blob-codec.js";
 import type { Id } from "../store/id.js";
 import { packKey } from "../store/pack/pack-format.js";
+import { readRanges } from "../store/pack/read-ranges.js";
 import { RangeReader } from "../store/backend/range-reader.js";
 import type { Repository } from "../store/repository.js";
 import { parseNanos } from "../store/tree/time.js";
@@ -14,7 +15,7 @@ import { makeSpecialFile } from "../platform/special-files.js";
 import { writeXattrs } from "../platform/xattrs.js";
 import { linkTargetBytes, nodeNameBytes, type TreeNode } from "../store/tree/tree-node.js";
 import { FileWriteQueue, type WriteTarget } from "./file-write-queue.js";
-import { readRanges, RestorePlan, type FileTarget, type PlannedBlob } from "./restore-plan.js";
+import { RestorePlan, type FileTarget, type PlannedBlob } from "./restore-plan.js";
 import { RestoreSelection, type DescendFilter, type RestoreFilter } from "./restore-selection.js";
 import { unsafeNameReason } from "./safe-name.js";
 import { verifyRestoredFile } from "./verify-restored.js";
@@ -479,21 +480,21 @@ export class Restorer {
   }
 
   private async restorePack(reader: RangeReader, packId: Id, blobs: PlannedBlob[]): Promise<void> {
-    for (const range of readRanges(blobs, MERGE_GAP, MAX_READ)) {
+    for (const range of readRanges(blobs, (blob) => blob.location, MERGE_GAP, MAX_READ)) {
       let bytes: Buffer | undefined;
       let readError: string | undefined;
       try {
         bytes = await reader.read(packKey(packId), { offset: range.offset, length: range.length });
       } catch (err) {
-        if (range.blobs.length > 1) {
+        if (range.items.length > 1) {
           // One unreadable part (say, a truncated pack) must not take its neighbours down with it.
-          await this.restorePack(reader, packId, range.blobs.slice(0, 1));
-          await this.restorePack(reader, packId, range.blobs.slice(1));
+          await this.restorePack(reader, packId, range.items.slice(0, 1));
+          await this.restorePack(reader, packId, range.items.slice(1));
           continue;
         }
         readError = `pack ${packId} unreadable: ${(err as Error).message}`;
       }
-      for (const blob of range.blobs) {
+      for (const blob of range.items) {
         const { offset, storedLength, compression, plainLength } = blob.location;
         let error = readError;
         if (bytes) {
