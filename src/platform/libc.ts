@@ -12,9 +12,10 @@ type Koffi = typeof import("koffi");
  */
 export interface Libc {
   utimensat(dirfd: number, path: Buffer, times: Buffer, flags: number): number;
+  futimens(fd: number, times: Buffer): number;
   llistxattr(path: Buffer, list: Buffer | null, size: number): number;
   lgetxattr(path: Buffer, name: string, value: Buffer | null, size: number): number;
-  lsetxattr(path: Buffer, name: string, value: Buffer, size: number, flags: number): number;
+  lsetxattr(path: Buffer, name: string, value: Uint8Array, size: number, flags: number): number;
   mknod(path: Buffer, mode: number, dev: bigint): number;
 }
 
@@ -38,6 +39,7 @@ function load(): Libc | null {
     const lib = koffi.load("libc.so.6");
     return {
       utimensat: lib.func("int utimensat(int dirfd, const void *path, const void *times, int flags)") as Libc["utimensat"],
+      futimens: lib.func("int futimens(int fd, const void *times)") as Libc["futimens"],
       llistxattr: lib.func("intptr_t llistxattr(const void *path, void *list, size_t size)") as Libc["llistxattr"],
       lgetxattr: lib.func("intptr_t lgetxattr(const void *path, const char *name, void *value, size_t size)") as Libc["lgetxattr"],
       lsetxattr: lib.func("int lsetxattr(const void *path, const char *name, const void *value, size_t size, int flags)") as Libc["lsetxattr"],

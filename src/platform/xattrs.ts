@@ -60,7 +60,7 @@ function readValue(p: Buffer, path: Buffer, name: string): Buffer | undefined {
 }
 
 /** Sets extended attributes on a file (not following a symlink); throws on the first failure. */
-export function writeXattrs(path: Buffer, attributes: readonly ExtendedAttribute[]): void {
+export function writeXattrs(path: Buffer, attributes: readonly { name: string; value: Uint8Array }[]): void {
   if (attributes.length === 0) return;
   const c = libc();
   if (!c) throw new Error("extended attributes are not supported on this platform");

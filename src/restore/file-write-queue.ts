@@ -2,7 +2,8 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { CairnError } from "../errors.js";
-import { performWrites, type FileWrite } from "./file-writes.js";
+import { performWrites, type FileWrite, type MetadataProblem } from "./file-writes.js";
+import type { RestoredMetadata } from "./restored-metadata.js";
 import type { WriteRequest, WriteResponse } from "./write-worker.js";
 
 /** Where one blob's bytes go: a file, the offset in it, and its size when this write creates it. */
@@ -10,15 +11,17 @@ export interface WriteTarget {
   path: Uint8Array;
   offset: number;
   create?: number;
-  /** Called once the write is done. */
-  done: () => void;
+  /** Set on the file's last write: applied after it. */
+  metadata?: RestoredMetadata;
+  /** Called once the write is done, with what went wrong setting the metadata if anything did. */
+  done: (metadataProblem?: string) => void;
 }
 
 interface Batch {
   memory: Buffer;
   used: number;
   writes: FileWrite[];
-  done: (() => void)[];
+  done: WriteTarget["done"][];
 }
 
 /** A batch's memory: blobs are decoded straight into it. A larger blob gets memory of its own. */
@@ -67,7 +70,7 @@ export class FileWriteQueue {
       if (batch && batch.used + length <= batch.memory.length && batch.writes.length < WRITES_PER_BATCH) {
         const targets = fill(batch.memory.subarray(batch.used, batch.used + length));
         for (const target of targets) {
-          batch.writes.push({ path: target.path, create: target.create, offset: target.offset, start: batch.used, length });
+          batch.writes.push({ path: target.path, create: target.create, offset: target.offset, start: batch.used, length, metadata: target.metadata });
           batch.done.push(target.done);
         }
         batch.used += length;
@@ -111,13 +114,14 @@ export class FileWriteQueue {
       return;
     }
     if (!this.worker) {
+      let problems: MetadataProblem[];
       try {
-        performWrites(batch.memory, batch.writes);
+        problems = performWrites(batch.memory, batch.writes);
       } catch (err) {
         this.fail(err as Error);
         throw err;
       }
-      this.finish(batch, batch.memory);
+      this.finish(batch, batch.memory, problems);
       return;
     }
     const seq = this.seq++;
@@ -134,11 +138,12 @@ export class FileWriteQueue {
       this.fail(response.error.expected ? new CairnError(response.error.message) : new Error(`restore writer failed: ${response.error.message}`));
       return;
     }
-    this.finish(batch, Buffer.from(response.memory.buffer, response.memory.byteOffset, response.memory.byteLength));
+    this.finish(batch, Buffer.from(response.memory.buffer, response.memory.byteOffset, response.memory.byteLength), response.problems ?? []);
   }
 
-  private finish(batch: Batch, memory: Buffer): void {
-    for (const done of batch.done) done();
+  private finish(batch: Batch, memory: Buffer, problems: readonly MetadataProblem[]): void {
+    const problemOf = new Map(problems.map((p) => [p.write, p.message]));
+    batch.done.forEach((done, index) => done(problemOf.get(index)));
     this.recycle(memory);
   }
 

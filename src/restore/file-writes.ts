@@ -1,10 +1,12 @@
-import { ioError } from "../errors.js";
 import { closeSync, constants as fsConstants, fstatSync, ftruncateSync, openSync, unlinkSync, writeSync } from "node:fs";
+import { ioError } from "../errors.js";
+import { applyMetadata, applyOpenFileMetadata, type RestoredMetadata } from "./restored-metadata.js";
 
 /**
  * One piece of a restored file: `length` bytes of a batch's memory, from `start`, written at
  * `offset`. The file's first write (`create`, its final size) creates or truncates it at that
- * size, so what is never written stays a hole; a write of length 0 only does that.
+ * size, so what is never written stays a hole; a write of length 0 only does that. The file's
+ * last write carries its metadata, applied once the bytes are in.
  */
 export interface FileWrite {
   path: Uint8Array;
@@ -12,6 +14,14 @@ export interface FileWrite {
   offset: number;
   start: number;
   length: number;
+  metadata?: RestoredMetadata;
+}
+
+/** Metadata that could not be set: the file is restored, so this is a problem to report, not a failure. */
+export interface MetadataProblem {
+  /** The write's index in its batch. */
+  write: number;
+  message: string;
 }
 
 /**
@@ -19,9 +29,8 @@ export interface FileWrite {
  * a new file made in its place: never written through, and never waited on (O_NONBLOCK: opening
  * a FIFO nobody reads would otherwise block the process for good).
  */
-function openRegularFile(path: Uint8Array, truncate: boolean): number {
+function openRegularFile(name: Buffer, truncate: boolean): number {
   const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK | (truncate ? fsConstants.O_TRUNC : 0);
-  const name = Buffer.from(path.buffer, path.byteOffset, path.byteLength);
   try {
     const fd = openSync(name, flags, 0o600);
     if (fstatSync(fd).isFile()) return fd;
@@ -67,23 +76,43 @@ function nonZeroRanges(data: Buffer, offset: number): { start: number; end: numb
  * costs microseconds, and tens of thousands of small files through libuv's thread pool cost
  * more in hand-offs (and in contention on the directory) than the work itself.
  */
-export function performWrites(memory: Uint8Array, writes: readonly FileWrite[]): void {
+export function performWrites(memory: Uint8Array, writes: readonly FileWrite[]): MetadataProblem[] {
   const bytes = Buffer.from(memory.buffer, memory.byteOffset, memory.byteLength);
-  for (const write of writes) {
-    const data = bytes.subarray(write.start, write.start + write.length);
-    const ranges = nonZeroRanges(data, write.offset);
-    if (ranges.length === 0 && write.create === undefined) continue;
+  const problems: MetadataProblem[] = [];
+  writes.forEach((write, index) => {
+    const path = Buffer.from(write.path.buffer, write.path.byteOffset, write.path.byteLength);
+    const problem = writeFile(path, bytes.subarray(write.start, write.start + write.length), write);
+    if (problem) problems.push({ write: index, message: problem });
+  });
+  return problems;
+}
+
+/** Writes one piece of a file and, after its last, sets its metadata: returns what went wrong with that. */
+function writeFile(path: Buffer, data: Buffer, write: FileWrite): string | undefined {
+  const { metadata, create } = write;
+  const ranges = nonZeroRanges(data, write.offset);
+  if (ranges.length === 0 && create === undefined) return metadata && metadataProblem(() => applyMetadata(path, metadata));
+  try {
+    const fd = openRegularFile(path, create !== undefined);
     try {
-      const fd = openRegularFile(write.path, write.create !== undefined);
-      try {
-        if (write.create !== undefined) ftruncateSync(fd, write.create);
-        for (const r of ranges) writeAll(fd, data.subarray(r.start, r.end), write.offset + r.start);
-      } finally {
-        closeSync(fd);
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === undefined) throw err;
-      throw ioError("cannot write", Buffer.from(write.path).toString(), err);
+      // Truncated at open: written up to its size from the start, a file needs no ftruncate.
+      if (create !== undefined && write.offset + (ranges.at(-1)?.end ?? 0) !== create) ftruncateSync(fd, create);
+      for (const r of ranges) writeAll(fd, data.subarray(r.start, r.end), write.offset + r.start);
+      return metadata && metadataProblem(() => applyOpenFileMetadata(fd, path, metadata));
+    } finally {
+      closeSync(fd);
     }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === undefined) throw err;
+    throw ioError("cannot write", path.toString(), err);
+  }
+}
+
+function metadataProblem(apply: () => void): string | undefined {
+  try {
+    apply();
+    return undefined;
+  } catch (err) {
+    return `cannot set metadata: ${(err as Error).message}`;
   }
 }

@@ -1,5 +1,6 @@
 import type { Id } from "../store/id.js";
 import type { BlobLocation } from "../store/index/blob-location.js";
+import type { RestoredMetadata } from "./restored-metadata.js";
 
 /**
  * A file to write: where it goes and what it holds. Only what the restore still needs of the
@@ -11,8 +12,12 @@ export interface FileTarget {
   size: number;
   /** The blob ids, kept only when the restored file is to be read back and verified. */
   content?: Id[];
+  /** Owner, mode, times and extended attributes, set after the file's last write. */
+  metadata: RestoredMetadata;
   /** Blobs not yet written; when it reaches zero the file is complete. */
   pending: number;
+  /** Writes not yet queued (at least one: an empty file is created by one); the last carries the metadata. */
+  unqueued: number;
   /** Set once the file exists at its final size; later writes open it without truncating. */
   created?: boolean;
   damaged: boolean;

@@ -1,4 +1,4 @@
-import { chmodSync, constants as fsConstants, lchownSync, mkdirSync } from "node:fs";
+import { constants as fsConstants, mkdirSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import { dirname } from "node:path";
 import { CairnError, IntegrityError, InterruptedError, ioError } from "../errors.js";
@@ -10,12 +10,11 @@ import { readRanges } from "../store/pack/read-ranges.js";
 import { RangeReader } from "../store/backend/range-reader.js";
 import type { Repository } from "../store/repository.js";
 import { parseNanos } from "../store/tree/time.js";
-import { setFileTimes } from "../platform/file-times.js";
 import { makeSpecialFile } from "../platform/special-files.js";
-import { writeXattrs } from "../platform/xattrs.js";
 import { linkTargetBytes, nodeNameBytes, type TreeNode } from "../store/tree/tree-node.js";
 import { FileWriteQueue, type WriteTarget } from "./file-write-queue.js";
 import { RestorePlan, type FileTarget, type PlannedBlob } from "./restore-plan.js";
+import { applyMetadata, restoredMetadata, type RestoredMetadata } from "./restored-metadata.js";
 import { RestoreSelection, type DescendFilter, type RestoreFilter } from "./restore-selection.js";
 import { unsafeNameReason } from "./safe-name.js";
 import { verifyRestoredFile } from "./verify-restored.js";
@@ -81,16 +80,9 @@ export interface RestoreResult {
   mismatches: RestoreProblem[];
 }
 
-/** What applying a node's metadata needs of it: the rest of the node is not kept. */
-type NodeMetadata = Pick<TreeNode, "type" | "mode" | "uid" | "gid" | "mtime" | "atime" | "xattrs">;
-
 interface MetadataTarget {
   path: Buffer;
-  node: NodeMetadata;
-}
-
-function metadataOf(node: TreeNode): NodeMetadata {
-  return { type: node.type, mode: node.mode, uid: node.uid, gid: node.gid, mtime: node.mtime, atime: node.atime, xattrs: node.xattrs };
+  metadata: RestoredMetadata;
 }
 
 /**
@@ -130,8 +122,9 @@ function join(dir: Buffer, name: Buffer): Buffer {
  * Restores a snapshot (or a part of it) into a directory: the tree is walked creating
  * directories, symlinks and special files and planning file contents; every `filesPerRound`
  * files (and at the end) the planned contents are written pack by pack (each pack read once per
- * round; every blob decoded and verified here, then handed to a writer thread) and their
- * metadata applied; then hard links, then directory metadata from the deepest up.
+ * round; every blob decoded and verified here, then handed to a writer thread, which sets each
+ * file's metadata after its last write); then hard links, then directory metadata from the
+ * deepest up.
  */
 export class Restorer {
   private plan = new RestorePlan();
@@ -141,7 +134,6 @@ export class Restorer {
   private metadata: MetadataTarget[] = [];
   private readonly dirs: MetadataTarget[] = [];
   private readonly result: RestoreResult = { files: 0, dirs: 0, others: 0, bytes: 0, skipped: 0, damaged: [], problems: [], deleted: 0, verified: 0, mismatches: [] };
-  private readonly asRoot = process.getuid?.() === 0;
   private readonly anchors: fs.FileHandle[] = [];
   private writes?: FileWriteQueue;
 
@@ -181,7 +173,7 @@ export class Restorer {
     }
     for (const item of this.dirs.reverse()) {
       this.throwIfInterrupted();
-      await this.applyMetadata(item.path, item.node);
+      this.applyMetadata(item);
     }
     return this.result;
   }
@@ -191,16 +183,16 @@ export class Restorer {
   }
 
   /**
-   * Writes the contents of the files planned so far, then their metadata (and that of the links
-   * and special files made meanwhile), and reads them back with `verify`; then plans afresh.
-   * Directories get their metadata at the very end, deepest first, once nothing more is written
-   * into them.
+   * Writes the contents of the files planned so far (the writer sets each file's metadata after
+   * its last write), then the metadata of the links and special files made meanwhile, and reads
+   * the files back with `verify`; then plans afresh. Directories get their metadata at the very
+   * end, deepest first, once nothing more is written into them.
    */
   private async writePlanned(): Promise<void> {
     await this.writeContents();
     for (const item of this.metadata) {
       this.throwIfInterrupted();
-      await this.applyMetadata(item.path, item.node);
+      this.applyMetadata(item);
     }
     if (this.options.verify) await this.verifyFiles();
     this.plan = new RestorePlan();
@@ -318,7 +310,7 @@ export class Restorer {
         case "dir":
           await this.makeDir(path);
           this.result.dirs++;
-          this.dirs.push({ path, node: metadataOf(node) });
+          this.dirs.push({ path, metadata: restoredMetadata(node) });
           await this.restoreTree(node.subtree!, path, snapshotPath);
           return;
         case "file":
@@ -341,7 +333,7 @@ export class Restorer {
           return;
       }
       this.result.others++;
-      this.metadata.push({ path, node: metadataOf(node) });
+      this.metadata.push({ path, metadata: restoredMetadata(node) });
     } catch (err) {
       if (err instanceof InterruptedError) throw err;
       this.problem(snapshotPath, (err as Error).message);
@@ -386,7 +378,7 @@ export class Restorer {
   }
 
   private async planFile(node: TreeNode, path: Buffer, snapshotPath: string): Promise<void> {
-    const file: FileTarget = { path, display: snapshotPath, size: node.size ?? 0, content: this.options.verify ? node.content : undefined, pending: 0, damaged: false };
+    const file: FileTarget = { path, display: snapshotPath, size: node.size ?? 0, content: this.options.verify ? node.content : undefined, metadata: restoredMetadata(node), pending: 0, unqueued: 0, damaged: false };
     if (node.links !== undefined && node.links > 1 && node.inode !== undefined) {
       const key = `${node.deviceId ?? 0}:${node.inode}`;
       const first = this.hardlinks.get(key);
@@ -401,7 +393,6 @@ export class Restorer {
       return;
     }
     this.files.push(file);
-    this.metadata.push({ path, node: metadataOf(node) });
     let offset = 0;
     for (const id of node.content ?? []) {
       const location = this.repo.lookupBlob(id);
@@ -413,6 +404,7 @@ export class Restorer {
       file.pending++;
       offset += location.plainLength;
     }
+    file.unqueued = Math.max(file.pending, 1);
     if (file.pending === 0) await this.queue().write(0, () => [this.writeInto(file, 0, () => this.options.onFileDone?.(file.display, 0))]);
     if (this.files.length >= (this.options.filesPerRound ?? FILES_PER_ROUND)) await this.writePlanned();
   }
@@ -441,14 +433,25 @@ export class Restorer {
     return this.writes;
   }
 
-  /** A write into `file` at `offset`; the first write into a file creates it at its final size. */
+  /**
+   * A write into `file` at `offset`; the first write into a file creates it at its final size,
+   * the last carries its metadata.
+   */
   private writeInto(file: FileTarget, offset: number, done: () => void): WriteTarget {
-    const target: WriteTarget = { path: file.path, offset, done };
+    const target: WriteTarget = {
+      path: file.path,
+      offset,
+      done: (metadataProblem) => {
+        if (metadataProblem) this.problem(file.path.toString("utf8"), metadataProblem);
+        done();
+      },
+    };
     if (!file.created) {
       file.created = true;
       target.create = file.size;
       this.result.files++;
     }
+    if (--file.unqueued === 0) target.metadata = file.metadata;
     return target;
   }
 
@@ -534,17 +537,11 @@ export class Restorer {
     }
   }
 
-  private async applyMetadata(path: Buffer, node: NodeMetadata): Promise<void> {
+  private applyMetadata(item: MetadataTarget): void {
     try {
-      // Order matters: chown clears setuid/setgid and file capabilities, so the extended
-      // attributes and then the mode come after it, and the times last of all.
-      if (this.asRoot) lchownSync(path, node.uid, node.gid);
-      if (node.xattrs?.length) writeXattrs(path, node.xattrs);
-      if (node.type !== "symlink") chmodSync(path, node.mode & 0o7777);
-      const mtime = parseNanos(node.mtime);
-      await setFileTimes(path, node.atime ? parseNanos(node.atime) : mtime, mtime);
+      applyMetadata(item.path, item.metadata);
     } catch (err) {
-      this.problem(path.toString("utf8"), `cannot set metadata: ${(err as Error).message}`);
+      this.problem(item.path.toString("utf8"), `cannot set metadata: ${(err as Error).message}`);
     }
   }
 }

@@ -1,6 +1,6 @@
 import { parentPort } from "node:worker_threads";
 import { CairnError } from "../errors.js";
-import { performWrites, type FileWrite } from "./file-writes.js";
+import { performWrites, type FileWrite, type MetadataProblem } from "./file-writes.js";
 
 export interface WriteRequest {
   seq: number;
@@ -12,6 +12,7 @@ export interface WriteRequest {
 export interface WriteResponse {
   seq: number;
   memory: Uint8Array;
+  problems?: MetadataProblem[];
   /** `expected`: a CairnError (say, a full disk), as opposed to a bug. */
   error?: { message: string; expected: boolean };
 }
@@ -21,8 +22,8 @@ parentPort?.on("message", (request: WriteRequest) => {
   const { seq, memory } = request;
   let response: WriteResponse;
   try {
-    performWrites(memory, request.writes);
-    response = { seq, memory };
+    const problems = performWrites(memory, request.writes);
+    response = problems.length > 0 ? { seq, memory, problems } : { seq, memory };
   } catch (err) {
     response = { seq, memory, error: { message: (err as Error).message, expected: err instanceof CairnError } };
   }

@@ -6,7 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { readXattrs } from "../../src/platform/xattrs.js";
 import { FileWriteQueue as SourceQueue, type WriteTarget } from "../../src/restore/file-write-queue.js";
+import type { RestoredMetadata } from "../../src/restore/restored-metadata.js";
 
 const MiB = 1024 * 1024;
 const DIST_QUEUE = fileURLToPath(new URL("../../dist/src/restore/file-write-queue.js", import.meta.url));
@@ -108,6 +110,39 @@ describe.each(Object.entries(where))("file write queue %s", (_, make) => {
     }
     expect(done).toHaveLength(10_000);
     expect((await fs.readdir(dir)).length).toBe(10_000);
+  });
+
+  it("sets a file's metadata after its last write, to the nanosecond, and reports what it could not set", async () => {
+    const queue = await make();
+    const data = randomBytes(200 * 1024);
+    const path = join(dir, "f");
+    const other = join(dir, "g");
+    const problems: (string | undefined)[] = [];
+    const metadata: RestoredMetadata = { mode: 0o640, uid: process.getuid!(), gid: process.getgid!(), atimeNs: 1_600_000_000_123_456_789n, mtimeNs: 1_700_000_000_987_654_321n, xattrs: [{ name: "user.tag", value: Buffer.from("kept") }] };
+    try {
+      await queue.write(data.length, (memory) => {
+        data.copy(memory);
+        return [{ path: Buffer.from(path), offset: 0, create: 2 * data.length, done: () => undefined }];
+      });
+      // The last write sets the metadata after its bytes are in: the mtime stays the one given.
+      await queue.write(data.length, (memory) => {
+        data.copy(memory);
+        return [{ path: Buffer.from(path), offset: data.length, metadata, done: (problem) => problems.push(problem) }];
+      });
+      // An attribute no file system takes: the file is written, the problem reported, and the queue goes on.
+      await queue.write(0, () => [{ path: Buffer.from(other), offset: 0, create: 0, metadata: { ...metadata, xattrs: [{ name: "nonsense.tag", value: Buffer.from("x") }] }, done: (problem) => problems.push(problem) }]);
+      await queue.drain();
+    } finally {
+      await queue.close();
+    }
+    expect(problems).toEqual([undefined, expect.stringMatching(/^cannot set metadata: EOPNOTSUPP: lsetxattr nonsense\.tag /)]);
+    const st = await fs.stat(path, { bigint: true });
+    expect(st.mode & 0o7777n).toBe(0o640n);
+    expect(st.mtimeNs).toBe(1_700_000_000_987_654_321n);
+    expect(st.atimeNs).toBe(1_600_000_000_123_456_789n);
+    expect(readXattrs(Buffer.from(path))).toEqual([{ name: "user.tag", value: Buffer.from("kept") }]);
+    expect((await fs.readFile(path)).equals(Buffer.concat([data, data]))).toBe(true);
+    expect((await fs.stat(other)).size).toBe(0);
   });
 
   it("fails the writes after one that cannot be made, and says why", async () => {

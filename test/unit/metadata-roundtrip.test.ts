@@ -15,6 +15,7 @@ import { restoreSnapshot } from "../../src/restore/restorer.js";
 import { initLocalRepository, openLocalRepository } from "../../src/store/open-local.js";
 import type { Repository } from "../../src/store/repository.js";
 import { walkTree } from "../../src/store/tree/tree-walker.js";
+import { runCairn } from "../support/cli.js";
 import type { TreeNode } from "../../src/store/tree/tree-node.js";
 
 const asRoot = process.getuid?.() === 0;
@@ -113,7 +114,7 @@ afterAll(async () => {
   socketServer?.close();
   await repo?.close();
   // rm cannot remove the deep tree by absolute path either; remove its top by relative steps.
-  if (work) execFileSync("bash", ["-c", `for d in "$1/src" "$1/out$1/src" "$1/rounds$1/src"; do [ -d "$d" ] && (cd "$d" && rm -rf ${DEEP_NAME}); done; rm -rf "$1"`, "sh", work]);
+  if (work) execFileSync("bash", ["-c", `for d in "$1/src" "$1/out$1/src" "$1/rounds$1/src" "$1/cli$1/src"; do [ -d "$d" ] && (cd "$d" && rm -rf ${DEEP_NAME}); done; rm -rf "$1"`, "sh", work]);
 });
 
 function expectSameMetadata(before: BigIntStats, after: BigIntStats): void {
@@ -259,11 +260,11 @@ describe("names", () => {
   });
 });
 
-describe("rounds", () => {
-  /** Every entry under `root`, with its type, mode, owner, size, mtime, link count and link target; then every regular file's SHA-256. */
-  const listing = (root: string) =>
-    execFileSync("bash", ["-c", `cd "$1" && find . -printf '%P|%y|%m|%U|%G|%s|%T@|%n|%l\\n' | LC_ALL=C sort && find . -name ${DEEP_NAME} -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum`, "sh", root]).toString();
+/** Every entry under `root`, with its type, mode, owner, size, mtime, link count and link target; then every regular file's SHA-256. */
+const listing = (root: string) =>
+  execFileSync("bash", ["-c", `cd "$1" && find . -printf '%P|%y|%m|%U|%G|%s|%T@|%n|%l\\n' | LC_ALL=C sort && find . -name ${DEEP_NAME} -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum`, "sh", root]).toString();
 
+describe("rounds", () => {
   it("restores the same tree when file contents are written a few files at a time, and verifies each round", async () => {
     const rounds = join(work, "rounds");
     const result = await restoreSnapshot(repo, snapshotTree, { target: rounds, filesPerRound: 2, verify: true });
@@ -274,5 +275,27 @@ describe("rounds", () => {
     const expected = listing(join(out, src));
     expect(expected).toContain("linked-b|f|");
     expect(listing(join(rounds, src))).toBe(expected);
+  });
+});
+
+describe("through the command", () => {
+  it("restores the same tree and metadata with its writer thread as the library does inline", async () => {
+    // The command runs the compiled restore, whose writer thread writes each file and sets its metadata.
+    const cli = join(work, "cli");
+    const snapshots = await repo.listSnapshots();
+    await repo.close();
+    try {
+      const run = await runCairn(["-r", join(work, "repo"), "restore", "-q", snapshots[0]!.id, "--target", cli]);
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+    } finally {
+      repo = await openLocalRepository(join(work, "repo"));
+    }
+    // Before anything reads it: reading moves an atime older than the mtime.
+    expect((await lst(b(cli, src, "/times"))).atimeNs).toBe(1_600_000_000_987_654_321n);
+    for (const name of ["xattrs", "acl-file", "acl-dir", "sticky"]) expect(readXattrs(b(cli, src, "/", name))).toEqual(readXattrs(restored(name)));
+    const expected = listing(join(out, src));
+    expect(expected).toContain("setuid|f|4755|");
+    expect(listing(join(cli, src))).toBe(expected);
   });
 });
