@@ -20,6 +20,11 @@ export interface PruneOptions extends PrunePlanOptions {
   onPhase?: (text: string) => void;
   /** Told how far the long phases (walking trees, repacking) have come. */
   onProgress?: (progress: PruneProgress) => void;
+  /**
+   * Stops the walk or the repacking at the next tree batch or pack (InterruptedError) with
+   * nothing deleted; once repacking is done, the short rest runs to its end.
+   */
+  signal?: AbortSignal;
 }
 
 export type PruneProgress =
@@ -70,7 +75,7 @@ export async function prune(repo: Repository, options: PruneOptions): Promise<Pr
   const excluded = options.dryRun ? options.excludeSnapshots : undefined;
   const snapshots = (await repo.listSnapshots()).filter((s) => !excluded?.has(s.id));
   phase(`finding the blobs ${snapshots.length} snapshot(s) use`);
-  const used = await findUsedBlobs(repo, snapshots, scratchDir, (p) => options.onProgress?.({ phase: "walk", ...p }));
+  const used = await findUsedBlobs(repo, snapshots, scratchDir, (p) => options.onProgress?.({ phase: "walk", ...p }), options.signal);
   try {
     const { packs: stored } = await listPacks(repo.backend);
     const plan = await planPrune(repo.index, used, stored, options);
@@ -100,7 +105,7 @@ export async function prune(repo: Repository, options: PruneOptions): Promise<Pr
       result.packsWritten++;
       result.bytesWritten += pack.size;
       return writer.add(pack);
-    }, (p) => options.onProgress?.({ phase: "repack", packsTotal: plan.repack.length, ...p }));
+    }, (p) => options.onProgress?.({ phase: "repack", packsTotal: plan.repack.length, ...p }), options.signal);
 
     // A pack this run wrote again (same bytes as one an interrupted prune left) stays.
     const doomed = [...plan.remove, ...plan.unindexed, ...plan.repack].filter((pack) => !written.has(pack.id));

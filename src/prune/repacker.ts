@@ -1,4 +1,4 @@
-import { AlreadyExistsError, IntegrityError } from "../errors.js";
+import { AlreadyExistsError, IntegrityError, InterruptedError } from "../errors.js";
 import type { Backend } from "../store/backend/backend.js";
 import { createHash } from "node:crypto";
 import { decodeBlobTransient } from "../store/blob-codec.js";
@@ -122,6 +122,7 @@ export async function repackPacks(
   packSize: number,
   onPack: (pack: IndexedPack) => Promise<void>,
   onProgress?: (progress: RepackProgress) => void,
+  signal?: AbortSignal,
 ): Promise<Set<Id>> {
   // Room for a full pack plus the blob that tips it over, so the buffers rarely grow.
   const capacity = packSize + 4 * 1024 * 1024;
@@ -144,6 +145,8 @@ export async function repackPacks(
   };
 
   for (const source of packs) {
+    // Packs written so far are durable and in no index yet: the next prune removes them.
+    if (signal?.aborted) throw new InterruptedError();
     const wanted: PackEntry[] = [];
     for (const entry of await readPackEntries(backend, source.id, source.size)) {
       if (!used.has(entry.id)) continue;

@@ -1,4 +1,4 @@
-import { IntegrityError, NotFoundError } from "../errors.js";
+import { IntegrityError, InterruptedError, NotFoundError } from "../errors.js";
 import { shortId, type Id } from "../store/id.js";
 import type { Repository } from "../store/repository.js";
 import type { StoredSnapshot } from "../store/snapshot/snapshot.js";
@@ -24,6 +24,7 @@ export async function findUsedBlobs(
   snapshots: readonly StoredSnapshot[],
   scratchDir: string,
   onProgress?: (progress: UsedBlobsProgress) => void,
+  signal?: AbortSignal,
 ): Promise<BlobIdSet> {
   const used = await BlobIdSet.create(scratchDir);
   try {
@@ -34,6 +35,7 @@ export async function findUsedBlobs(
     }
     let trees = 0;
     while (pending.length > 0) {
+      if (signal?.aborted) throw new InterruptedError();
       const batch = pending.splice(-TREE_READS);
       const loaded = await Promise.all(batch.map((item) => loadTree(repo, item.tree, item.snapshot)));
       for (const [i, nodes] of loaded.entries()) {

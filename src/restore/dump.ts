@@ -2,7 +2,7 @@ import { once } from "node:events";
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar-stream";
-import { IntegrityError } from "../errors.js";
+import { IntegrityError, InterruptedError } from "../errors.js";
 import type { Id } from "../store/id.js";
 import type { Repository } from "../store/repository.js";
 import { findNode } from "../store/tree/tree-walker.js";
@@ -18,7 +18,7 @@ const READ_AHEAD = 4;
  * read (loadBlob decodes and hashes it), and the total is checked against the recorded size,
  * so a damaged repository ends the stream with an error rather than wrong bytes.
  */
-export async function* fileContent(repo: Repository, node: TreeNode, path: string): AsyncGenerator<Buffer> {
+export async function* fileContent(repo: Repository, node: TreeNode, path: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
   const ids = node.content ?? [];
   const pending: Promise<Buffer>[] = [];
   const fetch = (id: Id) => {
@@ -33,6 +33,7 @@ export async function* fileContent(repo: Repository, node: TreeNode, path: strin
   let total = 0;
   while (next < ids.length && pending.length < READ_AHEAD) fetch(ids[next++]!);
   while (pending.length > 0) {
+    if (signal?.aborted) throw new InterruptedError();
     const blob = await pending.shift()!;
     if (next < ids.length) fetch(ids[next++]!);
     total += blob.length;
@@ -42,8 +43,8 @@ export async function* fileContent(repo: Repository, node: TreeNode, path: strin
 }
 
 /** Writes one file's content to `out`, which is ended afterwards. */
-export async function dumpFile(repo: Repository, node: TreeNode, path: string, out: Writable): Promise<void> {
-  await pipeline(Readable.from(fileContent(repo, node, path)), out);
+export async function dumpFile(repo: Repository, node: TreeNode, path: string, out: Writable, signal?: AbortSignal): Promise<void> {
+  await pipeline(Readable.from(fileContent(repo, node, path, signal)), out);
 }
 
 type TarHeader = Partial<tar.Header> & Pick<tar.Header, "name">;
@@ -102,6 +103,8 @@ function header(node: TreeNode, name: string, skip: (reason: string) => void): T
 export interface DumpOptions {
   /** Told about each item (or binary extended attribute) a tar archive cannot hold; the dump goes on. */
   onSkip?: (path: string, reason: string) => void;
+  /** Ends the output early with InterruptedError, between blobs. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -111,7 +114,7 @@ export interface DumpOptions {
 export async function dump(repo: Repository, rootTree: Id, path: string, out: Writable, options: DumpOptions = {}): Promise<"file" | "tar"> {
   const node = await findNode(repo, rootTree, path);
   if (node?.type === "file") {
-    await dumpFile(repo, node, path, out);
+    await dumpFile(repo, node, path, out, options.signal);
     return "file";
   }
   await dumpTar(repo, rootTree, node, path, out, options);
@@ -168,12 +171,13 @@ export async function dumpTar(repo: Repository, rootTree: Id, node: TreeNode | u
       hardlinks.set(key, name);
     }
     const h = header(node, node.type === "dir" ? `${name}/` : name, skip);
-    await entry(h, node.type === "file" ? fileContent(repo, node, snapshotPath) : undefined);
+    await entry(h, node.type === "file" ? fileContent(repo, node, snapshotPath, options.signal) : undefined);
     if (node.type === "dir") await addChildren(node.subtree!, name, snapshotPath);
   };
 
   const addChildren = async (tree: Id, name: string, snapshotPath: string): Promise<void> => {
     for (const child of await repo.loadTree(tree)) {
+      if (options.signal?.aborted) throw new InterruptedError();
       const childPath = `${snapshotPath === "/" ? "" : snapshotPath}/${child.name}`;
       const unsafe = unsafeNameReason(child);
       if (unsafe) {

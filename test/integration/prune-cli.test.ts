@@ -113,6 +113,43 @@ describe("cairn prune", () => {
     expect(check.stderr).not.toMatch(/in no index/);
   });
 
+  it("130: SIGINT stops a prune between packs repacked, deleting nothing; the next prune completes", async () => {
+    // 30 packs of 1 MB, two thirds of each to be dropped: long enough a repack to interrupt.
+    for (let i = 0; i < 150; i++) await fs.writeFile(join(src, `f${i}`), randomBytes(200_000));
+    await cairn(["backup", src, "-q"]);
+    for (let i = 0; i < 150; i++) if (i % 3 !== 0) await fs.writeFile(join(src, `f${i}`), randomBytes(200_000));
+    await cairn(["backup", src, "-q"]);
+    const expected = await manifest(src);
+    await cairn(["forget", "--keep-last", "1"]);
+    const before = await listing(repo);
+
+    const child = spawn(process.execPath, [CAIRN_BIN, "-r", repo, "prune", "--max-unused", "0%"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let interrupted = false;
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      // Phases are told on stderr: once repacking starts, interrupt.
+      if (!interrupted && /^repacking \d+ pack/m.test(stderr)) interrupted = child.kill("SIGINT");
+    });
+    const [code] = (await once(child, "close")) as [number | null];
+    expect(code, stdout).toBe(130);
+    expect(stderr).toMatch(/^repacking \d+ pack\(s\)\ncairn: interrupted\n$/m);
+    expect(stderr).not.toMatch(/deleting/);
+    expect(await fs.readdir(join(repo, "locks"))).toEqual([]);
+    const after = new Set(await listing(repo));
+    for (const file of before) expect(after.has(file), file).toBe(true);
+    expect((await runCairn(["-r", repo, "check"])).code).toBe(0);
+
+    const out = await cairn(["prune", "--max-unused", "0%"]);
+    expect(out).toMatch(/^unused data left in packs that stay: 0 B$/m);
+    expect(await cairn(["check", "--read-data"])).toContain("no errors found");
+    const target = join(work.path, "restore");
+    await cairn(["restore", "latest", "--target", target, "-q"]);
+    expect(await manifest(join(target, src))).toEqual(expected);
+  });
+
   it("needs the exclusive lock", async () => {
     await twoGenerations();
     const lock = await RepositoryLock.acquire(new LocalBackend(repo), { exclusive: false, waitMs: 0 });

@@ -1,5 +1,6 @@
 // restore --include/--exclude, --overwrite, --delete, --verify and --dry-run through the real CLI.
 import { execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -232,7 +233,7 @@ describe("restore --verify", () => {
   });
 });
 
-describe("restore interrupted", () => {
+describe("interrupted", () => {
   it("130: SIGINT stops a restore with its lock released, and the next restore completes it", async () => {
     const own = await createTestRepository({ packSize: 1024 * 1024 });
     try {
@@ -258,6 +259,30 @@ describe("restore interrupted", () => {
       const again = await runCairn(["-r", own.repoPath, "--quiet", "restore", `latest:${many}`, "--target", into]);
       expect(again.code, again.stderr).toBe(0);
       for (const [rel, content] of Object.entries(files)) expect(await fs.readFile(join(into, rel), "utf8"), rel).toBe(content);
+    } finally {
+      await own.cleanup();
+    }
+  }, 120_000);
+
+  it("130: SIGINT stops a dump to a file, which is removed, with the lock released", async () => {
+    const own = await createTestRepository();
+    try {
+      const big = join(own.work, "big.bin");
+      await fs.writeFile(big, randomBytes(96 * 1024 * 1024));
+      await backup(own.repo, [big]);
+      await own.close();
+      const out = join(own.work, "out.bin");
+      const child = spawn(process.execPath, [CAIRN_BIN, "-r", own.repoPath, "dump", "latest", big, "--target", out], { stdio: ["ignore", "pipe", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+      // Once bytes arrive in the file, the dump is under way.
+      for (let i = 0; i < 4000 && !((await fs.stat(out).catch(() => undefined))?.size); i++) await new Promise((r) => setTimeout(r, 5));
+      child.kill("SIGINT");
+      expect(await exited).toBe(130);
+      expect(stderr).toBe("cairn: interrupted\n");
+      await expect(fs.stat(out)).rejects.toMatchObject({ code: "ENOENT" });
+      expect(await fs.readdir(join(own.repoPath, "locks"))).toEqual([]);
     } finally {
       await own.cleanup();
     }

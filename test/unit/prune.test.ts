@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import { join, relative } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { IntegrityError } from "../../src/errors.js";
+import { IntegrityError, InterruptedError } from "../../src/errors.js";
 import { removeSnapshots } from "../../src/prune/forget.js";
 import { prune, type PruneOptions } from "../../src/prune/prune.js";
 import { restoreSnapshot } from "../../src/restore/restorer.js";
@@ -279,5 +279,44 @@ describe("prune", () => {
     await expectRestores(f, g.s2, g.src, g.m2);
     await expectRestores(f, g.s3, g.src, g.m3);
     expect(await listFiles(join(f.repoPath, "data"))).toEqual(await listFiles(join(copy, "data")));
+  });
+
+  it("stops when interrupted, in the walk or between packs repacked, deleting nothing; the next prune completes", async () => {
+    const f = await fixture();
+    await removeSnapshots(f.repo.backend, [g.s1]);
+    const before = await listFiles(join(f.repoPath, "data"));
+    const indexBefore = await listFiles(join(f.repoPath, "index"));
+
+    const walk = new AbortController();
+    walk.abort();
+    await expect(prune(f.repo, { ...EXACT, signal: walk.signal })).rejects.toBeInstanceOf(InterruptedError);
+    expect(await listFiles(join(f.repoPath, "data"))).toEqual(before);
+
+    const repack = new AbortController();
+    let packsRead = 0;
+    const interrupted = prune(f.repo, {
+      ...EXACT,
+      signal: repack.signal,
+      onProgress: (p) => {
+        if (p.phase !== "repack" || p.packsRead === 0) return;
+        packsRead = p.packsRead;
+        expect(p.packsTotal).toBeGreaterThan(1);
+        repack.abort();
+      },
+    });
+    await expect(interrupted).rejects.toBeInstanceOf(InterruptedError);
+    expect(packsRead).toBe(1);
+    // Every pack and index file is still there (new packs may have been added, in no index).
+    const data = new Set(await listFiles(join(f.repoPath, "data")));
+    for (const file of before) expect(data.has(file), file).toBe(true);
+    expect(await listFiles(join(f.repoPath, "index"))).toEqual(indexBefore);
+    await verifyRepository(f.repo);
+
+    const result = await prune(f.repo, EXACT);
+    expect(result.packsRemoved).toBeGreaterThan(0);
+    expect(result.plan.unusedAfter).toBe(0);
+    await verifyRepository(f.repo);
+    await expectRestores(f, g.s2, g.src, g.m2);
+    await expectRestores(f, g.s3, g.src, g.m3);
   });
 });

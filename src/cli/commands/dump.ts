@@ -5,6 +5,7 @@ import { dump } from "../../restore/dump.js";
 import { selectSnapshot } from "../../store/snapshot/snapshot-filter.js";
 import { findNode } from "../../store/tree/tree-walker.js";
 import { CairnError, UsageError } from "../../errors.js";
+import { abortOnSignals } from "../abort-on-signals.js";
 import { commandContext } from "../command-context.js";
 import { withRepository } from "../repository-session.js";
 import { addSnapshotFilterOptions, snapshotFilter } from "../snapshot-options.js";
@@ -43,8 +44,9 @@ export function registerDump(program: Command): void {
         // The file is opened only once the path is known to exist, and removed if the dump fails.
         await findNode(repo, snapshot.tree, path);
         const sink: Writable = flags.target ? (await createTarget(flags.target)).createWriteStream() : process.stdout;
+        const controller = new AbortController();
         try {
-          await dump(repo, snapshot.tree, path, sink, { onSkip: (p, reason) => out.warn(`${p}: ${reason}, skipped`) });
+          await abortOnSignals(controller, () => dump(repo, snapshot.tree, path, sink, { onSkip: (p, reason) => out.warn(`${p}: ${reason}, skipped`), signal: controller.signal }));
         } catch (err) {
           // `cairn dump … | head` closing the pipe early is the reader's choice, not a failure.
           if (flags.target) await rm(flags.target, { force: true });

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { prune, type PruneResult } from "../../prune/prune.js";
 import { parseUnusedLimit, type UnusedLimit } from "../../prune/unused-limit.js";
 import type { Repository } from "../../store/repository.js";
+import { abortOnSignals } from "../abort-on-signals.js";
 import { commandContext } from "../command-context.js";
 import type { Output } from "../output.js";
 import { formatBytes, parseSize } from "../parse-options.js";
@@ -39,10 +40,12 @@ export async function runPrune(repo: Repository, out: Output, settings: PruneSet
   const progress = !out.quiet && !out.json && process.stderr.isTTY ? new ProgressLine(process.stderr, () => status) : undefined;
   progress?.start();
   let result: PruneResult;
+  const controller = new AbortController();
   try {
-    result = await prune(repo, {
+    result = await abortOnSignals(controller, () => prune(repo, {
       ...settings,
       dryRun,
+      signal: controller.signal,
       ...(excludeSnapshots ? { excludeSnapshots } : {}),
       onPhase: (text) => {
         progress?.clear();
@@ -52,7 +55,7 @@ export async function runPrune(repo: Repository, out: Output, settings: PruneSet
       onProgress: (p) => {
         status = p.phase === "walk" ? `${p.trees} trees read, ${p.blobs} blobs in use` : `${p.packsRead}/${p.packsTotal} packs repacked, ${formatBytes(p.bytesRead)} read, ${p.packsWritten} written`;
       },
-    });
+    }));
   } finally {
     progress?.stop();
   }
