@@ -26,7 +26,11 @@ export function encodeBlob(plain: Uint8Array, level: number): EncodedBlob {
   const out = compressionScratch;
   const size = compressionContext.compress(out, plain, level);
   if (size >= plain.length) return { stored: plain, compression: Compression.none };
-  return { stored: Buffer.from(out.subarray(0, size)), compression: Compression.zstd };
+  // Memory of its own, not a slice of Node's shared pool: posted to another thread, a pooled
+  // buffer would carry its whole 8 KiB slab along.
+  const stored = Buffer.allocUnsafeSlow(size);
+  out.copy(stored, 0, 0, size);
+  return { stored, compression: Compression.zstd };
 }
 
 /** Blobs up to this size are decoded into one buffer reused by decodeBlobTransient; larger ones get their own. */
