@@ -7,7 +7,7 @@ import { chunkSizeTable, runChunkSizes, writeChunkSizeReport } from "./chunk-siz
 import type { CorpusScale } from "./corpus/corpus.js";
 import { indexScaleTable, runIndexScale } from "./index-scale.js";
 import { markdownTable, ratioTable, stamp, writeReport } from "./report.js";
-import { bestOfRuns, isFailure, runSuite, type SuiteResult } from "./suite.js";
+import { bestOfRuns, isFailure, RETIRED_DIR, runSuite, type SuiteResult } from "./suite.js";
 import type { BackupTool } from "./tools/backup-tool.js";
 import { BorgTool } from "./tools/borg-tool.js";
 import { CairnTool } from "./tools/cairn-tool.js";
@@ -96,7 +96,8 @@ async function main(): Promise<number> {
     }
     return 0;
   } finally {
-    if (!values.work) await rm(work, { recursive: true, force: true });
+    // The file system may then be slow to create files for a few minutes (see `retire`).
+    await rm(values.work ? join(work, RETIRED_DIR) : work, { recursive: true, force: true });
   }
 }
 
