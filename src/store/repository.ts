@@ -309,9 +309,14 @@ export class Repository {
     return true;
   }
 
-  /** Waits while the pack uploads in flight are at their limit. */
+  /**
+   * Waits while the pack uploads in flight are at their limit and the next pack is already half
+   * full: the packs held in memory stay bounded, and the next pack fills while one is written
+   * (waiting out every upload stalled the workers for each pack's write and fsync).
+   */
   private async writable(): Promise<void> {
-    while (this.uploads.size >= MAX_UPLOADS) {
+    const half = this.config.packSize / 2;
+    while (this.uploads.size >= MAX_UPLOADS && Math.max(this.builders.data.byteLength, this.builders.tree.byteLength) >= half) {
       await Promise.race(this.uploads);
       this.throwIfFailed();
     }
