@@ -8,6 +8,8 @@ export interface BenchReport {
   machine: { cpus: number; node: string };
   /** How many times the suite ran; each step reports its fastest run. */
   runs: number;
+  /** Where restores wrote, when not beside the repositories (--restore-dir). */
+  restoreDir?: string;
   suite: SuiteResult;
   extra?: Record<string, unknown>;
 }
@@ -102,7 +104,7 @@ export async function writeReport(outDir: string, report: BenchReport): Promise<
   const markdown = [
     `# cairn benchmark, ${report.scale} corpus, ${report.date}`,
     "",
-    `Corpus: ${report.suite.corpus.total.files} files, ${(report.suite.corpus.total.bytes / 1e6).toFixed(1)} MB on day 1. Machine: ${report.machine.cpus} CPUs, Node ${report.machine.node}.${report.runs > 1 ? ` Best of ${report.runs} runs per step.` : ""}`,
+    `Corpus: ${report.suite.corpus.total.files} files, ${(report.suite.corpus.total.bytes / 1e6).toFixed(1)} MB on day 1. Machine: ${report.machine.cpus} CPUs, Node ${report.machine.node}.${report.runs > 1 ? ` Best of ${report.runs} runs per step.` : ""}${report.restoreDir ? ` Restores into ${report.restoreDir}.` : ""}`,
     "",
     markdownTable(report.suite),
     "",

@@ -14,7 +14,7 @@ import { CairnTool } from "./tools/cairn-tool.js";
 import { ResticTool } from "./tools/restic-tool.js";
 
 const USAGE = [
-  "usage: npm run bench -- [--scale tiny|small|default] [--seed N] [--runs N] [--out DIR] [--work DIR] [--tools cairn,restic,borg]",
+  "usage: npm run bench -- [--scale tiny|small|default] [--seed N] [--runs N] [--out DIR] [--work DIR] [--restore-dir DIR] [--tools cairn,restic,borg]",
   "       npm run bench -- --index-scale 1000000,10000000",
   "       npm run bench -- --scale small --chunk-sizes 64K,256K,1M [--days 3]",
 ].join("\n");
@@ -26,6 +26,7 @@ async function main(): Promise<number> {
       seed: { type: "string", default: "1" },
       out: { type: "string", default: "bench/results" },
       work: { type: "string" },
+      "restore-dir": { type: "string" },
       tools: { type: "string", default: "cairn,restic,borg" },
       "index-scale": { type: "string" },
       "chunk-sizes": { type: "string" },
@@ -45,6 +46,8 @@ async function main(): Promise<number> {
   const machine = { cpus: os.availableParallelism(), node: process.version };
   const work = values.work ? resolve(values.work) : await mkdtemp(join(os.tmpdir(), "cairn-bench-"));
   await mkdir(work, { recursive: true });
+  // Restores elsewhere (a tmpfs, say): what the file system does after mass deletions then stays out of it.
+  const restoreRoot = values["restore-dir"] ? await mkdtemp(join(resolve(values["restore-dir"]), "cairn-bench-restore-")) : work;
   const log = (line: string) => console.log(line);
   try {
     if (values["index-scale"]) {
@@ -83,10 +86,10 @@ async function main(): Promise<number> {
       // Each run starts with another tool: the first to write after the corpus is regenerated
       // meets the file system's state (caches, recently freed inodes) that the others do not.
       const shift = (i - 1) % tools.length;
-      suites.push(await runSuite([...tools.slice(shift), ...tools.slice(0, shift)], work, scale, Number(values.seed), log));
+      suites.push(await runSuite([...tools.slice(shift), ...tools.slice(0, shift)], work, scale, Number(values.seed), log, restoreRoot));
     }
     const suite = bestOfRuns(suites);
-    const files = await writeReport(outDir, { date, scale, machine, runs, suite });
+    const files = await writeReport(outDir, { date, scale, machine, runs, suite, ...(values["restore-dir"] ? { restoreDir: resolve(values["restore-dir"]) } : {}) });
     console.log(`\n${markdownTable(suite)}\n\n${ratioTable(suite)}\n`);
     console.log(`results: ${files.json}\n         ${files.markdown}\n         ${files.svg}`);
     const failed = suite.results.filter(isFailure);
@@ -98,6 +101,7 @@ async function main(): Promise<number> {
   } finally {
     // The file system may then be slow to create files for a few minutes (see `retire`).
     await rm(values.work ? join(work, RETIRED_DIR) : work, { recursive: true, force: true });
+    if (restoreRoot !== work) await rm(restoreRoot, { recursive: true, force: true });
   }
 }
 

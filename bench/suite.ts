@@ -65,8 +65,8 @@ let retired = 0;
  * allocates new ones: every restore after such a deletion ran three to five times slower, for
  * every tool alike, measuring the file system's recent history instead of the tool.
  */
-async function retire(path: string, workDir: string): Promise<void> {
-  const dir = join(workDir, RETIRED_DIR);
+async function retire(path: string, root: string): Promise<void> {
+  const dir = join(root, RETIRED_DIR);
   await mkdir(dir, { recursive: true });
   try {
     await rename(path, join(dir, `${process.pid}-${retired++}`));
@@ -80,7 +80,14 @@ async function retire(path: string, workDir: string): Promise<void> {
  * then the corpus advances one day for all, then day 2 (small-change backup, restore, full check).
  * Nothing is deleted meanwhile (see `retire`).
  */
-export async function runSuite(tools: BackupTool[], workDir: string, scale: CorpusScale, seed: number, log: (line: string) => void): Promise<SuiteResult> {
+export async function runSuite(
+  tools: BackupTool[],
+  workDir: string,
+  scale: CorpusScale,
+  seed: number,
+  log: (line: string) => void,
+  restoreRoot = workDir,
+): Promise<SuiteResult> {
   const corpusDir = join(workDir, "corpus");
   await retire(corpusDir, workDir);
   log(`generating ${scale} corpus in ${corpusDir}`);
@@ -116,12 +123,12 @@ export async function runSuite(tools: BackupTool[], workDir: string, scale: Corp
   for (const tool of tools) {
     const repo = repoOf(tool);
     await step(tool, "small-change incremental", tool.backup(repo, corpusDir));
-    const target = join(workDir, `restore-${tool.name}`);
+    const target = join(restoreRoot, `restore-${tool.name}`);
     await mkdir(target, { recursive: true });
     targets.push(target);
     await step(tool, "restore", tool.restoreLatest(repo, target));
     await step(tool, "check --read-data", tool.checkFullRead(repo));
   }
-  for (const target of targets) await retire(target, workDir);
+  for (const target of targets) await retire(target, restoreRoot);
   return { corpus, corpusDay2: change.after, results };
 }

@@ -2,7 +2,7 @@
 // real restic and borg (scripts/install-test-deps.sh installs them): the harness must keep working.
 // It asserts that every step ran for every tool and that the reports were written, never timings.
 import { spawn } from "node:child_process";
-import { readdir, readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -41,7 +41,8 @@ describe("benchmark harness, tiny scale", () => {
 
   beforeAll(async () => {
     dir = await tempDir("cairn-bench-smoke-");
-    run = await runBench(["--scale", "tiny", "--out", join(dir.path, "out"), "--work", join(dir.path, "work")]);
+    await mkdir(join(dir.path, "restores"));
+    run = await runBench(["--scale", "tiny", "--out", join(dir.path, "out"), "--work", join(dir.path, "work"), "--restore-dir", join(dir.path, "restores")]);
     files = await readdir(join(dir.path, "out"));
   }, 600_000);
 
@@ -68,6 +69,13 @@ describe("benchmark harness, tiny scale", () => {
         expect(r[0].repoBytes, `${tool} ${step} repo size`).toBeGreaterThan(1_000_000);
       }
     }
+  });
+
+  it("restores where --restore-dir says, and leaves no restore or retired copy behind", async () => {
+    const md = files.find((f) => /^bench-tiny-.*\.md$/.test(f))!;
+    expect(await readFile(join(dir.path, "out", md), "utf8")).toContain(`Restores into ${join(dir.path, "restores")}.`);
+    expect(await readdir(join(dir.path, "restores"))).toEqual([]);
+    expect((await readdir(join(dir.path, "work"))).sort()).toEqual(["borg-base", "corpus", "repo-borg", "repo-cairn", "repo-restic", "restic-cache"]);
   });
 
   it("writes the Markdown table with cairn's ratios and the SVG chart", async () => {
