@@ -173,7 +173,7 @@ export class Restorer {
     }
     for (const item of this.dirs.reverse()) {
       this.throwIfInterrupted();
-      this.applyMetadata(item);
+      this.setMetadata(item);
     }
     return this.result;
   }
@@ -192,7 +192,7 @@ export class Restorer {
     await this.writeContents();
     for (const item of this.metadata) {
       this.throwIfInterrupted();
-      this.applyMetadata(item);
+      this.setMetadata(item);
     }
     if (this.options.verify) await this.verifyFiles();
     this.plan = new RestorePlan();
@@ -537,7 +537,7 @@ export class Restorer {
     }
   }
 
-  private applyMetadata(item: MetadataTarget): void {
+  private setMetadata(item: MetadataTarget): void {
     try {
       applyMetadata(item.path, item.metadata);
     } catch (err) {
