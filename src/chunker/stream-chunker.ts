@@ -1,5 +1,5 @@
 import { validateChunkerParams, type ChunkerParams } from "./chunker-params.js";
-import { cutPoints, MAX_CDC_BUFFER } from "./fastcdc.js";
+import { MAX_CDC_BUFFER, WasmChunkBuffer } from "./fastcdc.js";
 
 const MIN_WINDOW = 2 * 1024 * 1024;
 
@@ -10,8 +10,6 @@ export function chunkWindowBytes(params: ChunkerParams): number {
 
 /** Memory for one chunk of `length` bytes. */
 export type ChunkAllocator = (length: number) => Uint8Array<ArrayBuffer>;
-/** First allocation: small inputs (most files) never pay for the whole window. */
-const INITIAL_BUFFER = 64 * 1024;
 
 /**
  * Splits a byte stream fed piece by piece into content-defined chunks. The boundaries depend only
@@ -20,11 +18,15 @@ const INITIAL_BUFFER = 64 * 1024;
  * Every chunk is a copy, into memory from `allocate`: by default a fresh buffer that owns its
  * whole ArrayBuffer, which consumers may keep as long as they like or transfer to another thread.
  * Only the last chunk may be shorter than minSize.
+ *
+ * The window lives in the chunker's wasm memory, taken at the first byte (memory never written
+ * costs nothing resident, so small inputs do not pay for the whole window), and given back by
+ * `dispose`.
  */
 export class ChunkWindow {
   private readonly params: ChunkerParams;
   private readonly windowSize: number;
-  private window = new Uint8Array(0);
+  private buffer?: WasmChunkBuffer;
   private filled = 0;
 
   constructor(
@@ -45,16 +47,28 @@ export class ChunkWindow {
   push(bytes: Uint8Array): Uint8Array<ArrayBuffer>[] {
     const chunks: Uint8Array<ArrayBuffer>[] = [];
     for (let taken = 0; taken < bytes.length; ) {
-      // The buffer grows geometrically up to windowSize as input arrives; cuts happen only when
-      // windowSize bytes are held, so boundaries do not depend on the buffer's growth.
-      if (this.filled === this.window.length) this.window = grow(this.window, this.filled, bytes.length - taken, this.windowSize);
-      const n = Math.min(this.window.length - this.filled, bytes.length - taken);
-      this.window.set(bytes.subarray(taken, taken + n), this.filled);
+      const n = Math.min(this.windowSize - this.filled, bytes.length - taken);
+      this.window().bytes.set(bytes.subarray(taken, taken + n), this.filled);
       this.filled += n;
       taken += n;
       if (this.filled === this.windowSize) this.cutWindow(chunks);
     }
     return chunks;
+  }
+
+  /**
+   * Takes the next bytes of the stream from `read`, which puts them straight into the window (a
+   * file read, say, which then costs no copy) and says how many: at most `limit`, or the room
+   * left. Returns that count and the chunks the bytes complete.
+   */
+  fill(limit: number, read: (into: Uint8Array) => number): { bytes: number; chunks: Uint8Array<ArrayBuffer>[] } {
+    const room = this.window().bytes.subarray(this.filled, Math.min(this.windowSize, this.filled + limit));
+    const bytes = read(room);
+    if (!Number.isInteger(bytes) || bytes < 0 || bytes > room.length) throw new RangeError(`read ${bytes} bytes into room for ${room.length}`);
+    this.filled += bytes;
+    const chunks: Uint8Array<ArrayBuffer>[] = [];
+    if (this.filled === this.windowSize) this.cutWindow(chunks);
+    return { bytes, chunks };
   }
 
   /** Ends the stream: the chunks of whatever is held. */
@@ -64,7 +78,7 @@ export class ChunkWindow {
       // No longer than the minimum, the rest is one chunk whatever its bytes: no chunker needed.
       if (this.filled > 0) chunks.push(this.copy(0, this.filled));
     } else {
-      this.copyChunks(cutPoints(this.window.subarray(0, this.filled), this.params), chunks);
+      this.copyChunks(this.window().cutPoints(this.filled, this.params), chunks);
     }
     this.filled = 0;
     return chunks;
@@ -75,13 +89,25 @@ export class ChunkWindow {
     this.filled = 0;
   }
 
+  /** Gives the window's memory back to the chunker; the window can still be used (it takes memory anew). */
+  dispose(): void {
+    this.buffer?.free();
+    this.buffer = undefined;
+    this.filled = 0;
+  }
+
+  private window(): WasmChunkBuffer {
+    this.buffer ??= new WasmChunkBuffer(this.windowSize);
+    return this.buffer;
+  }
+
   private cutWindow(chunks: Uint8Array<ArrayBuffer>[]): void {
-    const ends = cutPoints(this.window, this.params);
+    const ends = this.window().cutPoints(this.filled, this.params);
     const last = ends.length - 1; // there are always 2+ chunks: see the constructor
     const lastIsFinal = ends[last]! - ends[last - 1]! === this.params.maxSize;
     const carryStart = lastIsFinal ? this.filled : ends[last - 1]!;
     this.copyChunks(lastIsFinal ? ends : ends.subarray(0, last), chunks);
-    this.window.copyWithin(0, carryStart, this.filled);
+    this.window().bytes.copyWithin(0, carryStart, this.filled);
     this.filled -= carryStart;
   }
 
@@ -95,7 +121,7 @@ export class ChunkWindow {
 
   private copy(start: number, end: number): Uint8Array<ArrayBuffer> {
     const chunk = this.allocate(end - start);
-    chunk.set(this.window.subarray(start, end));
+    chunk.set(this.window().bytes.subarray(start, end));
     return chunk;
   }
 }
@@ -106,14 +132,10 @@ export async function* chunkStream(
   params: ChunkerParams,
 ): AsyncGenerator<Uint8Array> {
   const window = new ChunkWindow(params);
-  for await (const read of source) yield* window.push(read);
-  yield* window.end();
-}
-
-/** A larger buffer holding the first `filled` bytes of `buffer`: room for `wanted` more, at least double, at most `limit`. */
-function grow(buffer: Uint8Array, filled: number, wanted: number, limit: number): Uint8Array<ArrayBuffer> {
-  const size = Math.min(limit, Math.max(INITIAL_BUFFER, 2 * buffer.length, filled + wanted));
-  const bigger = new Uint8Array(size);
-  bigger.set(buffer.subarray(0, filled));
-  return bigger;
+  try {
+    for await (const read of source) yield* window.push(read);
+    yield* window.end();
+  } finally {
+    window.dispose();
+  }
 }

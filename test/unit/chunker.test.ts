@@ -3,7 +3,8 @@ import fc from "fast-check";
 import { get_chunks } from "fastcdc-wasm";
 import { UsageError } from "../../src/errors.js";
 import { chunkStream, DEFAULT_CHUNKER_PARAMS, validateChunkerParams, type ChunkerParams } from "../../src/chunker/index.js";
-import { cutPoints } from "../../src/chunker/fastcdc.js";
+import { WasmChunkBuffer } from "../../src/chunker/fastcdc.js";
+import { ChunkWindow } from "../../src/chunker/stream-chunker.js";
 import { pseudoRandomBytes } from "../support/test-data.js";
 
 const KiB = 1024;
@@ -111,21 +112,82 @@ describe("validateChunkerParams", () => {
   it("stops bad parameters before they reach the wasm", async () => {
     // The wasm panics on 5 of these (the others it would silently misuse) and breaks for good
     // after ~4700 panics: still working after 2000 rounds proves none of them got through.
+    const buffer = new WasmChunkBuffer(5000);
     for (let round = 0; round < 2000; round++) {
       for (const [, p] of BAD_PARAMS) {
         await expect(chunkStream(readsOf(new Uint8Array(5000), 5000), p).next()).rejects.toThrow(UsageError);
-        expect(() => cutPoints(new Uint8Array(5000), p)).toThrow(UsageError);
+        expect(() => buffer.cutPoints(5000, p)).toThrow(UsageError);
       }
     }
+    buffer.free();
     expect(Array.from(get_chunks(new Uint8Array(5000), 64, 256, 1024))).toEqual([0, 1024, 2048, 3072, 4096, 5000]);
     const data = pseudoRandomBytes(100 * KiB, 1);
     expect(await streamLengths(chunkStream(readsOf(data, 4096), SMALL), data)).toEqual(referenceLengths(data, SMALL));
   });
 });
 
-describe("cutPoints", () => {
-  it("refuses buffers over 64 MiB", () => {
-    expect(() => cutPoints(new Uint8Array(64 * MiB + 1), SMALL)).toThrow(RangeError);
+describe("WasmChunkBuffer", () => {
+  it("refuses buffers over 64 MiB, and empty ones", () => {
+    expect(() => new WasmChunkBuffer(64 * MiB + 1)).toThrow(RangeError);
+    expect(() => new WasmChunkBuffer(0)).toThrow(RangeError);
+  });
+
+  it("cuts in place like one get_chunks call, keeps its bytes, and survives the wasm's memory growing", () => {
+    const data = pseudoRandomBytes(3 * MiB + 17, 5);
+    const buffer = new WasmChunkBuffer(4 * MiB);
+    try {
+      buffer.bytes.set(data);
+      const before = Array.from(buffer.cutPoints(data.length, SMALL));
+      const starts = Array.from(get_chunks(data, SMALL.minSize, SMALL.avgSize, SMALL.maxSize));
+      expect(before).toEqual(starts.slice(1));
+      // A buffer this large makes the wasm grow its memory, which detaches every earlier view.
+      const other = new WasmChunkBuffer(48 * MiB);
+      other.bytes.fill(1);
+      other.free();
+      expect(Buffer.from(buffer.bytes.subarray(0, data.length)).equals(data)).toBe(true);
+      expect(Array.from(buffer.cutPoints(data.length, SMALL))).toEqual(before);
+      expect(() => buffer.cutPoints(4 * MiB + 1, SMALL)).toThrow(RangeError);
+      expect(() => buffer.cutPoints(data.length, { ...SMALL, minSize: 1 })).toThrow(UsageError);
+    } finally {
+      buffer.free();
+    }
+  });
+});
+
+describe("ChunkWindow.fill", () => {
+  it("reads straight into the window, in pieces of any size, and chunks like one wasm call", () => {
+    const data = pseudoRandomBytes(9 * MiB + 321, 11);
+    for (const limit of [1000, 64 * KiB + 3, 1 * MiB, 16 * MiB]) {
+      const window = new ChunkWindow(SMALL);
+      const lengths: number[] = [];
+      let offset = 0;
+      try {
+        for (;;) {
+          const { bytes, chunks } = window.fill(limit, (into) => {
+            const n = Math.min(into.length, data.length - offset);
+            into.set(data.subarray(offset, offset + n));
+            return n;
+          });
+          offset += bytes;
+          lengths.push(...chunks.map((c) => c.length));
+          if (bytes === 0) break;
+        }
+        lengths.push(...window.end().map((c) => c.length));
+      } finally {
+        window.dispose();
+      }
+      expect(offset).toBe(data.length);
+      expect(lengths).toEqual(referenceLengths(data, SMALL));
+    }
+  });
+
+  it("refuses a read that claims more than the room it was given", () => {
+    const window = new ChunkWindow(SMALL);
+    try {
+      expect(() => window.fill(100, (into) => into.length + 1)).toThrow(RangeError);
+    } finally {
+      window.dispose();
+    }
   });
 });
 

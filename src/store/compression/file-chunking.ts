@@ -28,16 +28,15 @@ export interface ChunkBatch {
 
 /** A job waits for the verdict on each batch before reading on: this bounds the bytes a job holds. */
 const BATCH_BYTES = 2 * 1024 * 1024;
+/** Files are read straight into the chunk window, this much at a time at most. */
 const READ_SIZE = 1024 * 1024;
-/** One read buffer per thread: the chunk window copies out of it. */
-let readBuffer: Buffer | undefined;
 
 /**
  * Where a batch's chunks are copied: one buffer per job, reused batch after batch, and jobs'
  * buffers reused job after job. Chunks copied each into a buffer of its own were garbage the
  * moment their verdict was done, and piled up faster than the collector freed them. A batch
  * holds less than BATCH_BYTES before its last read, whose chunks are at most what the window
- * held plus what was read.
+ * held (the read goes into the window).
  */
 class ChunkArena {
   private readonly memory: Uint8Array<ArrayBuffer>;
@@ -72,7 +71,7 @@ function jobMemory(params: ChunkerParams): JobMemory {
   const key = JSON.stringify(params);
   const found = idleJobMemory.findIndex((memory) => memory.params === key);
   if (found >= 0) return idleJobMemory.splice(found, 1)[0]!;
-  const arena = new ChunkArena(BATCH_BYTES + chunkWindowBytes(params) + READ_SIZE);
+  const arena = new ChunkArena(BATCH_BYTES + chunkWindowBytes(params));
   return { params: key, arena, window: new ChunkWindow(params, arena.allocate) };
 }
 
@@ -90,7 +89,6 @@ function releaseJobMemory(memory: JobMemory): void {
  * of `deliver` ends the job with that failure.
  */
 export async function chunkFiles(paths: readonly Uint8Array[], params: ChunkerParams, deliver: (batch: ChunkBatch) => Promise<void>): Promise<ChunkedFile[]> {
-  readBuffer ??= Buffer.allocUnsafeSlow(READ_SIZE);
   const memory = jobMemory(params);
   try {
     return await chunkFilesWith(memory, paths, deliver);
@@ -100,7 +98,6 @@ export async function chunkFiles(paths: readonly Uint8Array[], params: ChunkerPa
 }
 
 async function chunkFilesWith({ window, arena }: JobMemory, paths: readonly Uint8Array[], deliver: (batch: ChunkBatch) => Promise<void>): Promise<ChunkedFile[]> {
-  const read = readBuffer!;
   const results: ChunkedFile[] = [];
   let batch: ChunkBatch = { ids: [], chunks: [] };
   let batchBytes = 0;
@@ -132,10 +129,10 @@ async function chunkFilesWith({ window, arena }: JobMemory, paths: readonly Uint
     const file: ChunkedFile = { chunks: 0, size: 0 };
     try {
       for (;;) {
-        const n = readSync(fd, read, 0, READ_SIZE, file.size);
-        if (n === 0) break;
-        file.size += n;
-        file.chunks += take(window.push(n === READ_SIZE ? read : read.subarray(0, n)));
+        const { bytes, chunks } = window.fill(READ_SIZE, (into) => readSync(fd, into, 0, into.length, file.size));
+        if (bytes === 0) break;
+        file.size += bytes;
+        file.chunks += take(chunks);
         if (batchBytes >= BATCH_BYTES) await flush();
       }
       file.chunks += take(window.end());
