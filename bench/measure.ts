@@ -4,6 +4,8 @@ import { spawn } from "node:child_process";
 export interface Measurement {
   wallSeconds: number;
   cpuSeconds: number;
+  /** The system part of cpuSeconds: the kernel's share (file system, page faults, memory reclaim). */
+  systemSeconds: number;
   /** Largest resident set of any process in the tree, from wait4's rusage (GNU time's %M). */
   peakRssMiB: number;
   exitCode: number;
@@ -37,6 +39,7 @@ export async function measure(spec: CommandSpec): Promise<Measurement> {
       const result: Measurement = {
         wallSeconds: Number(wall),
         cpuSeconds: Number(user) + Number(sys),
+        systemSeconds: Number(sys),
         peakRssMiB: Number(rssKiB) / 1024,
         exitCode: Number(exit),
       };

@@ -19,6 +19,7 @@ interface Outcome {
   error?: string;
   wallSeconds?: number;
   cpuSeconds?: number;
+  systemSeconds?: number;
   peakRssMiB?: number;
   repoBytes?: number;
 }
@@ -65,7 +66,7 @@ describe("benchmark harness, tiny scale", () => {
         const r = results.filter((x) => x.tool === tool && x.step === step);
         expect(r, `${tool} ${step}`).toHaveLength(1);
         expect(r[0].error, `${tool} ${step}`).toBeUndefined();
-        for (const field of ["wallSeconds", "cpuSeconds", "peakRssMiB"] as const) expect(Number.isFinite(r[0][field]), `${tool} ${step} ${field}`).toBe(true);
+        for (const field of ["wallSeconds", "cpuSeconds", "systemSeconds", "peakRssMiB"] as const) expect(Number.isFinite(r[0][field]), `${tool} ${step} ${field}`).toBe(true);
         expect(r[0].repoBytes, `${tool} ${step} repo size`).toBeGreaterThan(1_000_000);
       }
     }
