@@ -56,11 +56,7 @@ export interface PrunePlan {
  * index database and `used` in one merged pass over their sorted ids.
  */
 export async function planPrune(index: IndexDb, used: BlobIdSet, stored: ReadonlyMap<Id, number>, options: PrunePlanOptions): Promise<PrunePlan> {
-  const usage = new Map<Id, PackUsage>();
-  for await (const pack of index.packs()) {
-    usage.set(pack.id, { id: pack.id, type: pack.type, size: pack.size, blobCount: pack.blobCount, usedBlobs: 0, usedBytes: 0, unusedBytes: 0 });
-  }
-  await countUsedBytes(index, used, usage);
+  const usage = await packUsage(index, used);
 
   const plan: PrunePlan = {
     usedBlobs: used.size,
@@ -118,6 +114,16 @@ export async function planPrune(index: IndexDb, used: BlobIdSet, stored: Readonl
   }
   plan.unusedAfter = unusedAfter;
   return plan;
+}
+
+/** Every indexed pack with the used blobs the index locates in it (unusedBytes still 0). */
+export async function packUsage(index: IndexDb, used: BlobIdSet): Promise<Map<Id, PackUsage>> {
+  const usage = new Map<Id, PackUsage>();
+  for await (const pack of index.packs()) {
+    usage.set(pack.id, { id: pack.id, type: pack.type, size: pack.size, blobCount: pack.blobCount, usedBlobs: 0, usedBytes: 0, unusedBytes: 0 });
+  }
+  await countUsedBytes(index, used, usage);
+  return usage;
 }
 
 /**

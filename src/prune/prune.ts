@@ -6,6 +6,7 @@ import { packKey } from "../store/pack/pack-format.js";
 import { listPacks } from "../store/pack/pack-list.js";
 import type { Repository } from "../store/repository.js";
 import { BlobIdSet } from "./blob-id-set.js";
+import { preferDenserCopies } from "./duplicate-copies.js";
 import { planPrune, type PrunePlan, type PrunePlanOptions } from "./prune-plan.js";
 import { IndexFileWriter, repackPacks, type RepackProgress } from "./repacker.js";
 import { findUsedBlobs, type UsedBlobsProgress } from "./used-blobs.js";
@@ -64,7 +65,8 @@ export interface PruneResult {
  *  5. rebuild the index database, since index files it reflects are gone.
  *
  * A crash after 1 leaves unindexed packs, after 2 duplicate index entries, after 3 unindexed
- * packs: the next prune removes each. The caller must hold the exclusive repository lock.
+ * packs: the next prune removes each (of a blob's copies it keeps the one in the pack most
+ * densely used, see preferDenserCopies). The caller must hold the exclusive repository lock.
  */
 export async function prune(repo: Repository, options: PruneOptions): Promise<PruneResult> {
   const phase = options.onPhase ?? (() => undefined);
@@ -78,6 +80,8 @@ export async function prune(repo: Repository, options: PruneOptions): Promise<Pr
   const used = await findUsedBlobs(repo, snapshots, scratchDir, (p) => options.onProgress?.({ phase: "walk", ...p }), options.signal);
   try {
     const { packs: stored } = await listPacks(repo.backend);
+    // Changes only which copy the index database names, which is no change to the repository.
+    await preferDenserCopies(repo.index, used);
     const plan = await planPrune(repo.index, used, stored, options);
     const result: PruneResult = {
       dryRun: options.dryRun,

@@ -108,6 +108,41 @@ describe("queries", () => {
   });
 });
 
+describe("duplicate copies", () => {
+  const id = (n: number) => hashBytes(Buffer.from(`blob ${n}`));
+  const pack = (n: number, blobs: number[]) => ({
+    id: hashBytes(Buffer.from(`pack ${n}`)),
+    type: "data" as const,
+    size: 4096,
+    entries: blobs.map((b, i) => ({ id: id(b), type: "data" as const, offset: i * 100, storedLength: 100, plainLength: 200, compression: 1 })),
+  });
+
+  it("keeps a blob's first location, records its other copies, swaps them on request, and forgets them when cleared", async () => {
+    const repo = await openRepo();
+    const [p1, p2, p3] = [pack(1, [1, 2]), pack(2, [2, 3]), pack(3, [3, 4])];
+    // p2 and p3 in one index file: blob 3 is in both, and the first must be seen within the batch.
+    await repo.index.addIndexFile(hashBytes(Buffer.from("index a")), [p1]);
+    await repo.index.addIndexFile(hashBytes(Buffer.from("index b")), [p2, p3]);
+    // The same pack listed again (as a rewritten index file does) is no duplicate.
+    await repo.index.addIndexFile(hashBytes(Buffer.from("index c")), [p1]);
+    const duplicates = async () => {
+      const found: [number, string][] = [];
+      for await (const [blob, location] of repo.index.duplicates()) found.push([[1, 2, 3, 4].find((n) => id(n) === blob)!, location.packId]);
+      return found.sort((a, b) => a[0] - b[0]);
+    };
+    expect(repo.index.lookup(id(2))?.packId).toBe(p1.id);
+    expect(repo.index.lookup(id(3))?.packId).toBe(p2.id);
+    expect(await duplicates()).toEqual([[2, p2.id], [3, p3.id]]);
+
+    await repo.index.relocate(id(3), repo.index.lookup(id(3))!, { packId: p3.id, type: "data", offset: 0, storedLength: 100, plainLength: 200, compression: 1 });
+    expect(repo.index.lookup(id(3))).toEqual({ packId: p3.id, type: "data", offset: 0, storedLength: 100, plainLength: 200, compression: 1 });
+    expect(await duplicates()).toEqual([[2, p2.id], [3, p2.id]]);
+
+    await repo.index.clear();
+    expect(await duplicates()).toEqual([]);
+  });
+});
+
 describe("rebuilding", () => {
   it("rebuilds a deleted index.db from the index files, and everything still restores", async () => {
     const a = await makeTree("a", 1);

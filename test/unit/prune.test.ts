@@ -281,6 +281,47 @@ describe("prune", () => {
     expect(await listFiles(join(f.repoPath, "data"))).toEqual(await listFiles(join(copy, "data")));
   });
 
+  it("after a prune killed while deleting the old index files, keeps the new packs' copies and ends where the uninterrupted prune did", async () => {
+    // Enough packs for several index files (one per 8 packs): some of them are replaced.
+    const f = await createTestRepository(SMALL);
+    fixtures.push(f);
+    const src = join(f.work, "src");
+    await writeRandom(src, names(0, 400), 64 * 1024);
+    const s1 = await backup(f.repo, [src], { time: new Date("2024-01-01T00:00:00Z") });
+    await writeRandom(src, names(0, 400).filter((_, i) => i % 3 !== 0), 64 * 1024);
+    const s2 = await backup(f.repo, [src], { time: new Date("2024-01-02T00:00:00Z") });
+    const m2 = await manifest(src);
+    await removeSnapshots(f.repo.backend, [s1]);
+    await f.repo.close();
+    const copy = join(f.work, "copy");
+    await fs.cp(f.repoPath, copy, { recursive: true });
+    await fs.rm(join(copy, "index.db"), { recursive: true });
+    const other = await openLocalRepository(copy);
+    await prune(other, EXACT);
+    await other.close();
+    // What the killed prune left: everything it wrote, and only some of the index files it
+    // replaced deleted, so the others still list old packs beside the new packs' copies.
+    const originalFiles = new Set(await listFiles(f.repoPath));
+    const copyFiles = new Set(await listFiles(copy));
+    for (const file of copyFiles) {
+      if (originalFiles.has(file) || file.startsWith("index.db") || file.startsWith("locks")) continue;
+      await fs.mkdir(join(f.repoPath, file, ".."), { recursive: true });
+      await fs.copyFile(join(copy, file), join(f.repoPath, file));
+    }
+    const replaced = [...originalFiles].filter((file) => file.startsWith("index/") && !copyFiles.has(file));
+    expect(replaced.length).toBeGreaterThanOrEqual(4);
+    for (const file of replaced.filter((_, i) => i % 2 === 0)) await fs.rm(join(f.repoPath, file));
+    f.repo = await openLocalRepository(f.repoPath);
+
+    await prune(f.repo, EXACT);
+    await verifyRepository(f.repo);
+    const target = await fs.mkdtemp(join(f.work, "restore-"));
+    await restoreSnapshot(f.repo, s2.tree, { target });
+    expect(await manifest(join(target, src))).toEqual(m2);
+    // No old pack kept for the sake of blobs the new packs also hold.
+    expect(await listFiles(join(f.repoPath, "data"))).toEqual(await listFiles(join(copy, "data")));
+  });
+
   it("stops when interrupted, in the walk or between packs repacked, deleting nothing; the next prune completes", async () => {
     const f = await fixture();
     await removeSnapshots(f.repo.backend, [g.s1]);

@@ -13,6 +13,8 @@ const PACK_PREFIX = "p/";
 const INDEX_FILE_PREFIX = "i/";
 /** Trees whose files' blobs were all found here (see markCompleteTrees); cleared with the blobs. */
 const COMPLETE_TREE_PREFIX = "t/";
+/** Further copies of a blob, in packs other than the one its location names: key d/<blob id><pack id>. */
+const DUPLICATE_PREFIX = "d/";
 const HOLDER_FILE = "cairn-holder.json";
 /** How long a waiter looks for the holder's record before naming it "another process". */
 const HOLDER_GRACE_MS = 1000;
@@ -166,15 +168,27 @@ export class IndexDb {
     await batch.write().catch((err: unknown) => Promise.reject(databaseError(this.location, "write", err)));
   }
 
-  /** Records the packs of one index file; a blob already known keeps its first location. */
+  /**
+   * Records the packs of one index file. A blob already known keeps its first location; a copy
+   * in another pack is recorded as a duplicate (see duplicates).
+   */
   async addIndexFile(indexFileId: Id, packs: readonly IndexedPack[]): Promise<void> {
     const batch = this.db.batch();
+    // Locations this batch adds, which getSync does not see until it is written.
+    const added = new Map<Id, Id>();
     for (const pack of packs) {
       const summary = { type: pack.type, size: pack.size, blobCount: pack.entries.length };
       batch.put(PACK_PREFIX + pack.id, Buffer.from(JSON.stringify(summary)));
       for (const entry of pack.entries) {
-        if (this.db.getSync(BLOB_PREFIX + entry.id) !== undefined) continue;
-        batch.put(BLOB_PREFIX + entry.id, encodeLocation({ packId: pack.id, ...entry }));
+        const location = encodeLocation({ packId: pack.id, ...entry });
+        const stored = added.has(entry.id) ? undefined : this.db.getSync(BLOB_PREFIX + entry.id);
+        const known = added.get(entry.id) ?? (stored && decodeLocation(stored).packId);
+        if (known === undefined) {
+          batch.put(BLOB_PREFIX + entry.id, location);
+          added.set(entry.id, pack.id);
+        } else if (known !== pack.id) {
+          batch.put(DUPLICATE_PREFIX + entry.id + pack.id, location);
+        }
       }
     }
     batch.put(INDEX_FILE_PREFIX + indexFileId, new Uint8Array(0));
@@ -226,10 +240,29 @@ export class IndexDb {
     }
   }
 
+  /**
+   * The copies of blobs beyond the one each blob's location names, by blob id: normally none,
+   * but an interrupted prune leaves its new packs' copies beside old packs it had not yet deleted.
+   */
+  async *duplicates(): AsyncIterable<[Id, BlobLocation]> {
+    for await (const [key, value] of this.db.iterator({ gte: DUPLICATE_PREFIX, lt: DUPLICATE_PREFIX + "~" })) {
+      yield [key.slice(DUPLICATE_PREFIX.length, DUPLICATE_PREFIX.length + 2 * ID_BYTES), decodeLocation(value)];
+    }
+  }
+
+  /** Makes the duplicate `to` a blob's location; its location until now, `from`, becomes a duplicate. */
+  async relocate(id: Id, from: BlobLocation, to: BlobLocation): Promise<void> {
+    const batch = this.db.batch();
+    batch.put(BLOB_PREFIX + id, encodeLocation(to));
+    batch.del(DUPLICATE_PREFIX + id + to.packId);
+    batch.put(DUPLICATE_PREFIX + id + from.packId, encodeLocation(from));
+    await batch.write().catch((err: unknown) => Promise.reject(databaseError(this.location, "write", err)));
+  }
+
   /** Empties the database for a rebuild; until finishRebuild, it stays marked as needing one. */
   async clear(): Promise<void> {
     await this.db.put(REBUILD_KEY, new Uint8Array(0));
-    for (const prefix of [COMPLETE_TREE_PREFIX, INDEX_FILE_PREFIX, BLOB_PREFIX, PACK_PREFIX]) await this.db.clear({ gte: prefix, lt: prefix + "~" });
+    for (const prefix of [COMPLETE_TREE_PREFIX, INDEX_FILE_PREFIX, BLOB_PREFIX, DUPLICATE_PREFIX, PACK_PREFIX]) await this.db.clear({ gte: prefix, lt: prefix + "~" });
   }
 
   rebuildPending(): boolean {
