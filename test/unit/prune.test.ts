@@ -113,6 +113,30 @@ async function verifyRepository(repo: Repository): Promise<void> {
   for (const snapshot of await repo.listSnapshots()) await visit(snapshot.tree);
 }
 
+/**
+ * Runs prune on a copy of `f`'s repository (which it closes), then puts what prune wrote into
+ * the original, as a prune killed just before its deletions would have left it.
+ */
+async function leftByKilledPrune(f: TestRepository): Promise<{ copy: string; originalFiles: Set<string>; copyFiles: Set<string>; carried: number }> {
+  await f.repo.close();
+  const copy = join(f.work, "copy");
+  await fs.cp(f.repoPath, copy, { recursive: true });
+  await fs.rm(join(copy, "index.db"), { recursive: true });
+  const other = await openLocalRepository(copy);
+  await prune(other, EXACT);
+  await other.close();
+  const originalFiles = new Set(await listFiles(f.repoPath));
+  const copyFiles = new Set(await listFiles(copy));
+  let carried = 0;
+  for (const file of copyFiles) {
+    if (originalFiles.has(file) || file.startsWith("index.db") || file.startsWith("locks")) continue;
+    await fs.mkdir(join(f.repoPath, file, ".."), { recursive: true });
+    await fs.copyFile(join(copy, file), join(f.repoPath, file));
+    carried++;
+  }
+  return { copy, originalFiles, copyFiles, carried };
+}
+
 async function expectRestores(f: TestRepository, snapshot: StoredSnapshot, source: string, expected: Record<string, string>): Promise<void> {
   const target = await fs.mkdtemp(join(f.work, "restore-"));
   await restoreSnapshot(f.repo, snapshot.tree, { target });
@@ -254,23 +278,7 @@ describe("prune", () => {
   it("reuses, never deletes, the packs and index files an interrupted prune already wrote", async () => {
     const f = await fixture();
     await removeSnapshots(f.repo.backend, [g.s1]);
-    // Run prune on a copy, then put what it wrote into the original, as a prune killed just
-    // before its deletions would have left it.
-    await f.repo.close();
-    const copy = join(f.work, "copy");
-    await fs.cp(f.repoPath, copy, { recursive: true });
-    await fs.rm(join(copy, "index.db"), { recursive: true });
-    const other = await openLocalRepository(copy);
-    await prune(other, EXACT);
-    await other.close();
-    const originalFiles = new Set(await listFiles(f.repoPath));
-    let carried = 0;
-    for (const file of await listFiles(copy)) {
-      if (originalFiles.has(file) || file.startsWith("index.db") || file.startsWith("locks")) continue;
-      await fs.mkdir(join(f.repoPath, file, ".."), { recursive: true });
-      await fs.copyFile(join(copy, file), join(f.repoPath, file));
-      carried++;
-    }
+    const { copy, carried } = await leftByKilledPrune(f);
     expect(carried).toBeGreaterThan(1);
     f.repo = await openLocalRepository(f.repoPath);
 
@@ -292,22 +300,9 @@ describe("prune", () => {
     const s2 = await backup(f.repo, [src], { time: new Date("2024-01-02T00:00:00Z") });
     const m2 = await manifest(src);
     await removeSnapshots(f.repo.backend, [s1]);
-    await f.repo.close();
-    const copy = join(f.work, "copy");
-    await fs.cp(f.repoPath, copy, { recursive: true });
-    await fs.rm(join(copy, "index.db"), { recursive: true });
-    const other = await openLocalRepository(copy);
-    await prune(other, EXACT);
-    await other.close();
-    // What the killed prune left: everything it wrote, and only some of the index files it
-    // replaced deleted, so the others still list old packs beside the new packs' copies.
-    const originalFiles = new Set(await listFiles(f.repoPath));
-    const copyFiles = new Set(await listFiles(copy));
-    for (const file of copyFiles) {
-      if (originalFiles.has(file) || file.startsWith("index.db") || file.startsWith("locks")) continue;
-      await fs.mkdir(join(f.repoPath, file, ".."), { recursive: true });
-      await fs.copyFile(join(copy, file), join(f.repoPath, file));
-    }
+    // Killed later still: only some of the index files it replaced deleted, so the others
+    // still list old packs beside the new packs' copies.
+    const { copy, originalFiles, copyFiles } = await leftByKilledPrune(f);
     const replaced = [...originalFiles].filter((file) => file.startsWith("index/") && !copyFiles.has(file));
     expect(replaced.length).toBeGreaterThanOrEqual(4);
     for (const file of replaced.filter((_, i) => i % 2 === 0)) await fs.rm(join(f.repoPath, file));
