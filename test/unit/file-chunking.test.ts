@@ -2,6 +2,7 @@
 // each file's share of them is known, unreadable files are reported (a FIFO never hangs), and
 // only the chunks the caller picks come back, compressed.
 import { execFileSync } from "node:child_process";
+import { createRequire } from "node:module";
 import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -95,6 +96,18 @@ describe("chunkFiles", () => {
     });
     await expect(failing).rejects.toThrow("no room");
     expect(await openFds()).toBe(before);
+  });
+
+  it("gives the chunker's memory back when more jobs ran at once than a thread keeps memory for", async () => {
+    const wasm = (createRequire(import.meta.url)("fastcdc-wasm") as { __wasm: { memory: { buffer: ArrayBuffer } } }).__wasm;
+    const paths = [Buffer.from(files[3]!.path)];
+    const round = () => Promise.all(Array.from({ length: 8 }, () => chunkFiles(paths, DEFAULT_CHUNKER_PARAMS, async () => undefined)));
+    await round();
+    const settled = wasm.memory.buffer.byteLength;
+    // Each round takes eight windows of 2 MiB and keeps four: without giving the other four
+    // back, the wasm's memory would grow by 8 MiB a round.
+    for (let i = 0; i < 10; i++) await round();
+    expect(wasm.memory.buffer.byteLength).toBe(settled);
   });
 
   it("does not hang on a FIFO with no writer where a file was", async () => {

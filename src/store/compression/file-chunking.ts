@@ -78,8 +78,10 @@ function jobMemory(params: ChunkerParams): JobMemory {
 function releaseJobMemory(memory: JobMemory): void {
   memory.window.discard();
   memory.arena.reset();
-  // Enough for the jobs a thread runs at once; more would only hold memory.
+  // Enough for the jobs a thread runs at once; more would only hold memory. The window's memory
+  // is the chunker's (wasm), which no collector frees: it is given back explicitly.
   if (idleJobMemory.length < 4) idleJobMemory.push(memory);
+  else memory.window.dispose();
 }
 
 /**
