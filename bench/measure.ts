@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 
 /** What one measured command cost. */
 export interface Measurement {
@@ -6,6 +7,12 @@ export interface Measurement {
   cpuSeconds: number;
   /** The system part of cpuSeconds: the kernel's share (file system, page faults, memory reclaim). */
   systemSeconds: number;
+  /**
+   * CPU time the hypervisor gave to others while the command ran, all CPUs together (steal in
+   * /proc/stat; 0 on bare metal). A guest charges the running process for stolen ticks, so
+   * steal inflates both wall and CPU time without any change in the work.
+   */
+  stealSeconds: number;
   /** Largest resident set of any process in the tree, from wait4's rusage (GNU time's %M). */
   peakRssMiB: number;
   exitCode: number;
@@ -23,6 +30,7 @@ export interface CommandSpec {
  */
 export async function measure(spec: CommandSpec): Promise<Measurement> {
   const format = "CAIRN_BENCH %e %U %S %M %x";
+  const stealBefore = stealTicks();
   return new Promise((resolve, reject) => {
     const child = spawn("/usr/bin/time", ["-f", format, ...spec.argv], {
       env: { ...process.env, ...spec.env },
@@ -40,6 +48,7 @@ export async function measure(spec: CommandSpec): Promise<Measurement> {
         wallSeconds: Number(wall),
         cpuSeconds: Number(user) + Number(sys),
         systemSeconds: Number(sys),
+        stealSeconds: (stealTicks() - stealBefore) / USER_HZ,
         peakRssMiB: Number(rssKiB) / 1024,
         exitCode: Number(exit),
       };
@@ -47,4 +56,17 @@ export async function measure(spec: CommandSpec): Promise<Measurement> {
       resolve(result);
     });
   });
+}
+
+/** The kernel's clock-tick unit for /proc/stat, fixed at 100 on Linux. */
+const USER_HZ = 100;
+
+/** Ticks stolen from all CPUs since boot: the eighth number of /proc/stat's "cpu" line. */
+function stealTicks(): number {
+  try {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/);
+    return Number(fields[8] ?? 0) || 0;
+  } catch {
+    return 0;
+  }
 }

@@ -17,6 +17,7 @@ export interface StepResult extends Measurement {
   wallSecondsRuns?: number[];
   cpuSecondsRuns?: number[];
   systemSecondsRuns?: number[];
+  stealSecondsRuns?: number[];
 }
 
 /** A step whose command failed: recorded so that one tool's missing feature does not hide every other number. */
@@ -52,7 +53,7 @@ export function bestOfRuns(runs: SuiteResult[]): SuiteResult {
     if (failure) return failure;
     const measured = outcomes.filter((o): o is StepResult => !isFailure(o));
     const best = measured.reduce((a, b) => (b.wallSeconds < a.wallSeconds ? b : a));
-    return { ...best, wallSecondsRuns: measured.map((m) => m.wallSeconds), cpuSecondsRuns: measured.map((m) => m.cpuSeconds), systemSecondsRuns: measured.map((m) => m.systemSeconds) };
+    return { ...best, wallSecondsRuns: measured.map((m) => m.wallSeconds), cpuSecondsRuns: measured.map((m) => m.cpuSeconds), systemSecondsRuns: measured.map((m) => m.systemSeconds), stealSecondsRuns: measured.map((m) => m.stealSeconds) };
   });
   return { corpus: runs[0].corpus, corpusDay2: runs[0].corpusDay2, results };
 }
@@ -110,7 +111,7 @@ export async function runSuite(
     }
     const repoBytes = await diskUsage(repoOf(tool), CACHE_DIRS);
     results.push({ tool: tool.name, step: name, repoBytes, ...m });
-    log(`${tool.name.padEnd(8)} ${name.padEnd(26)} ${m.wallSeconds.toFixed(2)}s wall, ${m.cpuSeconds.toFixed(2)}s cpu (${m.systemSeconds.toFixed(2)}s system), ${m.peakRssMiB.toFixed(0)} MiB, repo ${(repoBytes / 1e6).toFixed(1)} MB`);
+    log(`${tool.name.padEnd(8)} ${name.padEnd(26)} ${m.wallSeconds.toFixed(2)}s wall, ${m.cpuSeconds.toFixed(2)}s cpu (${m.systemSeconds.toFixed(2)}s system, ${m.stealSeconds.toFixed(2)}s stolen), ${m.peakRssMiB.toFixed(0)} MiB, repo ${(repoBytes / 1e6).toFixed(1)} MB`);
   };
 
   for (const tool of tools) {

@@ -20,6 +20,7 @@ interface Outcome {
   wallSeconds?: number;
   cpuSeconds?: number;
   systemSeconds?: number;
+  stealSeconds?: number;
   peakRssMiB?: number;
   repoBytes?: number;
 }
@@ -66,7 +67,7 @@ describe("benchmark harness, tiny scale", () => {
         const r = results.filter((x) => x.tool === tool && x.step === step);
         expect(r, `${tool} ${step}`).toHaveLength(1);
         expect(r[0].error, `${tool} ${step}`).toBeUndefined();
-        for (const field of ["wallSeconds", "cpuSeconds", "systemSeconds", "peakRssMiB"] as const) expect(Number.isFinite(r[0][field]), `${tool} ${step} ${field}`).toBe(true);
+        for (const field of ["wallSeconds", "cpuSeconds", "systemSeconds", "stealSeconds", "peakRssMiB"] as const) expect(Number.isFinite(r[0][field]), `${tool} ${step} ${field}`).toBe(true);
         expect(r[0].repoBytes, `${tool} ${step} repo size`).toBeGreaterThan(1_000_000);
       }
     }
