@@ -81,7 +81,8 @@ export async function prune(repo: Repository, options: PruneOptions): Promise<Pr
   try {
     const { packs: stored } = await listPacks(repo.backend);
     // Changes only which copy the index database names, which is no change to the repository.
-    await preferDenserCopies(repo.index, used);
+    const relocated = await preferDenserCopies(repo.index, used, stored);
+    if (relocated > 0) phase(`${relocated} blob(s) are stored twice: using the copies in the packs most in use`);
     const plan = await planPrune(repo.index, used, stored, options);
     const result: PruneResult = {
       dryRun: options.dryRun,
@@ -115,8 +116,9 @@ export async function prune(repo: Repository, options: PruneOptions): Promise<Pr
     const doomed = [...plan.remove, ...plan.unindexed, ...plan.repack].filter((pack) => !written.has(pack.id));
     result.packsRemoved = doomed.length;
     result.bytesRemoved = sum(doomed);
-    // Index files drop the doomed packs, and the missing ones that held nothing in use.
-    const dropped = new Set<Id>([...doomed.map((pack) => pack.id), ...plan.missing]);
+    // Index files drop the doomed packs, and the missing ones that held nothing in use, unless
+    // this run wrote one of those again: its blobs are in it, and unindexed it would be deleted.
+    const dropped = new Set<Id>([...doomed.map((pack) => pack.id), ...plan.missing.filter((id) => !written.has(id))]);
     const replaced: Id[] = [];
     if (dropped.size > 0) {
       phase("rewriting the index");

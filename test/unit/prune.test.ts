@@ -317,6 +317,21 @@ describe("prune", () => {
     expect(await listFiles(join(f.repoPath, "data"))).toEqual(await listFiles(join(copy, "data")));
   });
 
+  it("uses the copies that are present when a pack the killed prune wrote is lost", async () => {
+    const f = await fixture();
+    await removeSnapshots(f.repo.backend, [g.s1]);
+    const { originalFiles, copyFiles } = await leftByKilledPrune(f);
+    const written = [...copyFiles].filter((file) => file.startsWith("data/") && !originalFiles.has(file));
+    expect(written.length).toBeGreaterThanOrEqual(1);
+    await fs.rm(join(f.repoPath, written[0]!));
+    f.repo = await openLocalRepository(f.repoPath);
+
+    await prune(f.repo, EXACT);
+    await verifyRepository(f.repo);
+    await expectRestores(f, g.s2, g.src, g.m2);
+    await expectRestores(f, g.s3, g.src, g.m3);
+  });
+
   it("stops when interrupted, in the walk or between packs repacked, deleting nothing; the next prune completes", async () => {
     const f = await fixture();
     await removeSnapshots(f.repo.backend, [g.s1]);
