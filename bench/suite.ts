@@ -53,7 +53,8 @@ export function bestOfRuns(runs: SuiteResult[]): SuiteResult {
     if (failure) return failure;
     const measured = outcomes.filter((o): o is StepResult => !isFailure(o));
     const best = measured.reduce((a, b) => (b.wallSeconds < a.wallSeconds ? b : a));
-    return { ...best, wallSecondsRuns: measured.map((m) => m.wallSeconds), cpuSecondsRuns: measured.map((m) => m.cpuSeconds), systemSecondsRuns: measured.map((m) => m.systemSeconds), stealSecondsRuns: measured.map((m) => m.stealSeconds) };
+    const each = (field: "wallSeconds" | "cpuSeconds" | "systemSeconds" | "stealSeconds") => measured.map((m) => m[field]);
+    return { ...best, wallSecondsRuns: each("wallSeconds"), cpuSecondsRuns: each("cpuSeconds"), systemSecondsRuns: each("systemSeconds"), stealSecondsRuns: each("stealSeconds") };
   });
   return { corpus: runs[0].corpus, corpusDay2: runs[0].corpusDay2, results };
 }

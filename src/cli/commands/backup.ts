@@ -121,7 +121,7 @@ export function registerBackup(program: Command): void {
         progress?.start();
         let result: BackupResult;
         try {
-          result = await abortOnSignals(controller, () => runBackup(repo, options));
+          result = await abortOnSignals(() => runBackup(repo, options), controller);
         } finally {
           progress?.stop();
           if (jsonTimer) clearInterval(jsonTimer);

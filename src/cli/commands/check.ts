@@ -42,13 +42,11 @@ export function registerCheck(program: Command): void {
       };
 
       // Stopped between packs and between trees, with the lock released: exit code 130.
-      const controller = new AbortController();
-      options.signal = controller.signal;
       const report = await withBackend(globals, out, "shared", async (backend: LocalBackend) => {
         progress?.start();
         let opened = 0;
         try {
-          return await abortOnSignals(controller, () => checkRepository(
+          return await abortOnSignals((signal) => checkRepository(
             {
               backend,
               acquire: async () => {
@@ -61,7 +59,7 @@ export function registerCheck(program: Command): void {
               },
               release: (repo) => repo.close(),
             },
-            options,
+            { ...options, signal },
           ));
         } finally {
           progress?.stop();

@@ -44,9 +44,8 @@ export function registerDump(program: Command): void {
         // The file is opened only once the path is known to exist, and removed if the dump fails.
         await findNode(repo, snapshot.tree, path);
         const sink: Writable = flags.target ? (await createTarget(flags.target)).createWriteStream() : process.stdout;
-        const controller = new AbortController();
         try {
-          await abortOnSignals(controller, () => dump(repo, snapshot.tree, path, sink, { onSkip: (p, reason) => out.warn(`${p}: ${reason}, skipped`), signal: controller.signal }));
+          await abortOnSignals((signal) => dump(repo, snapshot.tree, path, sink, { onSkip: (p, reason) => out.warn(`${p}: ${reason}, skipped`), signal }));
         } catch (err) {
           // `cairn dump … | head` closing the pipe early is the reader's choice, not a failure.
           if (flags.target) await rm(flags.target, { force: true });

@@ -40,12 +40,11 @@ export async function runPrune(repo: Repository, out: Output, settings: PruneSet
   const progress = !out.quiet && !out.json && process.stderr.isTTY ? new ProgressLine(process.stderr, () => status) : undefined;
   progress?.start();
   let result: PruneResult;
-  const controller = new AbortController();
   try {
-    result = await abortOnSignals(controller, () => prune(repo, {
+    result = await abortOnSignals((signal) => prune(repo, {
       ...settings,
       dryRun,
-      signal: controller.signal,
+      signal,
       ...(excludeSnapshots ? { excludeSnapshots } : {}),
       onPhase: (text) => {
         progress?.clear();

@@ -78,9 +78,7 @@ export function registerRestore(program: Command): void {
         out.info(`restoring snapshot ${shortId(snapshot.id)} of [${snapshot.paths.join(" ")}] at ${snapshot.time} to ${flags.target}`);
         // Stopped between packs (and between directories and items of metadata), with what was
         // queued written and the repository's lock released: exit code 130.
-        const controller = new AbortController();
-        options.signal = controller.signal;
-        const result = await abortOnSignals(controller, () => restoreSnapshot(repo, snapshot.tree, options));
+        const result = await abortOnSignals((signal) => restoreSnapshot(repo, snapshot.tree, { ...options, signal }));
         for (const d of result.damaged) out.error(`damaged: ${d.path}: ${d.message}`);
         for (const m of result.mismatches) out.error(`verify failed: ${m.path}: ${m.message}`);
         const verb = flags.dryRun ? "would restore" : "restored";

@@ -180,15 +180,10 @@ export class IndexDb {
       const summary = { type: pack.type, size: pack.size, blobCount: pack.entries.length };
       batch.put(PACK_PREFIX + pack.id, Buffer.from(JSON.stringify(summary)));
       for (const entry of pack.entries) {
-        const location = encodeLocation({ packId: pack.id, ...entry });
-        const stored = added.has(entry.id) ? undefined : this.db.getSync(BLOB_PREFIX + entry.id);
-        const known = added.get(entry.id) ?? (stored && decodeLocation(stored).packId);
-        if (known === undefined) {
-          batch.put(BLOB_PREFIX + entry.id, location);
-          added.set(entry.id, pack.id);
-        } else if (known !== pack.id) {
-          batch.put(DUPLICATE_PREFIX + entry.id + pack.id, location);
-        }
+        const known = added.get(entry.id) ?? this.lookup(entry.id)?.packId;
+        if (known === pack.id) continue;
+        if (known === undefined) added.set(entry.id, pack.id);
+        batch.put(known === undefined ? BLOB_PREFIX + entry.id : DUPLICATE_PREFIX + entry.id + pack.id, encodeLocation({ packId: pack.id, ...entry }));
       }
     }
     batch.put(INDEX_FILE_PREFIX + indexFileId, new Uint8Array(0));
