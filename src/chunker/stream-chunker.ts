@@ -19,9 +19,9 @@ export type ChunkAllocator = (length: number) => Uint8Array<ArrayBuffer>;
  * whole ArrayBuffer, which consumers may keep as long as they like or transfer to another thread.
  * Only the last chunk may be shorter than minSize.
  *
- * The window lives in the chunker's wasm memory, taken at the first byte (memory never written
- * costs nothing resident, so small inputs do not pay for the whole window), and given back by
- * `dispose`.
+ * The window lives in the chunker's wasm memory, taken at the first `push` or `fill` (memory
+ * never written costs nothing resident, so small inputs do not pay for the whole window), and
+ * given back by `dispose`.
  */
 export class ChunkWindow {
   private readonly params: ChunkerParams;

@@ -98,6 +98,16 @@ describe("chunkFiles", () => {
     expect(await openFds()).toBe(before);
   });
 
+  it("ends with a failed verdict that carries a system error code, not a read error of the file", async () => {
+    // E.g. the index database failing with EIO while the verdict is made: the backup must fail,
+    // not record the file as unreadable and go on without its chunks.
+    let verdicts = 0;
+    const failing = chunkFiles([Buffer.from(files[2]!.path), Buffer.from(files[0]!.path)], DEFAULT_CHUNKER_PARAMS, async () => {
+      if (verdicts++ === 0) throw Object.assign(new Error("index unreadable"), { code: "EIO" });
+    });
+    await expect(failing).rejects.toThrow("index unreadable");
+  });
+
   it("gives the chunker's memory back when more jobs ran at once than a thread keeps memory for", async () => {
     const wasm = (createRequire(import.meta.url)("fastcdc-wasm") as { __wasm: { memory: { buffer: ArrayBuffer } } }).__wasm;
     const paths = [Buffer.from(files[3]!.path)];

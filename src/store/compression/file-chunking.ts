@@ -129,21 +129,30 @@ async function chunkFilesWith({ window, arena }: JobMemory, paths: readonly Uint
       continue;
     }
     const file: ChunkedFile = { chunks: 0, size: 0 };
+    // Only the file's own system calls make a read error; a failed delivery ends the job.
+    const reading = <T>(call: () => T): T => {
+      try {
+        return call();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code) throw new FileReadError(err as NodeJS.ErrnoException);
+        throw err;
+      }
+    };
     try {
       for (;;) {
-        const { bytes, chunks } = window.fill(READ_SIZE, (into) => readSync(fd, into, 0, into.length, file.size));
+        const { bytes, chunks } = reading(() => window.fill(READ_SIZE, (into) => readSync(fd, into, 0, into.length, file.size)));
         if (bytes === 0) break;
         file.size += bytes;
         file.chunks += take(chunks);
         if (batchBytes >= BATCH_BYTES) await flush();
       }
       file.chunks += take(window.end());
-      const after = fstatSync(fd, { bigint: true });
+      const after = reading(() => fstatSync(fd, { bigint: true }));
       file.after = { size: after.size, mtimeNs: after.mtimeNs };
     } catch (err) {
-      if (!(err as NodeJS.ErrnoException).code) throw err;
+      if (!(err instanceof FileReadError)) throw err;
       window.discard();
-      file.error = { during: "read", code: errorCode(err) };
+      file.error = { during: "read", code: errorCode(err.cause) };
     } finally {
       closeSync(fd);
     }
@@ -152,6 +161,12 @@ async function chunkFilesWith({ window, arena }: JobMemory, paths: readonly Uint
   }
   await flush();
   return results;
+}
+
+class FileReadError extends Error {
+  constructor(override readonly cause: NodeJS.ErrnoException) {
+    super(cause.message);
+  }
 }
 
 function errorCode(err: unknown): string {
