@@ -30,6 +30,7 @@ const wasm = (fastcdcModule as unknown as { __wasm: FastCdcExports }).__wasm;
 export class WasmChunkBuffer {
   private readonly pointer: number;
   private view: Uint8Array<ArrayBuffer>;
+  private freed = false;
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity <= 0 || capacity > MAX_CDC_BUFFER) {
@@ -41,6 +42,7 @@ export class WasmChunkBuffer {
 
   /** The buffer's bytes. A cut may grow the wasm's memory, which detaches earlier views: ask again after one. */
   get bytes(): Uint8Array<ArrayBuffer> {
+    this.assertLive();
     if (this.view.byteLength === 0) this.view = new Uint8Array(wasm.memory.buffer, this.pointer, this.capacity);
     return this.view;
   }
@@ -50,6 +52,7 @@ export class WasmChunkBuffer {
    * `length` (the wasm cuts at the end of whatever it is given).
    */
   cutPoints(length: number, params: ChunkerParams): Uint32Array {
+    this.assertLive();
     if (length <= 0 || length > this.capacity) throw new RangeError(`cannot chunk ${length} bytes of a ${this.capacity}-byte buffer`);
     // Checked on every call: a bad value would panic the wasm, which stops working after a few
     // thousand panics.
@@ -67,8 +70,15 @@ export class WasmChunkBuffer {
     }
   }
 
-  /** Gives the memory back to the wasm's allocator; the buffer is unusable afterwards. */
+  /** Gives the memory back to the wasm's allocator (once: a second free would corrupt it); the buffer is unusable afterwards. */
   free(): void {
+    if (this.freed) return;
+    this.freed = true;
     wasm.__wbindgen_free(this.pointer, this.capacity);
+  }
+
+  /** Memory given back may already hold another buffer: reading or chunking it would be someone else's bytes. */
+  private assertLive(): void {
+    if (this.freed) throw new Error("chunker buffer used after it was freed");
   }
 }

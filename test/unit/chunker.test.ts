@@ -152,6 +152,25 @@ describe("WasmChunkBuffer", () => {
       buffer.free();
     }
   });
+
+  it("is freed once, and refuses to be used afterwards: its memory may already be another buffer's", () => {
+    const buffer = new WasmChunkBuffer(1 * MiB);
+    buffer.free();
+    buffer.free();
+    // Had the second free reached the wasm's allocator, these two would be handed the same memory.
+    const a = new WasmChunkBuffer(1 * MiB);
+    const b = new WasmChunkBuffer(1 * MiB);
+    try {
+      a.bytes.fill(1);
+      b.bytes.fill(2);
+      expect(a.bytes.every((x) => x === 1)).toBe(true);
+      expect(() => buffer.bytes).toThrow("used after it was freed");
+      expect(() => buffer.cutPoints(1000, SMALL)).toThrow("used after it was freed");
+    } finally {
+      a.free();
+      b.free();
+    }
+  });
 });
 
 describe("ChunkWindow.fill", () => {
