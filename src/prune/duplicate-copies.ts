@@ -6,18 +6,24 @@ import { packUsage } from "./prune-plan.js";
 
 /**
  * Locates every used blob that is stored more than once in the pack with the most used data
- * for its size, counting every copy a pack holds; a copy in a pack that is present in `data/`
- * (`stored`) always beats one in a pack that is not. A prune killed after writing its new packs
- * leaves their copies beside old packs it had not deleted yet, and the index database keeps
- * whichever copy it read first: an old pack then looked used, was kept or repacked once more,
- * and the new pack's copy was waste. Chosen this way, the new packs hold the blobs and the old
- * ones are left with nothing in use. Returns how many blobs were relocated.
+ * for its size, counting every copy a pack holds. Only a copy in an intact pack (present in
+ * `data/` at the size the index gives it: prune reads no pack it keeps) is ever chosen, and it
+ * always beats one in a pack that is not; a copy of another type is never chosen (a file's bytes
+ * may equal a tree's, but only a tree copy can serve as that tree). A prune killed after writing
+ * its new packs leaves their copies beside old packs it had not deleted yet, and the index
+ * database keeps whichever copy it read first: an old pack then looked used, was kept or
+ * repacked once more, and the new pack's copy was waste. Chosen this way, the new packs hold
+ * the blobs and the old ones are left with nothing in use. Returns how many blobs were relocated.
  */
 export async function preferDenserCopies(index: IndexDb, used: BlobIdSet, stored: ReadonlyMap<Id, number>): Promise<number> {
   const copies: [Id, BlobLocation][] = [];
-  for await (const [id, location] of index.duplicates()) if (used.has(id) && stored.has(location.packId)) copies.push([id, location]);
+  for await (const [id, location] of index.duplicates()) if (used.has(id)) copies.push([id, location]);
   if (copies.length === 0) return 0;
   const usage = await packUsage(index, used);
+  const intact = (packId: Id) => {
+    const size = usage.get(packId)?.size;
+    return size !== undefined && stored.get(packId) === size;
+  };
   // Used bytes per pack counting every copy it holds: what it would hold if it kept them all.
   const held = new Map<Id, number>();
   for (const pack of usage.values()) held.set(pack.id, pack.usedBytes);
@@ -25,9 +31,10 @@ export async function preferDenserCopies(index: IndexDb, used: BlobIdSet, stored
   const density = (packId: Id) => (held.get(packId) ?? 0) / (usage.get(packId)?.size ?? Infinity);
   let relocated = 0;
   for (const [id, copy] of copies) {
+    if (!intact(copy.packId)) continue;
     const current = index.lookup(id);
-    if (!current || !usage.has(copy.packId)) continue;
-    if (stored.has(current.packId) && density(copy.packId) <= density(current.packId)) continue;
+    if (!current || current.type !== copy.type) continue;
+    if (intact(current.packId) && density(copy.packId) <= density(current.packId)) continue;
     await index.relocate(id, current, copy);
     relocated++;
   }
