@@ -3,7 +3,7 @@
 // with a rebuild, a repair and check afterwards.
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { checkRepository, heldRepository } from "../../src/check/checker.js";
 import { repairIndex } from "../../src/check/repair-index.js";
@@ -13,6 +13,7 @@ import { prune, type PruneOptions } from "../../src/prune/prune.js";
 import { restoreSnapshot } from "../../src/restore/restorer.js";
 import { openLocalRepository } from "../../src/store/open-local.js";
 import { packKey } from "../../src/store/pack/pack-format.js";
+import { leftByKilledPrune, listFiles } from "../support/killed-prune.js";
 import { backup, createTestRepository, type TestRepository } from "../support/repo-fixture.js";
 import { manifest } from "../support/test-data.js";
 
@@ -22,10 +23,6 @@ const fixtures: TestRepository[] = [];
 afterEach(async () => {
   for (const f of fixtures.splice(0)) await f.cleanup();
 });
-
-async function listFiles(dir: string): Promise<string[]> {
-  return (await fs.readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name))).sort();
-}
 
 /** Two generations, the first forgotten; then what a prune killed before its deletions leaves. */
 async function killedPruneRepository() {
@@ -39,21 +36,7 @@ async function killedPruneRepository() {
   const s2 = await backup(f.repo, [src], { time: new Date("2024-01-02T00:00:00Z") });
   const m2 = await manifest(src);
   await removeSnapshots(f.repo.backend, [s1]);
-  await f.close();
-  const copy = join(f.work, "copy");
-  await fs.cp(f.repoPath, copy, { recursive: true });
-  await fs.rm(join(copy, "index.db"), { recursive: true });
-  const other = await openLocalRepository(copy);
-  await prune(other, EXACT);
-  await other.close();
-  const original = new Set(await listFiles(f.repoPath));
-  const carried: string[] = [];
-  for (const file of await listFiles(copy)) {
-    if (original.has(file) || file.startsWith("index.db") || file.startsWith("locks")) continue;
-    await fs.mkdir(join(f.repoPath, file, ".."), { recursive: true });
-    await fs.copyFile(join(copy, file), join(f.repoPath, file));
-    carried.push(file);
-  }
+  const { carried } = await leftByKilledPrune(f, EXACT);
   await f.reopen();
   return { f, src, s2, m2, newPacks: carried.filter((file) => file.startsWith("data/")).map((file) => file.split("/").pop()!) };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { IntegrityError, InterruptedError } from "../../src/errors.js";
 import { removeSnapshots } from "../../src/prune/forget.js";
@@ -13,6 +13,7 @@ import { PackBuilder } from "../../src/store/pack/pack-builder.js";
 import { packKey } from "../../src/store/pack/pack-format.js";
 import type { Repository } from "../../src/store/repository.js";
 import type { StoredSnapshot } from "../../src/store/snapshot/snapshot.js";
+import { leftByKilledPrune, listFiles } from "../support/killed-prune.js";
 import { backup, createTestRepository, type TestRepository } from "../support/repo-fixture.js";
 import { manifest } from "../support/test-data.js";
 
@@ -86,10 +87,6 @@ async function dirBytes(dir: string): Promise<number> {
   return total;
 }
 
-async function listFiles(dir: string): Promise<string[]> {
-  return (await fs.readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => relative(dir, join(e.parentPath, e.name))).sort();
-}
-
 /**
  * What check --read-data establishes for the snapshots that remain: every tree and data blob
  * they reach is indexed, in a pack that exists, and reads back with the right hash; and every
@@ -111,30 +108,6 @@ async function verifyRepository(repo: Repository): Promise<void> {
     }
   };
   for (const snapshot of await repo.listSnapshots()) await visit(snapshot.tree);
-}
-
-/**
- * Runs prune on a copy of `f`'s repository (which it closes), then puts what prune wrote into
- * the original, as a prune killed just before its deletions would have left it.
- */
-async function leftByKilledPrune(f: TestRepository): Promise<{ copy: string; originalFiles: Set<string>; copyFiles: Set<string>; carried: number }> {
-  await f.repo.close();
-  const copy = join(f.work, "copy");
-  await fs.cp(f.repoPath, copy, { recursive: true });
-  await fs.rm(join(copy, "index.db"), { recursive: true });
-  const other = await openLocalRepository(copy);
-  await prune(other, EXACT);
-  await other.close();
-  const originalFiles = new Set(await listFiles(f.repoPath));
-  const copyFiles = new Set(await listFiles(copy));
-  let carried = 0;
-  for (const file of copyFiles) {
-    if (originalFiles.has(file) || file.startsWith("index.db") || file.startsWith("locks")) continue;
-    await fs.mkdir(join(f.repoPath, file, ".."), { recursive: true });
-    await fs.copyFile(join(copy, file), join(f.repoPath, file));
-    carried++;
-  }
-  return { copy, originalFiles, copyFiles, carried };
 }
 
 async function expectRestores(f: TestRepository, snapshot: StoredSnapshot, source: string, expected: Record<string, string>): Promise<void> {
@@ -278,8 +251,8 @@ describe("prune", () => {
   it("reuses, never deletes, the packs and index files an interrupted prune already wrote", async () => {
     const f = await fixture();
     await removeSnapshots(f.repo.backend, [g.s1]);
-    const { copy, carried } = await leftByKilledPrune(f);
-    expect(carried).toBeGreaterThan(1);
+    const { copy, carried } = await leftByKilledPrune(f, EXACT);
+    expect(carried.length).toBeGreaterThan(1);
     f.repo = await openLocalRepository(f.repoPath);
 
     await prune(f.repo, EXACT);
@@ -302,7 +275,7 @@ describe("prune", () => {
     await removeSnapshots(f.repo.backend, [s1]);
     // Killed later still: only some of the index files it replaced deleted, so the others
     // still list old packs beside the new packs' copies.
-    const { copy, originalFiles, copyFiles } = await leftByKilledPrune(f);
+    const { copy, originalFiles, copyFiles } = await leftByKilledPrune(f, EXACT);
     const replaced = [...originalFiles].filter((file) => file.startsWith("index/") && !copyFiles.has(file));
     expect(replaced.length).toBeGreaterThanOrEqual(4);
     for (const file of replaced.filter((_, i) => i % 2 === 0)) await fs.rm(join(f.repoPath, file));
@@ -320,7 +293,7 @@ describe("prune", () => {
   it("uses the copies that are present when a pack the killed prune wrote is lost", async () => {
     const f = await fixture();
     await removeSnapshots(f.repo.backend, [g.s1]);
-    const { originalFiles, copyFiles } = await leftByKilledPrune(f);
+    const { originalFiles, copyFiles } = await leftByKilledPrune(f, EXACT);
     const written = [...copyFiles].filter((file) => file.startsWith("data/") && !originalFiles.has(file));
     expect(written.length).toBeGreaterThanOrEqual(1);
     await fs.rm(join(f.repoPath, written[0]!));
