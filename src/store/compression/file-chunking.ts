@@ -129,15 +129,6 @@ async function chunkFilesWith({ window, arena }: JobMemory, paths: readonly Uint
       continue;
     }
     const file: ChunkedFile = { chunks: 0, size: 0 };
-    // Only the file's own system calls make a read error; a failed delivery ends the job.
-    const reading = <T>(call: () => T): T => {
-      try {
-        return call();
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code) throw new FileReadError(err as NodeJS.ErrnoException);
-        throw err;
-      }
-    };
     try {
       for (;;) {
         const { bytes, chunks } = reading(() => window.fill(READ_SIZE, (into) => readSync(fd, into, 0, into.length, file.size)));
@@ -166,6 +157,16 @@ async function chunkFilesWith({ window, arena }: JobMemory, paths: readonly Uint
 class FileReadError extends Error {
   constructor(override readonly cause: NodeJS.ErrnoException) {
     super(cause.message);
+  }
+}
+
+/** Runs one of the file's own system calls: only these make a read error; a failed delivery ends the job. */
+function reading<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code) throw new FileReadError(err as NodeJS.ErrnoException);
+    throw err;
   }
 }
 
