@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import * as os from "node:os";
+import pLimit from "p-limit";
 import { IntegrityError, InterruptedError, NotFoundError, RepositoryNotFoundError, AlreadyExistsError } from "../errors.js";
 import { DEFAULT_CHUNKER_PARAMS, validateChunkerParams, type ChunkerParams } from "../chunker/index.js";
 import type { Backend } from "./backend/backend.js";
@@ -88,6 +89,11 @@ const MAX_HASHES = 4;
 const MAX_ENCODES = 4;
 /** Pack uploads allowed in flight before saveBlob waits. */
 const MAX_UPLOADS = 1;
+/**
+ * Packs written at once. A batch of chunks read from files can fill several small packs at
+ * once; the ones past this wait their turn in memory, so a full disk finds few half-written.
+ */
+const MAX_PACK_WRITES = MAX_UPLOADS + 1;
 const TREE_CACHE_SIZE = 4096;
 
 /**
@@ -106,6 +112,7 @@ export class Repository {
   private readonly encodes = new Set<Promise<void>>();
   private readonly hashes = new Set<Promise<void>>();
   private readonly uploads = new Set<Promise<void>>();
+  private readonly packWrites = pLimit(MAX_PACK_WRITES);
   private packsToIndex: IndexedPack[] = [];
   private indexing: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
@@ -342,7 +349,12 @@ export class Repository {
     this.builders[type] = this.newPackBuilder(type);
     const pack = builder.finish();
     const upload = this.markWriting()
-      .then(() => uploadPack(this.backend, pack.id, pack.bytes))
+      .then(() =>
+        this.packWrites(() => {
+          this.throwIfFailed();
+          return uploadPack(this.backend, pack.id, pack.bytes);
+        }),
+      )
       .then(() => {
         this.stats.packsWritten++;
         this.packsToIndex.push({ id: pack.id, type, size: pack.bytes.length, entries: pack.entries });

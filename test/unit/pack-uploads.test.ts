@@ -68,3 +68,27 @@ it("keeps filling the next pack while one is written, and holds at most two bein
     await reopened.close();
   }
 });
+
+it("writes at most two packs at once when whole files are read on the worker threads", async () => {
+  const local = new LocalBackend(join(dir, "repo"));
+  await fs.mkdir(join(dir, "repo"));
+  await Repository.init(local, { packSize: MiB });
+  const { backend, stats } = slowPacks(local, 40);
+  const repo = await Repository.open(backend, { indexDbPath: join(dir, "index.db"), waitMs: 0 });
+  // A batch of chunks read from files holds several small packs' worth.
+  const files = await Promise.all(
+    Array.from({ length: 4 }, async (_, i) => {
+      const path = join(dir, `f${i}`);
+      await fs.writeFile(path, randomBytes(4 * MiB));
+      return path;
+    }),
+  );
+  try {
+    await repo.saveFiles(files.map((f) => Buffer.from(f)));
+    await repo.flush();
+  } finally {
+    await repo.close();
+  }
+  expect(stats.puts).toBeGreaterThanOrEqual(12);
+  expect(stats.maxInFlight).toBeLessThanOrEqual(2);
+});
