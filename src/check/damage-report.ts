@@ -1,6 +1,5 @@
 import { CairnError, InterruptedError } from "../errors.js";
 import { unsafeNameReason } from "../restore/safe-name.js";
-import type { BlobType } from "../store/blob-type.js";
 import { shortId, type Id } from "../store/id.js";
 import type { Repository } from "../store/repository.js";
 import type { StoredSnapshot } from "../store/snapshot/snapshot.js";
@@ -51,18 +50,20 @@ export class DamageReporter {
     }
   }
 
-  /** Why a blob cannot be read, or undefined if nothing is known against it. */
-  private problem(id: Id, type: BlobType): string | undefined {
+  /**
+   * Why a blob cannot be read, or undefined if nothing is known against it. Its type is not
+   * asked: an id names its bytes, so a file holding exactly a tree's bytes shares its one copy.
+   */
+  private problem(id: Id): string | undefined {
     const location = this.repo.lookupBlob(id);
     if (!location) return "is not in the index";
-    if (location.type !== type) return `is indexed as a ${location.type} blob`;
     return this.damaged.reason(id, location.packId);
   }
 
   private async loadTree(tree: Id): Promise<TreeNode[] | string> {
     const known = this.unreadableTrees.get(tree);
     if (known) return known;
-    let reason = this.problem(tree, "tree");
+    let reason = this.problem(tree);
     if (!reason) {
       try {
         return await this.repo.loadTree(tree);
@@ -111,7 +112,7 @@ export class DamageReporter {
     let first: { id: Id; reason: string } | undefined;
     let count = 0;
     for (const id of content) {
-      const reason = this.problem(id, "data");
+      const reason = this.problem(id);
       if (!reason) continue;
       first ??= { id, reason };
       count++;

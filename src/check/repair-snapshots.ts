@@ -1,6 +1,5 @@
 import { CairnError } from "../errors.js";
 import { unsafeNameReason } from "../restore/safe-name.js";
-import type { BlobType } from "../store/blob-type.js";
 import { hashBytes, shortId, type Id } from "../store/id.js";
 import { listPacks } from "../store/pack/pack-list.js";
 import type { Repository } from "../store/repository.js";
@@ -98,7 +97,7 @@ export class SnapshotRepairer {
   }
 
   private async repairSnapshot(snapshot: StoredSnapshot): Promise<SnapshotRepair | undefined> {
-    const rootProblem = this.problem(snapshot.tree, "tree");
+    const rootProblem = this.problem(snapshot.tree);
     let root: TreeResult;
     try {
       if (rootProblem) throw new CairnError(rootProblem);
@@ -121,11 +120,13 @@ export class SnapshotRepairer {
     return repair;
   }
 
-  /** Why a blob cannot be read, or undefined: not indexed, of the wrong type, or its pack gone or too short. */
-  private problem(id: Id, type: BlobType): string | undefined {
+  /**
+   * Why a blob cannot be read, or undefined: not indexed, or its pack gone or too short. Its type
+   * is not asked: an id names its bytes, whichever type the copy was stored as.
+   */
+  private problem(id: Id): string | undefined {
     const location = this.repo.lookupBlob(id);
     if (!location) return "is not in the index";
-    if (location.type !== type) return `is indexed as a ${location.type} blob`;
     const size = this.packs.get(location.packId);
     if (size === undefined) return "is in a missing pack";
     if (location.offset + location.storedLength > size) return "is in a truncated pack";
@@ -161,7 +162,7 @@ export class SnapshotRepairer {
 
   private async repairDir(node: TreeNode, path: string, repairs: TreeRepair[]): Promise<TreeNode> {
     const subtree = node.subtree!;
-    let reason = this.problem(subtree, "tree");
+    let reason = this.problem(subtree);
     if (!reason) {
       try {
         const inner = await this.repairTree(subtree);
@@ -181,7 +182,7 @@ export class SnapshotRepairer {
     let keptSize = 0;
     for (let i = 0; i < content.length; i++) {
       const id = content[i]!;
-      const reason = this.problem(id, "data");
+      const reason = this.problem(id);
       if (reason) {
         const originalSize = node.damage?.originalSize ?? node.size ?? 0;
         repairs.push({ path, action: "file-cut", keptSize, originalSize, blob: id, reason: `content blob ${shortId(id)} ${reason}` });
