@@ -24,16 +24,31 @@ export interface MetadataProblem {
   message: string;
 }
 
+const WRITE_FLAGS = fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
+const CREATE_FLAGS = WRITE_FLAGS | fsConstants.O_CREAT | fsConstants.O_EXCL;
+
 /**
- * Opens `path` for writing as a regular file. A symlink, FIFO or device found there is removed and
- * a new file made in its place: never written through, and never waited on (O_NONBLOCK: opening
- * a FIFO nobody reads would otherwise block the process for good).
+ * Opens `path` for writing as a regular file; `create` makes it a new, empty one. What stands
+ * there is never written through: a symlink, FIFO or device, or a file with other names (hard
+ * links, perhaps outside the target), is removed and a new file made in its place; a file of
+ * its own is emptied. O_NONBLOCK: opening a FIFO nobody reads would otherwise block for good.
  */
-function openRegularFile(name: Buffer, truncate: boolean): number {
-  const flags = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK | (truncate ? fsConstants.O_TRUNC : 0);
+function openRegularFile(name: Buffer, create: boolean): number {
+  if (create) {
+    // Into an empty target (the usual case) this one call is all it takes.
+    try {
+      return openSync(name, CREATE_FLAGS, 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+  }
   try {
-    const fd = openSync(name, flags, 0o600);
-    if (fstatSync(fd).isFile()) return fd;
+    const fd = openSync(name, WRITE_FLAGS | (create ? 0 : fsConstants.O_CREAT), 0o600);
+    const st = fstatSync(fd);
+    if (st.isFile() && (!create || st.nlink === 1)) {
+      if (create) ftruncateSync(fd, 0);
+      return fd;
+    }
     closeSync(fd);
   } catch (err) {
     // ELOOP: a symlink (O_NOFOLLOW); ENXIO: a FIFO with no reader.
@@ -41,7 +56,7 @@ function openRegularFile(name: Buffer, truncate: boolean): number {
     if (code !== "ELOOP" && code !== "ENXIO") throw err;
   }
   unlinkSync(name);
-  return openSync(name, flags | fsConstants.O_EXCL, 0o600);
+  return openSync(name, CREATE_FLAGS, 0o600);
 }
 
 function writeAll(fd: number, data: Uint8Array, position: number): void {
@@ -95,7 +110,7 @@ function writeFile(path: Buffer, data: Buffer, write: FileWrite): string | undef
   try {
     const fd = openRegularFile(path, create !== undefined);
     try {
-      // Truncated at open: written up to its size from the start, a file needs no ftruncate.
+      // Empty once opened: written up to its size from the start, a file needs no ftruncate.
       if (create !== undefined && write.offset + (ranges.at(-1)?.end ?? 0) !== create) ftruncateSync(fd, create);
       for (const r of ranges) writeAll(fd, data.subarray(r.start, r.end), write.offset + r.start);
       return metadata && metadataProblem(() => applyOpenFileMetadata(fd, path, metadata));

@@ -103,6 +103,15 @@ async function makeDirs(dir: string): Promise<void> {
 }
 
 /** Creates the target directory (and its parents); a target that cannot be one is the caller's mistake, said in one line. */
+async function isDirectory(path: Buffer): Promise<boolean> {
+  try {
+    return (await fs.lstat(path)).isDirectory();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw err;
+  }
+}
+
 async function makeTarget(target: Buffer): Promise<void> {
   try {
     await makeDirs(target.toString());
@@ -162,9 +171,9 @@ export class Restorer {
     const start = await this.findSubtree(treeId);
     if (start.node && start.node.type !== "dir") {
       // A single file (or link) goes into the target directory under its own name.
-      await this.restoreNode(start.node, join(target, nodeNameBytes(start.node)), this.options.subpath ?? "/", true);
+      await this.restoreNode(start.node, join(target, nodeNameBytes(start.node)), this.options.subpath ?? "/", true, false);
     } else {
-      await this.restoreTree(start.tree, target, start.node ? this.options.subpath ?? "/" : "");
+      await this.restoreTree(start.tree, target, start.node ? this.options.subpath ?? "/" : "", false);
     }
     await this.writePlanned();
     for (const link of this.links) {
@@ -212,7 +221,8 @@ export class Restorer {
     return node.type === "dir" ? { tree: node.subtree!, node } : { tree: rootTree, node };
   }
 
-  private async restoreTree(treeId: Id, dir: Buffer, snapshotDir: string): Promise<void> {
+  /** `isNew`: this restore created `dir`, so nothing stands in its entries' way. */
+  private async restoreTree(treeId: Id, dir: Buffer, snapshotDir: string, isNew: boolean): Promise<void> {
     this.throwIfInterrupted();
     let nodes: TreeNode[];
     try {
@@ -233,7 +243,7 @@ export class Restorer {
         continue;
       }
       seen.add(key);
-      await this.restoreNode(node, join(dir, nodeNameBytes(node)), snapshotPath, false);
+      await this.restoreNode(node, join(dir, nodeNameBytes(node)), snapshotPath, false, isNew);
     }
     if (this.options.delete) await this.deleteExtras(dir, snapshotDir, seen);
   }
@@ -274,7 +284,7 @@ export class Restorer {
     this.options.onItem?.("restore", snapshotPath);
     if (node.type === "dir") {
       this.result.dirs++;
-      await this.restoreTree(node.subtree!, path, snapshotPath);
+      await this.restoreTree(node.subtree!, path, snapshotPath, false);
     } else if (node.type === "file") {
       this.result.files++;
       // A hard link's data is written once, as in a real restore.
@@ -295,7 +305,7 @@ export class Restorer {
     }
   }
 
-  private async restoreNode(node: TreeNode, path: Buffer, snapshotPath: string, isTop: boolean): Promise<void> {
+  private async restoreNode(node: TreeNode, path: Buffer, snapshotPath: string, isTop: boolean, inNewDir: boolean): Promise<void> {
     if (!isTop && !(await this.selection.wants(node, snapshotPath))) {
       this.result.skipped++;
       return;
@@ -308,12 +318,14 @@ export class Restorer {
       }
       switch (node.type) {
         case "dir":
-          await this.makeDir(path);
+          const isNew = await this.makeDir(path);
           this.result.dirs++;
           this.dirs.push({ path, metadata: restoredMetadata(node) });
-          await this.restoreTree(node.subtree!, path, snapshotPath);
+          await this.restoreTree(node.subtree!, path, snapshotPath, isNew);
           return;
         case "file":
+          // Reported for this file like any other obstacle, not a failure of the whole restore.
+          if (!inNewDir && (await isDirectory(path))) throw new CairnError("a directory is in the way");
           await this.planFile(node, path, snapshotPath);
           return;
         case "symlink":
@@ -352,17 +364,19 @@ export class Restorer {
     return Buffer.from(`/proc/self/fd/${handle.fd}`);
   }
 
-  private async makeDir(path: Buffer): Promise<void> {
+  /** Makes a directory at `path` unless one is there; returns whether it made one. */
+  private async makeDir(path: Buffer): Promise<boolean> {
     try {
       mkdirSync(path, { mode: 0o700 });
+      return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       // Never follow a symlink that stands where a directory should be.
       const st = await fs.lstat(path);
-      if (!st.isDirectory()) {
-        await fs.rm(path, { force: true });
-        await fs.mkdir(path, { mode: 0o700 });
-      }
+      if (st.isDirectory()) return false;
+      await fs.rm(path, { force: true });
+      await fs.mkdir(path, { mode: 0o700 });
+      return true;
     }
   }
 
@@ -379,6 +393,12 @@ export class Restorer {
 
   private async planFile(node: TreeNode, path: Buffer, snapshotPath: string): Promise<void> {
     const file: FileTarget = { path, display: snapshotPath, size: node.size ?? 0, content: this.options.verify ? node.content : undefined, metadata: restoredMetadata(node), pending: 0, unqueued: 0, damaged: false };
+    // The overwrite policy holds for every name of a hard-linked file; the others are linked to
+    // the first name this restore writes.
+    if (!(await this.shouldWrite(node, path))) {
+      this.result.skipped++;
+      return;
+    }
     if (node.links !== undefined && node.links > 1 && node.inode !== undefined) {
       const key = `${node.deviceId ?? 0}:${node.inode}`;
       const first = this.hardlinks.get(key);
@@ -387,10 +407,6 @@ export class Restorer {
         return;
       }
       this.hardlinks.set(key, file);
-    }
-    if (!(await this.shouldWrite(node, path))) {
-      this.result.skipped++;
-      return;
     }
     this.files.push(file);
     let offset = 0;

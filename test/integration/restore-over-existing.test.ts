@@ -1,0 +1,108 @@
+// Restoring into a target that already holds files: hard links there are never written through
+// (not to another name in the target, not to a file outside it), the overwrite policy holds for
+// every name of a hard-linked file, and a directory standing where a file goes is reported for
+// that file while the rest is restored.
+import * as fs from "node:fs/promises";
+import { join } from "node:path";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { runCairn, tempDir } from "../support/cli.js";
+
+let work: { path: string; cleanup: () => Promise<void> };
+let repo: string;
+let src: string;
+let target: string;
+const cairn = (...args: string[]) => runCairn(["-r", repo, ...args]);
+
+beforeEach(async () => {
+  work = await tempDir("cairn-restore-existing-");
+  repo = join(work.path, "repo");
+  src = join(work.path, "src");
+  target = join(work.path, "target");
+  await fs.mkdir(src);
+  expect((await cairn("init")).code).toBe(0);
+});
+afterEach(async () => {
+  await work.cleanup();
+});
+
+async function backup(): Promise<void> {
+  const result = await cairn("backup", src);
+  expect(result.code, result.stderr).toBe(0);
+}
+
+async function restore(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return cairn("restore", "latest", "--target", target, ...args);
+}
+
+const restored = (name: string) => join(target, src, name);
+
+it("replaces a file that has other names instead of writing through them", async () => {
+  await fs.writeFile(join(src, "a"), "shared\n");
+  await fs.link(join(src, "a"), join(src, "b"));
+  await backup();
+  expect((await restore()).code).toBe(0);
+  expect((await fs.stat(restored("a"))).nlink).toBe(2);
+
+  // The next snapshot has them as two separate files.
+  await fs.rm(join(src, "b"));
+  await fs.writeFile(join(src, "a"), "a changed\n");
+  await fs.writeFile(join(src, "b"), "b is now its own file\n");
+  await backup();
+  const result = await restore();
+  expect(result.code, result.stderr).toBe(0);
+  expect(await fs.readFile(restored("a"), "utf8")).toBe("a changed\n");
+  expect(await fs.readFile(restored("b"), "utf8")).toBe("b is now its own file\n");
+  expect((await fs.stat(restored("a"))).nlink).toBe(1);
+  expect((await fs.stat(restored("b"))).nlink).toBe(1);
+});
+
+it("never writes into a file outside the target that a target file is linked to", async () => {
+  await fs.writeFile(join(src, "f"), "from the snapshot\n");
+  await backup();
+  const outside = join(work.path, "outside");
+  await fs.writeFile(outside, "the user's own file\n");
+  await fs.mkdir(join(target, src), { recursive: true });
+  await fs.link(outside, restored("f"));
+  const result = await restore();
+  expect(result.code, result.stderr).toBe(0);
+  expect(await fs.readFile(restored("f"), "utf8")).toBe("from the snapshot\n");
+  expect(await fs.readFile(outside, "utf8")).toBe("the user's own file\n");
+});
+
+it("keeps every existing name of a hard-linked file under --overwrite never, and links only to a name it wrote", async () => {
+  await fs.writeFile(join(src, "a"), "one\n");
+  await fs.link(join(src, "a"), join(src, "b"));
+  await backup();
+
+  // The second name exists: it stays; the first is restored.
+  await fs.mkdir(join(target, src), { recursive: true });
+  await fs.writeFile(restored("b"), "MINE\n");
+  let result = await restore("--overwrite", "never");
+  expect(result.code, result.stderr).toBe(0);
+  expect(await fs.readFile(restored("b"), "utf8")).toBe("MINE\n");
+  expect(await fs.readFile(restored("a"), "utf8")).toBe("one\n");
+
+  // The first name exists: it stays, and the second is not made a link to it.
+  await fs.rm(target, { recursive: true });
+  await fs.mkdir(join(target, src), { recursive: true });
+  await fs.writeFile(restored("a"), "USERS\n");
+  result = await restore("--overwrite", "never");
+  expect(result.code, result.stderr).toBe(0);
+  expect(await fs.readFile(restored("a"), "utf8")).toBe("USERS\n");
+  expect(await fs.readFile(restored("b"), "utf8")).toBe("one\n");
+  expect((await fs.stat(restored("a"))).ino).not.toBe((await fs.stat(restored("b"))).ino);
+});
+
+it("reports a directory standing where a file goes and restores everything else", async () => {
+  for (const name of ["a", "c", "d"]) await fs.writeFile(join(src, name), `${name}\n`);
+  await fs.link(join(src, "d"), join(src, "e"));
+  await backup();
+  await fs.mkdir(join(restored("c"), "sub"), { recursive: true });
+  const result = await restore();
+  expect(result.code).toBe(1);
+  expect(result.stderr).toMatch(new RegExp(`${src}/c: a directory is in the way`));
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+  expect(await fs.readdir(restored("c"))).toEqual(["sub"]);
+  for (const name of ["a", "d", "e"]) expect(await fs.readFile(restored(name), "utf8")).toBe(`${name === "e" ? "d" : name}\n`);
+  expect((await fs.stat(restored("e"))).ino).toBe((await fs.stat(restored("d"))).ino);
+});
