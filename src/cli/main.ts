@@ -10,8 +10,6 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   });
   const program = buildProgram();
-  program.exitOverride();
-  program.configureOutput({ outputError: (text, write) => write(`cairn: ${text.replace(/^error: /, "").trimEnd()}\n`) });
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok;

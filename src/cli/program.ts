@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { UsageError } from "../errors.js";
 import { PROGRAM_VERSION } from "../version.js";
 import { registerBackup } from "./commands/backup.js";
 import { registerCheck } from "./commands/check.js";
@@ -17,11 +18,17 @@ import { registerUnlock } from "./commands/unlock.js";
 import { registerTag } from "./commands/tag.js";
 import { addGlobalOptions } from "./global-options.js";
 
-/** The `cairn` command: global options plus one registered subcommand per file in commands/. */
+/**
+ * The `cairn` command: global options plus one registered subcommand per file in commands/.
+ * Commander errors throw (main turns them into one line and exit code 2) instead of exiting.
+ */
 export function buildProgram(): Command {
+  // Subcommands copy these settings when they are created, so they are set before any is.
   const program = new Command("cairn")
     .description("incremental, content-addressed, deduplicating backups of directories, Docker and databases")
     .version(PROGRAM_VERSION)
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`cairn: ${text.replace(/^error: /, "").trimEnd()}\n`) })
     .showHelpAfterError(false)
     .enablePositionalOptions(false);
   addGlobalOptions(program);
@@ -40,5 +47,19 @@ export function buildProgram(): Command {
   registerTag(program);
   registerForget(program);
   registerPrune(program);
+  for (const command of program.commands) if (command.commands.length > 0) requireSubcommand(command);
   return program;
+}
+
+/**
+ * `cairn repair` alone would print its whole help as an error; say in one line what is missing.
+ * Named subcommands are dispatched before this action, so it only sees what matches none.
+ */
+function requireSubcommand(command: Command): void {
+  const names = command.commands.map((c) => c.name()).join(", ");
+  command.helpCommand(true).allowExcessArguments(true).action((_flags: unknown, self: Command) => {
+    const [given] = self.args;
+    if (given === undefined) throw new UsageError(`${command.name()}: missing subcommand (one of: ${names})`);
+    throw new UsageError(`${command.name()}: unknown subcommand '${given}' (one of: ${names})`);
+  });
 }

@@ -1,0 +1,65 @@
+// Bad input through the real CLI: every mistake is one line `cairn: …` with exit code 2 and
+// leaves the repository as it was; what is accepted is stored as the user meant it.
+import * as fs from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCairn, tempDir, type CliResult } from "../support/cli.js";
+
+let work: { path: string; cleanup: () => Promise<void> };
+let src: string;
+let repo: string;
+/** Keeps the user's own repository and home out of every run. */
+let env: NodeJS.ProcessEnv;
+
+const cairn = (...args: string[]) => runCairn(["-r", repo, ...args], { env, cwd: src });
+
+function expectOk(result: CliResult): CliResult {
+  expect(result.stderr, result.stderr).not.toMatch(/internal error/);
+  expect(result.code, result.stderr).toBe(0);
+  return result;
+}
+
+/** A usage error as users should see it: one line, `cairn: …`, exit code 2. */
+function expectUsageError(result: CliResult, message: RegExp): void {
+  expect(result.code, result.stderr).toBe(2);
+  const lines = result.stderr.split("\n").filter((l) => l.length > 0);
+  expect(lines, result.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^cairn: /);
+  expect(lines[0]).toMatch(message);
+}
+
+beforeAll(async () => {
+  work = await tempDir("cairn-cli-input-");
+  src = join(work.path, "src");
+  repo = join(work.path, "repo");
+  await fs.mkdir(src);
+  await fs.writeFile(join(src, "small.txt"), "small\n");
+  await fs.writeFile(join(src, "big.bin"), Buffer.alloc(2 * 1024 * 1024, 7));
+  env = { HOME: join(work.path, "home"), XDG_DATA_HOME: join(work.path, "xdg"), CAIRN_REPOSITORY: undefined, CAIRN_PASSWORD: "x" };
+  expectOk(await cairn("init"));
+  expectOk(await cairn("backup", src));
+});
+afterAll(async () => {
+  await work.cleanup();
+});
+
+describe("subcommand parse errors", () => {
+  it.each([
+    [["snapshots", "--bogus"], /^cairn: unknown option '--bogus'$/],
+    [["restore"], /^cairn: missing required argument 'snapshot'$/],
+    [["forget", "--keep-daily"], /^cairn: option '--keep-daily <n>' argument missing$/],
+    [["unlock", "extra"], /^cairn: too many arguments for 'unlock'/],
+    [["repair"], /^cairn: repair: missing subcommand \(one of: index, snapshots\)$/],
+    [["repair", "bogus"], /^cairn: repair: unknown subcommand 'bogus'/],
+    [["repair", "index", "--bogus"], /^cairn: unknown option '--bogus'$/],
+  ])("%j is one line and exit code 2", async (args, message) => {
+    expectUsageError(await cairn(...args), message);
+  });
+
+  it("--help and --version of subcommands still exit 0", async () => {
+    expect(expectOk(await cairn("snapshots", "--help")).stdout).toMatch(/^Usage: cairn snapshots/);
+    expect(expectOk(await cairn("repair", "--help")).stdout).toMatch(/index/);
+    expect(expectOk(await cairn("repair", "help", "index")).stdout).toMatch(/^Usage: cairn repair index/);
+    expect(expectOk(await cairn("--version")).stdout).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
