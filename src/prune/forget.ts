@@ -1,6 +1,7 @@
 import { UsageError } from "../errors.js";
 import type { Backend } from "../store/backend/backend.js";
 import { filterSnapshots, selectSnapshots, type SnapshotFilter } from "../store/snapshot/snapshot-filter.js";
+import type { Id } from "../store/id.js";
 import type { StoredSnapshot } from "../store/snapshot/snapshot.js";
 import { applyRetentionPolicy, isEmptyPolicy, type PolicyOptions, type RetentionPolicy } from "./retention-policy.js";
 import { groupSnapshots, type GroupBy, type GroupKey } from "./snapshot-grouping.js";
@@ -30,6 +31,8 @@ export interface ForgetGroup {
 export interface ForgetPlan {
   groups: ForgetGroup[];
   remove: StoredSnapshot[];
+  /** Unreadable snapshot documents named by id: removed as they are, the only way to be rid of one. */
+  removeUnreadable: Id[];
 }
 
 interface PolicyView {
@@ -46,8 +49,9 @@ function view(s: StoredSnapshot): PolicyView {
 }
 
 /** Decides which snapshots `forget` removes, following restic's semantics; changes nothing. */
-export function planForget(snapshots: readonly StoredSnapshot[], request: ForgetRequest): ForgetPlan {
-  if (request.ids.length > 0) return planExplicit(snapshots, request);
+/** `unreadable`: ids of snapshot documents that could not be read, which ids may name too. */
+export function planForget(snapshots: readonly StoredSnapshot[], request: ForgetRequest, unreadable: readonly Id[] = []): ForgetPlan {
+  if (request.ids.length > 0) return planExplicit(snapshots, request, unreadable);
   const empty = isEmptyPolicy(request.policy);
   if (empty && !request.allowRemoveAll) {
     throw new UsageError("no retention policy given: pass --keep-* options (or snapshot ids); nothing was removed");
@@ -74,17 +78,27 @@ export function planForget(snapshots: readonly StoredSnapshot[], request: Forget
       );
     }
   }
-  return { groups, remove: groups.flatMap((g) => g.remove) };
+  return { groups, remove: groups.flatMap((g) => g.remove), removeUnreadable: [] };
 }
 
-function planExplicit(snapshots: readonly StoredSnapshot[], request: ForgetRequest): ForgetPlan {
+function planExplicit(snapshots: readonly StoredSnapshot[], request: ForgetRequest, unreadable: readonly Id[]): ForgetPlan {
   if (!isEmptyPolicy(request.policy)) throw new UsageError("give either snapshot ids or --keep-* options, not both");
-  const chosen = sortNewestFirst(selectSnapshots(snapshots, request.ids, request.filter));
+  // An id (or prefix) that names no readable snapshot but exactly one unreadable document names that.
+  const damaged = new Map<string, Id>();
+  for (const selector of request.ids) {
+    if (snapshots.some((s) => s.id.startsWith(selector))) continue;
+    const matches = unreadable.filter((id) => id.startsWith(selector));
+    if (matches.length === 1) damaged.set(selector, matches[0]!);
+  }
+  const readable = request.ids.filter((selector) => !damaged.has(selector));
+  const removeUnreadable = [...new Set(damaged.values())];
+  if (readable.length === 0) return { groups: [], remove: [], removeUnreadable };
+  const chosen = sortNewestFirst(selectSnapshots(snapshots, readable, request.filter));
   if (chosen.length === snapshots.length && !request.allowRemoveAll) {
     throw new UsageError(`these ids name every snapshot in the repository (${snapshots.length}); nothing was removed (pass --unsafe-allow-remove-all to do so)`);
   }
   const groups = groupSnapshots(chosen.map(view), request.groupBy).map((g) => ({ key: g.key, keep: [], remove: g.snapshots.map((v) => v.stored) }));
-  return { groups, remove: chosen };
+  return { groups, remove: chosen, removeUnreadable };
 }
 
 function sortNewestFirst(snapshots: StoredSnapshot[]): StoredSnapshot[] {

@@ -1,10 +1,12 @@
 import * as path from "node:path";
+import { IntegrityError } from "../errors.js";
 import type { Backend } from "../store/backend/backend.js";
 import type { Id } from "../store/id.js";
 import { listIndexFiles, readIndexFile, syncIndexDb } from "../store/index/index-sync.js";
 import { packKey } from "../store/pack/pack-format.js";
 import { listPacks } from "../store/pack/pack-list.js";
 import type { Repository } from "../store/repository.js";
+import type { StoredSnapshot } from "../store/snapshot/snapshot.js";
 import { BlobIdSet } from "./blob-id-set.js";
 import { preferDenserCopies } from "./duplicate-copies.js";
 import { planPrune, type PrunePlan, type PrunePlanOptions } from "./prune-plan.js";
@@ -75,7 +77,7 @@ export async function prune(repo: Repository, options: PruneOptions): Promise<Pr
   const repositoryBytesBefore = await repositorySize(repo.backend);
 
   const excluded = options.dryRun ? options.excludeSnapshots : undefined;
-  const snapshots = (await repo.listSnapshots()).filter((s) => !excluded?.has(s.id));
+  const snapshots = (await listEverySnapshot(repo)).filter((s) => !excluded?.has(s.id));
   phase(`finding the blobs ${snapshots.length} snapshot(s) use`);
   const used = await findUsedBlobs(repo, snapshots, scratchDir, (p) => options.onProgress?.({ phase: "walk", ...p }), options.signal);
   try {
@@ -146,6 +148,19 @@ export async function prune(repo: Repository, options: PruneOptions): Promise<Pr
     return result;
   } finally {
     await used.destroy();
+  }
+}
+
+/**
+ * Every snapshot, or an error naming the one that cannot be read: its trees are unknown, so
+ * anything might be in use by it, and nothing may be deleted until it is forgotten or repaired.
+ */
+async function listEverySnapshot(repo: Repository): Promise<StoredSnapshot[]> {
+  try {
+    return await repo.listSnapshots({ strict: true });
+  } catch (err) {
+    if (!(err instanceof IntegrityError)) throw err;
+    throw new IntegrityError(`${err.message}; nothing was deleted: remove it with cairn forget ID (or run cairn check)`);
   }
 }
 

@@ -30,7 +30,7 @@ import { PackBuilder } from "./pack/pack-builder.js";
 import { packKey } from "./pack/pack-format.js";
 import { uploadPack } from "./pack/pack-upload.js";
 import type { Snapshot, StoredSnapshot } from "./snapshot/snapshot.js";
-import { listSnapshots, loadSnapshot, writeSnapshot } from "./snapshot/snapshot-store.js";
+import { listSnapshots, loadSnapshot, unreadableSnapshotWarning, writeSnapshot } from "./snapshot/snapshot-store.js";
 import { parseTree, serializeTree } from "./tree/tree-codec.js";
 import type { TreeNode } from "./tree/tree-node.js";
 
@@ -130,6 +130,7 @@ export class Repository {
     readonly index: IndexDb,
     readonly indexStatus: IndexStatus,
     private readonly onInfo: (message: string) => void,
+    private readonly onWarning: (message: string) => void,
   ) {
     this.builders = { data: this.newPackBuilder("data"), tree: this.newPackBuilder("tree") };
     this.treeBlocks = new PackBlockCache(backend, (packId) => index.packSummary(packId)?.size);
@@ -180,7 +181,7 @@ export class Repository {
       await index.close();
       throw err;
     }
-    return new Repository(backend, config, index, status, options.onInfo ?? (() => undefined));
+    return new Repository(backend, config, index, status, options.onInfo ?? (() => undefined), options.onWarning ?? (() => undefined));
   }
 
   /**
@@ -466,9 +467,12 @@ export class Repository {
     return loadSnapshot(this.backend, id);
   }
 
-  /** All snapshots, oldest first. */
-  async listSnapshots(): Promise<StoredSnapshot[]> {
-    return listSnapshots(this.backend);
+  /**
+   * All snapshots, oldest first. An unreadable document is left out with a warning (see
+   * listSnapshots); with `strict`, it fails the listing, for work that must see every snapshot.
+   */
+  async listSnapshots(options: { strict?: boolean } = {}): Promise<StoredSnapshot[]> {
+    return listSnapshots(this.backend, options.strict ? undefined : (id, err) => this.onWarning(unreadableSnapshotWarning(id, err)));
   }
 
   async deleteSnapshot(id: Id): Promise<void> {

@@ -4,8 +4,8 @@ import { parseRetentionDuration } from "../../prune/duration.js";
 import { parseKeepCount } from "../../prune/keep-count.js";
 import { describeRetentionPolicy, isEmptyPolicy, parseTagList, type RetentionPolicy } from "../../prune/retention-policy.js";
 import { parseGroupBy } from "../../prune/snapshot-grouping.js";
-import { shortId } from "../../store/id.js";
-import { listSnapshots } from "../../store/snapshot/snapshot-store.js";
+import { shortId, type Id } from "../../store/id.js";
+import { listSnapshots, unreadableSnapshotWarning } from "../../store/snapshot/snapshot-store.js";
 import type { StoredSnapshot } from "../../store/snapshot/snapshot.js";
 import type { Backend } from "../../store/backend/backend.js";
 import { commandContext } from "../command-context.js";
@@ -146,13 +146,23 @@ export function registerForget(program: Command): void {
     const lock = flags.dryRun ? "shared" : "exclusive";
 
     const forget = async (backend: Backend): Promise<ForgetPlan> => {
-      const plan = planForget(await listSnapshots(backend), request);
+      const unreadable: Id[] = [];
+      const snapshots = await listSnapshots(backend, (id, err) => {
+        unreadable.push(id);
+        out.warn(unreadableSnapshotWarning(id, err));
+      });
+      const plan = planForget(snapshots, request, unreadable);
       if (ids.length === 0 && !isEmptyPolicy(policy)) out.line(`applying policy: ${describeRetentionPolicy(policy)}`);
       reportPlan(out, plan, ids.length === 0);
-      if (!flags.dryRun) await removeSnapshots(backend, plan.remove);
+      for (const id of plan.removeUnreadable) out.line(`${flags.dryRun ? "would remove" : "remove"} unreadable snapshot ${shortId(id)}`);
+      if (!flags.dryRun) {
+        await removeSnapshots(backend, plan.remove);
+        for (const id of plan.removeUnreadable) await backend.delete(`snapshots/${id}`);
+      }
       const kept = plan.groups.reduce((n, g) => n + g.keep.length, 0);
-      out.line(flags.dryRun ? `would remove ${plural(plan.remove.length)} (dry run: nothing was changed)` : `removed ${plural(plan.remove.length)}`);
-      out.record({ message_type: "forget_summary", dry_run: flags.dryRun, kept: kept, removed: plan.remove.length });
+      const removed = plan.remove.length + plan.removeUnreadable.length;
+      out.line(flags.dryRun ? `would remove ${plural(removed)} (dry run: nothing was changed)` : `removed ${plural(removed)}`);
+      out.record({ message_type: "forget_summary", dry_run: flags.dryRun, kept: kept, removed });
       return plan;
     };
 

@@ -6,7 +6,7 @@ import { commandContext } from "../command-context.js";
 import { formatBytes, parseInteger } from "../parse-options.js";
 import { groupSnapshots, parseGroupBy, type GroupKey } from "../../prune/snapshot-grouping.js";
 import { withBackend } from "../repository-session.js";
-import { listSnapshots } from "../../store/snapshot/snapshot-store.js";
+import { listSnapshots, unreadableSnapshotWarning } from "../../store/snapshot/snapshot-store.js";
 import { addSnapshotFilterOptions, snapshotFilter } from "../snapshot-options.js";
 import { formatTable } from "../table.js";
 import { snakeCaseKeys } from "../output.js";
@@ -70,7 +70,7 @@ export function registerSnapshots(program: Command): void {
       const { globals, out } = commandContext(command);
       const latest = flags.latest === undefined ? undefined : parseInteger(flags.latest, "--latest", 1);
       await withBackend(globals, out, "shared", async (backend) => {
-        const snapshots = filterSnapshots(await listSnapshots(backend), snapshotFilter(flags));
+        const snapshots = filterSnapshots(await listSnapshots(backend, (id, err) => out.warn(unreadableSnapshotWarning(id, err))), snapshotFilter(flags));
         const newest = (list: StoredSnapshot[]) => (latest === undefined ? list : list.slice(-latest));
         if (flags.groupBy !== undefined) {
           const groups = groupBy(snapshots, flags.groupBy).map((g) => ({ key: g.key, snapshots: newest(g.snapshots) }));

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { UsageError } from "../../errors.js";
 import { shortId } from "../../store/id.js";
 import { selectSnapshots } from "../../store/snapshot/snapshot-filter.js";
-import { listSnapshots } from "../../store/snapshot/snapshot-store.js";
+import { listSnapshots, unreadableSnapshotWarning } from "../../store/snapshot/snapshot-store.js";
 import { retagSnapshot, type TagChange } from "../../store/snapshot/snapshot-tags.js";
 import { commandContext } from "../command-context.js";
 import { collect } from "../parse-options.js";
@@ -35,7 +35,7 @@ export function registerTag(program: Command): void {
       const change: TagChange = { add: splitTags(flags.add), remove: splitTags(flags.remove) };
       if (flags.set !== undefined) change.set = splitTags(flags.set);
       await withBackend(globals, out, "exclusive", async (backend) => {
-        const snapshots = selectSnapshots(await listSnapshots(backend), selectors, snapshotFilter(flags));
+        const snapshots = selectSnapshots(await listSnapshots(backend, (id, err) => out.warn(unreadableSnapshotWarning(id, err))), selectors, snapshotFilter(flags));
         let changed = 0;
         for (const snapshot of snapshots) {
           const result = await retagSnapshot(backend, snapshot, change);
