@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { walkTree } from "../../store/tree/tree-walker.js";
 import { selectSnapshot } from "../../store/snapshot/snapshot-filter.js";
-import type { TreeNode } from "../../store/tree/tree-node.js";
 import { commandContext } from "../command-context.js";
+import { modeString } from "../file-mode.js";
 import { withRepository } from "../repository-session.js";
 import { addSnapshotFilterOptions, snapshotFilter } from "../snapshot-options.js";
 
@@ -12,12 +12,6 @@ interface LsFlags {
   path: string[];
   long: boolean;
   recursive: boolean;
-}
-
-function modeString(node: TreeNode): string {
-  const kind = { file: "-", dir: "d", symlink: "l", fifo: "p", socket: "s", chardev: "c", blockdev: "b" }[node.type];
-  const bits = "rwxrwxrwx".split("").map((c, i) => ((node.mode >> (8 - i)) & 1 ? c : "-")).join("");
-  return kind + bits;
 }
 
 export function registerLs(program: Command): void {
