@@ -92,7 +92,9 @@ export async function runBackup(repo: Repository, options: BackupOptions): Promi
   let rootTree: Id;
   let flushed = false;
   try {
-    for (const source of options.sources) {
+    // A path before the paths inside it, which it then covers: archived once, counted once.
+    const byPath = [...options.sources].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    for (const source of byPath) {
       if (options.signal?.aborted) throw new InterruptedError();
       await source.archive(ctx, tree, parent);
     }
