@@ -24,9 +24,19 @@ export function parsePackSubset(text: string, parseSize: (text: string) => numbe
     if (!(value > 0 && value <= 100)) throw new UsageError(`--read-data-subset ${text}: the percentage must be above 0 and at most 100`);
     return { kind: "percent", percent: value };
   }
-  const bytes = parseSize(text);
+  const bytes = sizeOrUsageError(text, parseSize);
   if (bytes <= 0) throw new UsageError(`--read-data-subset ${text}: the size must be above 0`);
   return { kind: "size", bytes };
+}
+
+/** What is neither N/M nor P% must be a size; if it is not, the error names all three forms. */
+function sizeOrUsageError(text: string, parseSize: (text: string) => number): number {
+  try {
+    return parseSize(text);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    throw new UsageError(`--read-data-subset ${JSON.stringify(text)}: expected N/M, P% or a size (e.g. 1/7, 10%, 5G)`);
+  }
 }
 
 function shuffled<T>(items: T[], random: () => number): T[] {

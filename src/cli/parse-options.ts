@@ -11,13 +11,16 @@ export function parseDuration(text: string, option: string): number {
   return value;
 }
 
-/** Parses a size such as "512K", "10MiB", "2G" (plain numbers are bytes). */
+/** A number and an optional binary unit; restic's and borg's spellings 10M, 10MB, 10MiB all mean 10 * 2^20. */
+const SIZE = /^(\d+(?:\.\d+)?) ?(?:([kmgtp])(?:i?b)?|b)?$/i;
+
+/** Parses a size such as "512K", "10MiB", "2G" (plain numbers are bytes); anything else is refused. */
 export function parseSize(text: string, option: string): number {
-  const trimmed = text.trim();
-  // Accept restic's and borg's spellings: 10M, 10MB, 10MiB all mean 10 * 2^20.
-  const value = /^\d+$/.test(trimmed) ? Number(trimmed) : bytes.parse(trimmed.replace(/i?b?$/i, "b"));
-  if (value === null || !Number.isFinite(value) || value < 0) {
-    throw new UsageError(`${option}: invalid size ${JSON.stringify(text)} (examples: 512K, 10M, 2G)`);
+  // Checked whole here: bytes.parse alone reads "1Mo" as 1 byte.
+  const match = SIZE.exec(text.trim());
+  const value = match ? bytes.parse(`${match[1]}${match[2] ?? ""}b`) : null;
+  if (value === null || !Number.isFinite(value)) {
+    throw new UsageError(`${option}: invalid size ${JSON.stringify(text)} (a number with an optional unit K, M, G, T or P, e.g. 512K, 10M, 2G)`);
   }
   return value;
 }

@@ -39,6 +39,10 @@ beforeAll(async () => {
   expectOk(await cairn("init"));
   expectOk(await cairn("backup", src));
 });
+async function snapshotCount(): Promise<number> {
+  return (await fs.readdir(join(repo, "snapshots"))).length;
+}
+
 afterAll(async () => {
   await work.cleanup();
 });
@@ -61,5 +65,31 @@ describe("subcommand parse errors", () => {
     expect(expectOk(await cairn("repair", "--help")).stdout).toMatch(/index/);
     expect(expectOk(await cairn("repair", "help", "index")).stdout).toMatch(/^Usage: cairn repair index/);
     expect(expectOk(await cairn("--version")).stdout).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});
+
+describe("sizes", () => {
+  it("--exclude-larger-than takes a number and a unit, nothing after them", async () => {
+    const before = await snapshotCount();
+    expectUsageError(await cairn("backup", src, "--exclude-larger-than", "1Mo"), /^cairn: --exclude-larger-than: invalid size "1Mo"/);
+    expect(await snapshotCount()).toBe(before);
+    const backup = expectOk(await cairn("--json", "backup", src, "--exclude-larger-than", "1M"));
+    const summary = JSON.parse(backup.stdout.trim().split("\n").at(-1)!) as { total_files_processed: number };
+    expect(summary.total_files_processed).toBe(1); // small.txt; big.bin (2 MiB) left out
+  });
+
+  it.each([
+    [["check", "--read-data-subset", "5pct"], /^cairn: --read-data-subset "5pct": expected N\/M, P% or a size/],
+    [["check", "--read-data-subset", "1.5/7"], /^cairn: --read-data-subset "1.5\/7": expected N\/M, P% or a size/],
+    [["prune", "--dry-run", "--max-repack-size", "3Gx"], /^cairn: --max-repack-size: invalid size "3Gx"/],
+    [["prune", "--dry-run", "--max-unused", "5pc"], /^cairn: --max-unused: invalid size "5pc"/],
+  ])("%j is refused", async (args, message) => {
+    expectUsageError(await cairn(...args), message);
+  });
+
+  it("init --pack-size 16Mo creates nothing", async () => {
+    const other = join(work.path, "not-created");
+    expectUsageError(await runCairn(["-r", other, "init", "--pack-size", "16Mo"], { env }), /^cairn: --pack-size: invalid size "16Mo"/);
+    await expect(fs.stat(other)).rejects.toThrow(/ENOENT/);
   });
 });
