@@ -1,13 +1,13 @@
-import { once } from "node:events";
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import * as tar from "tar-stream";
 import { IntegrityError, InterruptedError } from "../errors.js";
+import { paddingFor, splitDev, type TarEntryType } from "../sources/docker/tar/tar-header.js";
+import { encodeTarHeader, TAR_END, type TarWriteHeader } from "../sources/docker/tar/tar-writer.js";
 import type { Id } from "../store/id.js";
 import type { Repository } from "../store/repository.js";
 import { findNode } from "../store/tree/tree-walker.js";
 import { parseNanos } from "../store/tree/time.js";
-import type { TreeNode } from "../store/tree/tree-node.js";
+import { linkTargetBytes, nodeNameBytes, type TreeNode } from "../store/tree/tree-node.js";
 import { unsafeNameReason } from "./safe-name.js";
 
 /** Blobs fetched ahead of the one being written: reads overlap writes without holding a file in memory. */
@@ -47,61 +47,21 @@ export async function dumpFile(repo: Repository, node: TreeNode, path: string, o
   await pipeline(Readable.from(fileContent(repo, node, path, signal)), out);
 }
 
-type TarHeader = Partial<tar.Header> & Pick<tar.Header, "name">;
-
-const TAR_TYPES: Partial<Record<TreeNode["type"], tar.Header["type"]>> = {
+const TAR_TYPES: Partial<Record<TreeNode["type"], TarEntryType>> = {
   file: "file",
-  dir: "directory",
+  dir: "dir",
   symlink: "symlink",
   fifo: "fifo",
-  chardev: "character-device",
-  blockdev: "block-device",
+  chardev: "chardev",
+  blockdev: "blockdev",
 };
 
-function pax(node: TreeNode, skip: (reason: string) => void): Record<string, string> {
-  // Nanosecond times and 64-bit ids survive only in pax records; tar's own fields hold seconds.
-  const seconds = (time: string) => {
-    const ns = parseNanos(time);
-    const whole = ns / 1_000_000_000n;
-    const fraction = ns % 1_000_000_000n;
-    return fraction === 0n ? whole.toString() : `${whole}.${fraction.toString().padStart(9, "0")}`;
-  };
-  const records: Record<string, string> = { mtime: seconds(node.mtime) };
-  if (node.atime) records.atime = seconds(node.atime);
-  for (const x of node.xattrs ?? []) {
-    const text = x.value.toString("utf8");
-    // tar-stream writes pax values as UTF-8 text; a binary value (e.g. security.capability) would come out altered.
-    if (Buffer.from(text, "utf8").equals(x.value)) records[`SCHILY.xattr.${x.name}`] = text;
-    else skip(`extended attribute ${x.name} has a binary value, which this tar writer cannot store`);
-  }
-  return records;
-}
-
-function header(node: TreeNode, name: string, skip: (reason: string) => void): TarHeader {
-  const h: TarHeader = {
-    name,
-    mode: node.mode & 0o7777,
-    uid: node.uid,
-    gid: node.gid,
-    mtime: new Date(Number(parseNanos(node.mtime) / 1_000_000n)),
-    type: TAR_TYPES[node.type]!,
-    size: node.type === "file" ? (node.size ?? 0) : 0,
-    pax: pax(node, skip),
-  };
-  if (node.user !== undefined) h.uname = node.user;
-  if (node.group !== undefined) h.gname = node.group;
-  if (node.type === "symlink") h.linkname = node.linkTarget ?? "";
-  if (node.type === "chardev" || node.type === "blockdev") {
-    const rdev = BigInt(node.rdev ?? 0);
-    // Linux's dev_t layout, as glibc's major()/minor() read it.
-    h.devmajor = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
-    h.devminor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
-  }
-  return h;
+function joinName(dir: Buffer, name: Buffer): Buffer {
+  return dir.length === 0 ? name : Buffer.concat([dir, Buffer.from("/"), name]);
 }
 
 export interface DumpOptions {
-  /** Told about each item (or binary extended attribute) a tar archive cannot hold; the dump goes on. */
+  /** Told about each item a tar archive cannot hold (a socket, an unsafe name); the dump goes on. */
   onSkip?: (path: string, reason: string) => void;
   /** Ends the output early with InterruptedError, between blobs. */
   signal?: AbortSignal;
@@ -123,59 +83,67 @@ export async function dump(repo: Repository, rootTree: Id, path: string, out: Wr
 
 /**
  * Writes a part of a snapshot as a tar stream (pax format where needed: long names,
- * nanosecond times, extended attributes) with modes, owners, times, symlinks, devices and
- * hard links. Entries are named relative to the item's parent, like `tar -C parent -c dir`;
- * for the snapshot root (no node), relative to the root. `out` is ended afterwards.
+ * sub-second or pre-1970 times, extended attributes) with modes, owners, times, symlinks,
+ * devices and hard links. Entries are named relative to the item's parent, like
+ * `tar -C parent -c dir`; for the snapshot root (no node), relative to the root. `out` is
+ * ended afterwards.
  */
 export async function dumpTar(repo: Repository, rootTree: Id, node: TreeNode | undefined, path: string, out: Writable, options: DumpOptions = {}): Promise<void> {
-  const pack = tar.pack();
-  const done = pipeline(pack, out);
-  // Awaited below; until then a failure must not count as unhandled.
-  done.catch(() => undefined);
-  const hardlinks = new Map<string, string>();
+  await pipeline(Readable.from(tarEntries(repo, rootTree, node, path, options)), out);
+}
 
-  const entry = async (h: TarHeader, content?: AsyncIterable<Buffer>) => {
-    const written = new Promise<void>((resolve, reject) => {
-      const sink = pack.entry(h, (err) => (err ? reject(err) : resolve()));
-      // A failed entry is reported through the callback above; its stream's "error" event adds nothing.
-      sink.on("error", () => undefined);
-      if (!content) {
-        sink.end(null);
-        return;
-      }
-      void (async () => {
-        for await (const chunk of content) if (!sink.write(chunk)) await once(sink, "drain");
-        sink.end(null);
-      })().catch((err: Error) => {
-        sink.destroy(err);
-        reject(err);
-      });
-    });
-    await written;
-  };
+/**
+ * The archive's bytes. Written with cairn's own tar codec rather than tar-stream, which
+ * encodes names and pax values as UTF-8 text (a name that is not UTF-8 would come out
+ * altered, and so would a binary xattr) and replaces a mode of 0 with 0644 or 0755.
+ */
+async function* tarEntries(repo: Repository, rootTree: Id, node: TreeNode | undefined, path: string, options: DumpOptions): AsyncGenerator<Buffer> {
+  const hardlinks = new Map<string, Buffer>();
 
-  const add = async (node: TreeNode, name: string, snapshotPath: string): Promise<void> => {
-    if (!TAR_TYPES[node.type]) {
+  async function* add(node: TreeNode, name: Buffer, snapshotPath: string): AsyncGenerator<Buffer> {
+    const type = TAR_TYPES[node.type];
+    if (!type) {
       options.onSkip?.(snapshotPath, `a ${node.type} cannot be stored in a tar archive`);
       return;
     }
-    const skip = (reason: string) => options.onSkip?.(snapshotPath, reason);
+    const header: TarWriteHeader = {
+      path: name,
+      type,
+      mode: node.mode,
+      uid: node.uid,
+      gid: node.gid,
+      uname: node.user ?? "",
+      gname: node.group ?? "",
+      mtimeNs: parseNanos(node.mtime),
+      xattrs: node.xattrs ?? [],
+    };
     if (node.type === "file" && node.links !== undefined && node.links > 1 && node.inode !== undefined) {
       const key = `${node.deviceId ?? 0}:${node.inode}`;
       const first = hardlinks.get(key);
       if (first !== undefined) {
-        // Same inode as an entry already written: its attributes were reported there.
-        await entry({ ...header(node, name, () => undefined), type: "link", linkname: first, size: 0 });
+        yield encodeTarHeader({ ...header, type: "hardlink", linkTarget: first });
         return;
       }
       hardlinks.set(key, name);
     }
-    const h = header(node, node.type === "dir" ? `${name}/` : name, skip);
-    await entry(h, node.type === "file" ? fileContent(repo, node, snapshotPath, options.signal) : undefined);
-    if (node.type === "dir") await addChildren(node.subtree!, name, snapshotPath);
-  };
+    if (node.type === "symlink") {
+      yield encodeTarHeader({ ...header, linkTarget: linkTargetBytes(node) });
+    } else if (node.type === "chardev" || node.type === "blockdev") {
+      const { major, minor } = splitDev(node.rdev ?? 0);
+      yield encodeTarHeader({ ...header, devMajor: major, devMinor: minor });
+    } else if (node.type === "file") {
+      const size = node.size ?? 0;
+      yield encodeTarHeader({ ...header, size });
+      // The header promised `size` bytes: content of any other length ends the dump as damage.
+      yield* fileContent(repo, { ...node, size }, snapshotPath, options.signal);
+      yield Buffer.alloc(paddingFor(size));
+    } else {
+      yield encodeTarHeader(header);
+      if (node.type === "dir") yield* addChildren(node.subtree!, name, snapshotPath);
+    }
+  }
 
-  const addChildren = async (tree: Id, name: string, snapshotPath: string): Promise<void> => {
+  async function* addChildren(tree: Id, name: Buffer, snapshotPath: string): AsyncGenerator<Buffer> {
     for (const child of await repo.loadTree(tree)) {
       if (options.signal?.aborted) throw new InterruptedError();
       const childPath = `${snapshotPath === "/" ? "" : snapshotPath}/${child.name}`;
@@ -184,18 +152,11 @@ export async function dumpTar(repo: Repository, rootTree: Id, node: TreeNode | u
         options.onSkip?.(childPath, unsafe);
         continue;
       }
-      await add(child, name ? `${name}/${child.name}` : child.name, childPath);
+      yield* add(child, joinName(name, nodeNameBytes(child)), childPath);
     }
-  };
-
-  try {
-    if (node) await add(node, node.name, path);
-    else await addChildren(rootTree, "", "/");
-    pack.finalize();
-  } catch (err) {
-    pack.destroy(err as Error);
-    await done.catch(() => undefined);
-    throw err;
   }
-  await done;
+
+  if (node) yield* add(node, nodeNameBytes(node), path);
+  else yield* addChildren(rootTree, Buffer.alloc(0), "/");
+  yield TAR_END;
 }
