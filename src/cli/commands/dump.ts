@@ -1,10 +1,10 @@
 import { open, rm } from "node:fs/promises";
-import type { Writable } from "node:stream";
+import { Writable } from "node:stream";
 import type { Command } from "commander";
 import { dump } from "../../restore/dump.js";
 import { selectSnapshot } from "../../store/snapshot/snapshot-filter.js";
 import { findNode } from "../../store/tree/tree-walker.js";
-import { CairnError, UsageError } from "../../errors.js";
+import { CairnError, ioError, UsageError } from "../../errors.js";
 import { abortOnSignals } from "../abort-on-signals.js";
 import { commandContext } from "../command-context.js";
 import { withRepository } from "../repository-session.js";
@@ -27,8 +27,21 @@ async function createTarget(file: string) {
     return await open(file, "wx", 0o600);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new CairnError(`${file} already exists; dump never overwrites a file`);
-    throw err;
+    throw ioError("cannot write", file, err);
   }
+}
+
+/**
+ * process.stdout behind a stream of its own. A failed or interrupted dump destroys the stream
+ * it writes to; destroying process.stdout with that error would raise it again as an "error"
+ * event outside the command (a crash, the lock left behind) instead of the command's report.
+ */
+function stdoutSink(): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      process.stdout.write(chunk, done);
+    },
+  });
 }
 
 export function registerDump(program: Command): void {
@@ -43,7 +56,7 @@ export function registerDump(program: Command): void {
         const snapshot = selectSnapshot(await repo.listSnapshots(), selector, snapshotFilter(flags));
         // The file is opened only once the path is known to exist, and removed if the dump fails.
         await findNode(repo, snapshot.tree, path);
-        const sink: Writable = flags.target ? (await createTarget(flags.target)).createWriteStream() : process.stdout;
+        const sink: Writable = flags.target ? (await createTarget(flags.target)).createWriteStream() : stdoutSink();
         try {
           await abortOnSignals((signal) => dump(repo, snapshot.tree, path, sink, { onSkip: (p, reason) => out.warn(`${p}: ${reason}, skipped`), signal }));
         } catch (err) {
