@@ -1,6 +1,6 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { CairnError } from "../errors.js";
+import { CairnError, UsageError } from "../errors.js";
 import type { TreeNode } from "../store/tree/tree-node.js";
 import type { BackupContext } from "./backup-context.js";
 import type { BackupSource } from "./backup-source.js";
@@ -14,6 +14,8 @@ export class PathSource implements BackupSource {
   readonly path: string;
 
   constructor(target: string) {
+    // path.resolve("") is the working directory: an empty argument (say, an unset shell variable) would back that up.
+    if (target === "") throw new UsageError('empty path: name a file or directory (use "." for the current directory)');
     this.path = path.resolve(target);
   }
 

@@ -35,6 +35,12 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** Accumulates a repeatable option of comma-separated tags (`--tag a,b --tag c`, as in restic), leaving out empty ones. */
+export function collectTags(value: string, previous: string[] = []): string[] {
+  const tags = value.split(",").map((tag) => tag.trim()).filter(Boolean);
+  return [...new Set([...previous, ...tags])];
+}
+
 export function formatBytes(n: number): string {
   return bytes.format(n, { unitSeparator: " ", decimalPlaces: 2 }) ?? `${n} B`;
 }

@@ -1,6 +1,7 @@
 // Bad input through the real CLI: every mistake is one line `cairn: …` with exit code 2 and
 // leaves the repository as it was; what is accepted is stored as the user meant it.
 import * as fs from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCairn, tempDir, type CliResult } from "../support/cli.js";
@@ -41,6 +42,17 @@ beforeAll(async () => {
 });
 async function snapshotCount(): Promise<number> {
   return (await fs.readdir(join(repo, "snapshots"))).length;
+}
+
+interface ListedSnapshot {
+  id: string;
+  hostname: string;
+  tags: string[];
+  paths: string[];
+}
+
+async function snapshots(...filters: string[]): Promise<ListedSnapshot[]> {
+  return JSON.parse(expectOk(await cairn("--json", "snapshots", ...filters)).stdout) as ListedSnapshot[];
 }
 
 afterAll(async () => {
@@ -91,5 +103,23 @@ describe("sizes", () => {
     const other = join(work.path, "not-created");
     expectUsageError(await runCairn(["-r", other, "init", "--pack-size", "16Mo"], { env }), /^cairn: --pack-size: invalid size "16Mo"/);
     await expect(fs.stat(other)).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe("empty and comma-separated values", () => {
+  it("an empty path is a usage error, not the current directory", async () => {
+    const before = await snapshotCount();
+    expectUsageError(await cairn("backup", ""), /^cairn: empty path/);
+    expectUsageError(await cairn("backup", src, ""), /^cairn: empty path/);
+    expect(await snapshotCount()).toBe(before);
+  });
+
+  it("--tag splits on commas and leaves out empty tags; an empty --host means this machine", async () => {
+    const backup = expectOk(await cairn("--json", "backup", join(src, "small.txt"), "--tag", "a,b", "--tag", "", "--tag", "c,", "--host", ""));
+    const id = (JSON.parse(backup.stdout.trim().split("\n").at(-1)!) as { snapshot_id: string }).snapshot_id;
+    const [stored] = (await snapshots()).filter((s) => s.id === id);
+    expect(stored).toMatchObject({ hostname: hostname(), tags: ["a", "b", "c"] });
+    expect((await snapshots("--tag", "a")).map((s) => s.id)).toEqual([id]);
+    expect((await snapshots("--tag", "b,c")).map((s) => s.id)).toEqual([id]);
   });
 });

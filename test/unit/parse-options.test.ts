@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../src/errors.js";
-import { parseSize } from "../../src/cli/parse-options.js";
+import { collectTags, parseSize } from "../../src/cli/parse-options.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -30,5 +30,16 @@ describe("parseSize", () => {
       expect(() => parseSize(text, "--size"), text).toThrow(UsageError);
     }
     expect(() => parseSize("1Mo", "--exclude-larger-than")).toThrow(/^--exclude-larger-than: invalid size "1Mo"/);
+  });
+});
+
+describe("collectTags", () => {
+  const parse = (...values: string[]) => values.reduce<string[]>((tags, value) => collectTags(value, tags), []);
+
+  it("splits on commas across repeated options, leaving out empty and repeated tags", () => {
+    expect(parse("a,b")).toEqual(["a", "b"]);
+    expect(parse("a", "b,c", "a")).toEqual(["a", "b", "c"]);
+    expect(parse("", ",", "a,,b,", " c ")).toEqual(["a", "b", "c"]);
+    expect(parse("")).toEqual([]);
   });
 });

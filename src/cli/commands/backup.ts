@@ -12,7 +12,7 @@ import { selectSnapshot } from "../../store/snapshot/snapshot-filter.js";
 import { backupSources } from "../backup-sources.js";
 import { commandContext } from "../command-context.js";
 import { snakeCaseKeys } from "../output.js";
-import { collect, formatBytes, parseSize } from "../parse-options.js";
+import { collect, collectTags, formatBytes, parseSize } from "../parse-options.js";
 import { ProgressLine } from "../progress.js";
 import { backupStatus, formatBackupStatus, statusRecord } from "../progress-backup.js";
 import { withRepository } from "../repository-session.js";
@@ -48,7 +48,7 @@ export function registerBackup(program: Command): void {
     .command("backup")
     .description("back up files and directories (or standard input, or a command's output) into a new snapshot")
     .argument("[paths...]", "files and directories to back up (with --stdin-from-command: the command and its arguments)")
-    .option("--tag <tag>", "add a tag to the snapshot (repeatable)", collect, [])
+    .option("--tag <tags>", "add these comma-separated tags to the snapshot (repeatable)", collectTags, [])
     .option("--host <name>", "hostname to record (default: this machine's)")
     .option("--parent <snapshot>", "compare against this snapshot instead of the latest of the same host and paths")
     .option("--force", "re-read every file instead of trusting the parent snapshot", false)
@@ -77,7 +77,8 @@ export function registerBackup(program: Command): void {
       const exclude = createExcludeFilter({ patterns, roots, ...(flags.excludeLargerThan !== undefined ? { largerThan: parseSize(flags.excludeLargerThan, "--exclude-larger-than") } : {}) });
 
       await withRepository(globals, out, "shared", async (repo) => {
-        const hostname = flags.host ?? os.hostname();
+        // An empty --host means this machine's name, as in restic.
+        const hostname = flags.host || os.hostname();
         const all = await repo.listSnapshots();
         const parent = flags.parent
           ? selectSnapshot(all, flags.parent)
