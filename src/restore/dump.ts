@@ -1,8 +1,8 @@
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { IntegrityError, InterruptedError } from "../errors.js";
-import { paddingFor, splitDev, type TarEntryType } from "../sources/docker/tar/tar-header.js";
-import { encodeTarHeader, TAR_END, type TarWriteHeader } from "../sources/docker/tar/tar-writer.js";
+import { paddingFor, splitDev, type TarEntryType } from "../tar/tar-header.js";
+import { encodeTarHeader, TAR_END, type TarWriteHeader } from "../tar/tar-writer.js";
 import type { Id } from "../store/id.js";
 import type { Repository } from "../store/repository.js";
 import { findNode } from "../store/tree/tree-walker.js";

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it, expect } from "vitest";
 import fc from "fast-check";
-import { readTar, isUnsupported } from "../../src/sources/docker/tar/tar-reader.js";
-import { encodeTarHeader, TAR_END, type TarWriteHeader } from "../../src/sources/docker/tar/tar-writer.js";
-import { makeDev, paddingFor, splitDev, type TarHeader } from "../../src/sources/docker/tar/tar-header.js";
+import { readTar, isUnsupported } from "../../src/tar/tar-reader.js";
+import { encodeTarHeader, TAR_END, type TarWriteHeader } from "../../src/tar/tar-writer.js";
+import { makeDev, paddingFor, splitDev, type TarHeader } from "../../src/tar/tar-header.js";
 
 async function* splitInto(data: Buffer, size: number): AsyncGenerator<Buffer> {
   for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);

@@ -12,9 +12,9 @@ import { normalizeImageRef, parseDockerUri, splitImageRef } from "../../src/sour
 import type { ContainerInspect } from "../../src/sources/docker/engine-client.js";
 import { imageDir } from "../../src/sources/docker/layout.js";
 import { createOptionsFor } from "../../src/sources/docker/restore-to-docker.js";
-import { isUnsupported, readTar } from "../../src/sources/docker/tar/tar-reader.js";
-import { paddingFor, type TarHeader } from "../../src/sources/docker/tar/tar-header.js";
-import { encodeTarHeader, TAR_END, type TarWriteHeader } from "../../src/sources/docker/tar/tar-writer.js";
+import { isUnsupported, readTar } from "../../src/tar/tar-reader.js";
+import { paddingFor, type TarHeader } from "../../src/tar/tar-header.js";
+import { encodeTarHeader, TAR_END, type TarWriteHeader } from "../../src/tar/tar-writer.js";
 import { TarTreeBuilder } from "../../src/sources/docker/tar-to-tree.js";
 import { treeToTar } from "../../src/sources/docker/tree-to-tar.js";
 import { createTestRepository, type TestRepository } from "../support/repo-fixture.js";

@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import type { EngineClient } from "./engine-client.js";
-import { TAR_END } from "./tar/tar-writer.js";
+import { TAR_END } from "../../tar/tar-writer.js";
 
 /** Where helper containers mount the volume they serve. */
 export const HELPER_MOUNT = "/v";

@@ -8,7 +8,7 @@ import type { TreeNode } from "../../store/tree/tree-node.js";
 import { consumeStream, countFile, createdAt, ensureDir, jsonBytes, savedFileNode, type DockerRun } from "./docker-run.js";
 import { EngineError } from "./engine-client.js";
 import { IMAGE_CONFIG, IMAGE_INSPECT, IMAGE_MANIFEST, LAYERS_DIR, imageDir, layerFileName } from "./layout.js";
-import { isUnsupported, readTar } from "./tar/tar-reader.js";
+import { isUnsupported, readTar } from "../../tar/tar-reader.js";
 
 /** One entry of docker save's manifest.json. */
 export interface SaveManifestEntry {

@@ -10,7 +10,7 @@ import { HELPER_MOUNT, withHelperContainer } from "./helper-container.js";
 import { IMAGE_CONFIG, IMAGE_MANIFEST, LAYERS_DIR } from "./layout.js";
 import { BUILTIN_NETWORKS } from "./network-source.js";
 import { readDockerCatalog, type DockerCatalog, type StoredContainer, type StoredImage, type StoredVolume } from "./snapshot-catalog.js";
-import { readTar } from "./tar/tar-reader.js";
+import { readTar } from "../../tar/tar-reader.js";
 import { treeToTar, type TarItem } from "./tree-to-tar.js";
 
 export type DockerObjectKind = "image" | "container" | "volume";

@@ -5,8 +5,8 @@ import { saveContent } from "../../backup/file-saver.js";
 import type { Id } from "../../store/id.js";
 import { formatNanos } from "../../store/tree/time.js";
 import { decodeName, nodeNameBytes, type NodeType, type TreeNode } from "../../store/tree/tree-node.js";
-import { isUnsupported, readTar } from "./tar/tar-reader.js";
-import { makeDev, type TarHeader } from "./tar/tar-header.js";
+import { isUnsupported, readTar } from "../../tar/tar-reader.js";
+import { makeDev, type TarHeader } from "../../tar/tar-header.js";
 
 export interface TarTreeOptions {
   /** Leading path components dropped from every entry (1 for an archive of "/v", whose entries start "v/"). */

@@ -2,8 +2,8 @@ import { IntegrityError } from "../../errors.js";
 import type { Repository } from "../../store/repository.js";
 import { parseNanos } from "../../store/tree/time.js";
 import { linkTargetBytes, nodeNameBytes, type TreeNode } from "../../store/tree/tree-node.js";
-import { paddingFor, splitDev, type TarEntryType } from "./tar/tar-header.js";
-import { encodeTarHeader, TAR_END } from "./tar/tar-writer.js";
+import { paddingFor, splitDev, type TarEntryType } from "../../tar/tar-header.js";
+import { encodeTarHeader, TAR_END } from "../../tar/tar-writer.js";
 
 /**
  * One node to put in the archive, at `path`; a directory's contents follow when `recursive`.

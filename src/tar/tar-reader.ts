@@ -1,4 +1,4 @@
-import { CairnError } from "../../../errors.js";
+import { CairnError } from "../errors.js";
 import { BLOCK, XATTR_PREFIX, headerChecksum, paddingFor, parsePaxTime, type TarEntryType, type TarHeader } from "./tar-header.js";
 
 export interface TarEntry {
