@@ -1,4 +1,5 @@
 import picomatch from "picomatch";
+import { UsageError } from "../errors.js";
 import type { Id } from "../store/id.js";
 import type { Repository } from "../store/repository.js";
 import type { TreeNode } from "../store/tree/tree-node.js";
@@ -37,7 +38,7 @@ export class PathFinder {
   ) {
     const glob = { dot: true, nocase: options.ignoreCase ?? false };
     this.matchers = patterns.map((pattern) => {
-      const isMatch = picomatch(pattern, glob);
+      const isMatch = compile(pattern, glob);
       return pattern.includes("/") ? (path: string) => isMatch(path) : (_path: string, name: string) => isMatch(name);
     });
   }
@@ -74,6 +75,16 @@ export class PathFinder {
     const result = count === 0 ? NOTHING : { count, items };
     this.found.set(key, result);
     return result;
+  }
+}
+
+/** picomatch throws a TypeError on an empty or overlong pattern: that is the caller's input, not a bug. */
+function compile(pattern: string, options: picomatch.PicomatchOptions): (path: string) => boolean {
+  if (pattern === "") throw new UsageError("empty pattern: give a glob such as '*.jpg' or '/home/*/notes.txt'");
+  try {
+    return picomatch(pattern, options);
+  } catch (err) {
+    throw new UsageError(`invalid pattern ${JSON.stringify(pattern.slice(0, 100))}: ${(err as Error).message}`);
   }
 }
 

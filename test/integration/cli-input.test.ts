@@ -123,3 +123,10 @@ describe("empty and comma-separated values", () => {
     expect((await snapshots("--tag", "b,c")).map((s) => s.id)).toEqual([id]);
   });
 });
+
+describe("find", () => {
+  it("an empty pattern is a usage error", async () => {
+    expectUsageError(await cairn("find", ""), /^cairn: empty pattern/);
+    expectUsageError(await cairn("find", "*.txt", ""), /^cairn: empty pattern/);
+  });
+});

@@ -2,6 +2,7 @@
 import * as fs from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { UsageError } from "../../src/errors.js";
 import { PathFinder } from "../../src/find/path-finder.js";
 import type { StoredSnapshot } from "../../src/store/snapshot/snapshot.js";
 import { backup, createTestRepository, writeTree, type TestRepository } from "../support/repo-fixture.js";
@@ -52,5 +53,10 @@ describe("PathFinder", () => {
   it("finds nothing where nothing matches", async () => {
     expect(await find(first, ["bird.jpg"])).toEqual([]);
     expect(await find(second, ["bird.jpg"])).toEqual(["/photos/new/bird.jpg"]);
+  });
+
+  it("refuses an empty or overlong pattern as a usage error", () => {
+    expect(() => new PathFinder(t.repo, ["*.jpg", ""])).toThrow(UsageError);
+    expect(() => new PathFinder(t.repo, ["a".repeat(70_000)])).toThrow(UsageError);
   });
 });
