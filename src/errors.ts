@@ -59,9 +59,21 @@ export class AlreadyExistsError extends CairnError {}
 /** An object that must exist does not. */
 export class NotFoundError extends CairnError {}
 
+/** What the common errno codes mean, without Node's "ENOENT: …, open '…'" around it. */
+const PLAIN_REASONS: Record<string, string> = {
+  ENOSPC: "no space left on device",
+  EACCES: "permission denied",
+  EPERM: "operation not permitted",
+  ENOENT: "no such file or directory",
+  ENOTDIR: "a part of the path is not a directory",
+  EISDIR: "is a directory",
+  EROFS: "read-only file system",
+  EDQUOT: "disk quota exceeded",
+};
+
 /** An operating-system error as one line that names the operation and the path: `write /x: no space left on device`. */
 export function ioError(op: string, file: string, err: unknown): CairnError {
   const code = (err as NodeJS.ErrnoException).code;
-  const reason = code === "ENOSPC" ? "no space left on device" : code === "EACCES" ? "permission denied" : (err as Error).message;
+  const reason = (code && PLAIN_REASONS[code]) ?? (err as Error).message;
   return new CairnError(`${op} ${file}: ${reason}`);
 }

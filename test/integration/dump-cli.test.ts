@@ -47,7 +47,7 @@ describe("cairn dump", () => {
     const target = join(t.work, "missing", "out.bin");
     const result = await runCairn(["-r", t.repoPath, "dump", "latest", big, "--target", target]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(new RegExp(`^cairn: cannot write ${target}: [^\\n]*no such file or directory[^\\n]*\\n$`));
+    expect(result.stderr).toMatch(new RegExp(`^cairn: cannot write ${target}: no such file or directory\\n$`));
   });
 
   it("130: SIGINT stops a dump whose stdout is a file, with the lock released", async () => {
