@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { UsageError } from "../errors.js";
+import { setLockCommand } from "../store/lock/repository-lock.js";
 import { PROGRAM_VERSION } from "../version.js";
 import { registerBackup } from "./commands/backup.js";
 import { registerCheck } from "./commands/check.js";
@@ -48,7 +49,16 @@ export function buildProgram(): Command {
   registerForget(program);
   registerPrune(program);
   for (const command of program.commands) if (command.commands.length > 0) requireSubcommand(command);
+  // Locks name the command that holds them, wherever the global options were put on the line.
+  program.hook("preAction", (_program, action) => setLockCommand(commandPath(action)));
   return program;
+}
+
+/** "repair index" for `cairn -r R repair index`: the names from below the root down to `command`. */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let at: Command | null = command; at?.parent; at = at.parent) names.unshift(at.name());
+  return names.join(" ");
 }
 
 /**

@@ -1,10 +1,12 @@
 // Bad input through the real CLI: every mistake is one line `cairn: …` with exit code 2 and
 // leaves the repository as it was; what is accepted is stored as the user meant it.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import * as fs from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCairn, tempDir, type CliResult } from "../support/cli.js";
+import { CAIRN_BIN, runCairn, tempDir, type CliResult } from "../support/cli.js";
 
 let work: { path: string; cleanup: () => Promise<void> };
 let src: string;
@@ -22,7 +24,11 @@ function expectOk(result: CliResult): CliResult {
 
 /** A usage error as users should see it: one line, `cairn: …`, exit code 2. */
 function expectUsageError(result: CliResult, message: RegExp): void {
-  expect(result.code, result.stderr).toBe(2);
+  expectOneLineError(result, 2, message);
+}
+
+function expectOneLineError(result: CliResult, code: number, message: RegExp): void {
+  expect(result.code, result.stderr).toBe(code);
   const lines = result.stderr.split("\n").filter((l) => l.length > 0);
   expect(lines, result.stderr).toHaveLength(1);
   expect(lines[0]).toMatch(/^cairn: /);
@@ -40,6 +46,16 @@ beforeAll(async () => {
   expectOk(await cairn("init"));
   expectOk(await cairn("backup", src));
 });
+/** The documents under locks/ of the repository. */
+async function locks(): Promise<{ command: string }[]> {
+  const names = await fs.readdir(join(repo, "locks"));
+  return Promise.all(names.map(async (name) => JSON.parse(await fs.readFile(join(repo, "locks", name), "utf8")) as { command: string }));
+}
+
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 50));
+}
+
 async function snapshotCount(): Promise<number> {
   return (await fs.readdir(join(repo, "snapshots"))).length;
 }
@@ -128,5 +144,19 @@ describe("find", () => {
   it("an empty pattern is a usage error", async () => {
     expectUsageError(await cairn("find", ""), /^cairn: empty pattern/);
     expectUsageError(await cairn("find", "*.txt", ""), /^cairn: empty pattern/);
+  });
+});
+
+describe("locks", () => {
+  it("record the subcommand, wherever the global options are", async () => {
+    // backup --stdin holds its lock until its input ends.
+    const backup = spawn(process.execPath, [CAIRN_BIN, "--quiet", "backup", "-r", repo, "--stdin", "--json"], { env: { ...process.env, ...env }, stdio: ["pipe", "ignore", "pipe"] });
+    const closed = once(backup, "close");
+    await until(async () => (await locks()).length > 0);
+    expect(await locks()).toEqual([expect.objectContaining({ command: "backup" })]);
+    expectOneLineError(await cairn("prune"), 11, /^cairn: repository is locked: shared lock by PID \d+ on .*"cairn backup"/);
+    backup.stdin.end("streamed\n");
+    expect((await closed)[0]).toBe(0);
+    expect(await locks()).toEqual([]);
   });
 });

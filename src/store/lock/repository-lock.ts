@@ -8,6 +8,18 @@ import { hashBytes } from "../id.js";
 export const STALE_AFTER_MS = 30 * 60 * 1000;
 const REFRESH_EVERY_MS = 5 * 60 * 1000;
 
+/** What this process is doing, as its locks record it; the CLI sets its subcommand ("backup", "repair index"). */
+let lockCommand = "";
+
+/**
+ * Sets the command recorded in the locks this process takes from now on. Only the command's
+ * name: its arguments can hold credentials (postgres://user:password@…), and a lock is readable
+ * by whoever can list the repository's locks.
+ */
+export function setLockCommand(command: string): void {
+  lockCommand = command;
+}
+
 export interface LockInfo {
   time: string;
   exclusive: boolean;
@@ -45,7 +57,8 @@ export function isStale(lock: LockInfo, now = Date.now()): boolean {
 
 export function describeLock(lock: LockInfo): string {
   const kind = lock.exclusive ? "exclusive" : "shared";
-  return `${kind} lock by PID ${lock.pid} on ${lock.hostname} (${lock.username}, "cairn ${lock.command}", since ${lock.time})`;
+  const command = lock.command ? `, "cairn ${lock.command}"` : "";
+  return `${kind} lock by PID ${lock.pid} on ${lock.hostname} (${lock.username}${command}, since ${lock.time})`;
 }
 
 function parseLock(bytes: Buffer): LockInfo | undefined {
@@ -130,7 +143,7 @@ export class RepositoryLock {
       hostname: os.hostname(),
       username: os.userInfo().username,
       pid: process.pid,
-      command: process.argv.slice(2, 4).join(" "),
+      command: lockCommand,
       nonce: randomBytes(8).toString("hex"),
     };
     const bytes = Buffer.from(JSON.stringify(info));
