@@ -3,6 +3,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import * as fs from "node:fs/promises";
+import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -157,6 +158,38 @@ describe("locks", () => {
     expectOneLineError(await cairn("prune"), 11, /^cairn: repository is locked: shared lock by PID \d+ on .*"cairn backup"/);
     backup.stdin.end("streamed\n");
     expect((await closed)[0]).toBe(0);
+    expect(await locks()).toEqual([]);
+  });
+});
+
+describe("stdout that fails", () => {
+  it("closed early (ls | head): the command stops, exits 0 and releases its lock", async () => {
+    const many = join(work.path, "many");
+    await fs.mkdir(many);
+    // Far more than a pipe holds (64 KiB), so ls is still writing when the reader goes away.
+    await Promise.all(Array.from({ length: 3000 }, (_, i) => fs.writeFile(join(many, `a-file-with-a-fairly-long-name-${i}.txt`), "")));
+    expectOk(await cairn("backup", many, "--tag", "many"));
+    const ls = spawn(process.execPath, [CAIRN_BIN, "-r", repo, "ls", "latest", "--tag", "many"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    ls.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    ls.stdout.once("data", () => ls.stdout.destroy());
+    const [code] = (await once(ls, "close")) as [number | null];
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(await locks()).toEqual([]);
+  });
+
+  it.skipIf(!existsSync("/dev/full"))("full (> /dev/full): one line, exit 1, lock released", async () => {
+    const full = await fs.open("/dev/full", "w");
+    try {
+      const child = spawn(process.execPath, [CAIRN_BIN, "-r", repo, "ls", "latest"], { env: { ...process.env, ...env }, stdio: ["ignore", full.fd, "pipe"] });
+      let stderr = "";
+      child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+      const [code] = (await once(child, "close")) as [number | null];
+      expectOneLineError({ code: code ?? -1, stdout: "", stderr }, 1, /^cairn: write standard output: no space left on device$/);
+    } finally {
+      await full.close();
+    }
     expect(await locks()).toEqual([]);
   });
 });

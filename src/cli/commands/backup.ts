@@ -97,7 +97,17 @@ export function registerBackup(program: Command): void {
         const scan = showStatus ? scanTotals(roots, scanOptions, totals) : undefined;
         const status = () => backupStatus(started, counters, scan ? totals : undefined, currentFile);
         const progress = showStatus && !globals.json ? new ProgressLine(process.stderr, () => formatBackupStatus(status())) : undefined;
-        const jsonTimer = showStatus && globals.json ? setInterval(() => out.record(statusRecord(status())), JSON_STATUS_MS) : undefined;
+        // A record that cannot be written while files are read (stdout closed: `… --json | head`)
+        // must not abort the backup: it is raised once the snapshot is saved.
+        let recordFailure: { error: unknown } | undefined;
+        const record = (data: object) => {
+          try {
+            if (!recordFailure) out.record(data);
+          } catch (error) {
+            recordFailure = { error };
+          }
+        };
+        const jsonTimer = showStatus && globals.json ? setInterval(() => record(statusRecord(status())), JSON_STATUS_MS) : undefined;
 
         const options: BackupOptions = {
           sources,
@@ -112,7 +122,7 @@ export function registerBackup(program: Command): void {
           onWarning: (w) => {
             progress?.clear();
             out.warn(`${w.path}: ${w.message}`);
-            out.record({ message_type: "error", item: w.path, error: w.message });
+            record({ message_type: "error", item: w.path, error: w.message });
           },
           signal: controller.signal,
         };
@@ -129,6 +139,7 @@ export function registerBackup(program: Command): void {
           controller.abort();
           await scan;
         }
+        if (recordFailure) throw recordFailure.error;
         report(out, result, flags.dryRun);
       });
     });
