@@ -18,7 +18,7 @@ export interface SalvageResult {
   blobs: SalvagedBlob[];
   /** Byte ranges no verified blob accounts for (damaged blobs, and whatever is left of the trailer). */
   lost: { offset: number; length: number }[];
-  /** Every blob id the hints and the surviving trailer name: what should have been there. */
+  /** What should have been there: the blobs the hints name, or without hints the surviving trailer's. */
   expected: Set<Id>;
 }
 
@@ -96,7 +96,8 @@ export function salvagePack(bytes: Buffer, hints: readonly PackEntry[], packType
     pos = next;
   }
   const type = packType ?? found.find((b) => b.type)?.type ?? (found.length > 0 && found.every((b) => parsesAsTree(b.id, b.plain)) ? "tree" : "data");
-  const expected = new Set([...hints, ...trailer.entries].map((e) => e.id));
+  // The index's entries when it knew the pack: a damaged trailer may name blobs that never were.
+  const expected = new Set((hints.length > 0 ? hints : trailer.entries).map((e) => e.id));
   return { blobs: found.map((b) => ({ id: b.id, type, plain: b.plain, offset: b.offset })), lost, expected };
 }
 

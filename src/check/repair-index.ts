@@ -123,8 +123,29 @@ class IndexRepairer {
       const verified = await verifier.verify(this.repo.backend, id, size, entries);
       if (verified.damaged.length > 0) throw new IntegrityError(`${verified.damaged.length} blob(s) fail verification`);
       if (!verified.hashMatches) throw new IntegrityError("content does not match its name");
+    } else if (!this.agreesWithIndex(id, size, entries) && hashBytes(await this.repo.backend.get(packKey(id))) !== id) {
+      // A trailer that parses may still be damaged (a flipped byte in a blob id or a length):
+      // taken as it is, it would replace the old index's true entries and lose those blobs.
+      throw new IntegrityError("its trailer differs from the index and its content does not match its name");
     }
     return { id, type, size, entries };
+  }
+
+  /** Whether the old index (the index database's view of it) lists exactly these entries for the pack. */
+  private agreesWithIndex(id: Id, size: number, entries: readonly PackEntry[]): boolean {
+    const summary = this.repo.index.packSummary(id);
+    if (!summary || summary.size !== size || summary.blobCount !== entries.length || summary.type !== entries[0]?.type) return false;
+    return entries.every((entry) => {
+      const location = this.repo.index.locationIn(entry.id, id);
+      return (
+        location !== undefined &&
+        location.type === entry.type &&
+        location.offset === entry.offset &&
+        location.storedLength === entry.storedLength &&
+        location.plainLength === entry.plainLength &&
+        location.compression === entry.compression
+      );
+    });
   }
 
   private async addToIndex(pack: IndexedPack): Promise<void> {

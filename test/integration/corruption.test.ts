@@ -241,6 +241,32 @@ describe("a truncated pack", () => {
   });
 });
 
+describe("a flipped byte in a pack's trailer", () => {
+  // Offsets from the end of the pack into its last trailer entry (type, compression, stored
+  // length, plaintext length, id), before the 4-byte trailer length and the magic.
+  const FOOTER = 4 + 8;
+  it.each([
+    ["a blob id", FOOTER + 1],
+    ["a compression byte", FOOTER + 32 + 4 + 4 + 1],
+    ["a stored length", FOOTER + 32 + 4 + 4],
+  ])("in %s: check reports it, and repair index without --read-data loses nothing", async (_, fromEnd) => {
+    const repo = await copyRepository();
+    const pack = view.locations.get(fileOf("big1.bin").content[0]!)!.packId;
+    const file = packPath(repo, pack);
+    await flipByte(file, (await fs.stat(file)).size - fromEnd);
+
+    const check = await cairn(repo, "--json", "check");
+    expect(check.code).toBe(1);
+    expect(kinds(findingsOf(check.stdout))).toContain("error:pack-trailer");
+
+    const repair = await cairn(repo, "repair", "index");
+    expect(repair.code, repair.stderr).toBe(0);
+    expect(repair.stdout).toContain(`${blobsInPack(pack).size} blobs recovered, 0 lost`);
+    await expectCleanCheck(repo, "--read-data");
+    expect((await restoreLatest(repo)).code).toBe(0);
+  });
+});
+
 describe("a deleted pack", () => {
   it("is reported as missing with every file that used it, in every snapshot", async () => {
     const repo = await copyRepository();

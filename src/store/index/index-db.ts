@@ -140,6 +140,14 @@ export class IndexDb {
     return value === undefined ? undefined : decodeLocation(value);
   }
 
+  /** Where the index places a blob's copy in `packId`: its location, or one of its duplicates. */
+  locationIn(id: Id, packId: Id): BlobLocation | undefined {
+    const location = this.lookup(id);
+    if (location?.packId === packId) return location;
+    const duplicate = this.db.getSync(DUPLICATE_PREFIX + id + packId);
+    return duplicate === undefined ? undefined : decodeLocation(duplicate);
+  }
+
   /** Which of `ids` are indexed: one batched read through LevelDB's thread, not one call each. */
   async hasMany(ids: readonly Id[]): Promise<boolean[]> {
     // The same key bytes as buffers: handing LevelDB a buffer costs less than a string.
