@@ -58,9 +58,12 @@ export class IndexChecker {
         continue;
       }
       this.indexFiles.push(file);
-      const fresh = packs.filter((pack) => this.record(pack, file));
+      const listed = packs.map((pack) => ({ pack, seen: this.record(pack, file) }));
+      const fresh = listed.filter((l) => l.seen === "new").map((l) => l.pack);
       for (const pack of fresh) this.checkAgainstDatabase(pack);
       await forEachLimit(fresh, TRAILER_READS_IN_FLIGHT, (pack) => this.checkOnDisk(pack));
+      const again = listed.filter((l) => l.seen === "again").map((l) => l.pack);
+      await forEachLimit(again, TRAILER_READS_IN_FLIGHT, (pack) => this.checkListedAgain(pack, file));
     }
     await this.checkDatabase();
     for (const [id, size] of this.listing.packs) {
@@ -70,16 +73,17 @@ export class IndexChecker {
     for (const key of this.listing.strays) this.log.warning("stray-object", `${key} is not a pack`, { key });
   }
 
-  /** Notes a pack; false when another index file already listed it (the same pack twice is harmless). */
-  private record(pack: IndexedPack, file: Id): boolean {
+  /**
+   * Notes a pack and checks its layout. "again" when another index file listed it already (the
+   * same pack twice is harmless, if both say the same), "conflict" when they disagree on its size.
+   */
+  private record(pack: IndexedPack, file: Id): "new" | "again" | "conflict" {
     const known = this.packs.get(pack.id);
-    if (known) {
-      if (known.type !== pack.type || known.size !== pack.size || known.blobCount !== pack.entries.length) {
-        this.log.error("index-conflict", `pack ${shortId(pack.id)} is described differently by index files ${shortId(known.indexFile)} and ${shortId(file)}`, { pack: pack.id, indexFile: file });
-      }
-      return false;
+    if (known && (known.type !== pack.type || known.size !== pack.size || known.blobCount !== pack.entries.length)) {
+      this.log.error("index-conflict", `pack ${shortId(pack.id)} is described differently by index files ${shortId(known.indexFile)} and ${shortId(file)}`, { pack: pack.id, indexFile: file });
+      return "conflict";
     }
-    this.packs.set(pack.id, { type: pack.type, size: pack.size, blobCount: pack.entries.length, indexFile: file });
+    if (!known) this.packs.set(pack.id, { type: pack.type, size: pack.size, blobCount: pack.entries.length, indexFile: file });
     let offset = 0;
     for (const entry of pack.entries) {
       if (entry.offset !== offset) break;
@@ -88,7 +92,27 @@ export class IndexChecker {
     if (offset + pack.entries.length * TRAILER_ENTRY_BYTES + PACK_FOOTER_BYTES !== pack.size) {
       this.log.error("index-layout", `index file ${shortId(file)} describes pack ${shortId(pack.id)} with blobs that do not fill it back to back`, { pack: pack.id, indexFile: file });
     }
-    return true;
+    return known ? "again" : "new";
+  }
+
+  /**
+   * A pack another index file listed first: its entries here must match the trailer too, or
+   * they lie in wait for the day the first file is rewritten (the pack's own damage, missing or
+   * cut short, is reported with the first listing).
+   */
+  private async checkListedAgain(pack: IndexedPack, file: Id): Promise<void> {
+    if (this.listing.packs.get(pack.id) !== pack.size) return;
+    let trailer: PackEntry[];
+    try {
+      trailer = await readPackEntries(this.backend, pack.id, pack.size);
+    } catch (err) {
+      if (!(err instanceof IntegrityError) && !(err instanceof NotFoundError)) throw err;
+      return;
+    }
+    const firstDifference = trailer.findIndex((entry, i) => !entriesEqual(entry, pack.entries[i]!));
+    if (firstDifference !== -1) {
+      this.log.error("index-conflict", `index file ${shortId(file)} describes pack ${shortId(pack.id)} differently from its trailer (blob ${firstDifference} differs)`, { pack: pack.id, indexFile: file });
+    }
   }
 
   private checkAgainstDatabase(pack: IndexedPack): void {

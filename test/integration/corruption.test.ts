@@ -5,8 +5,11 @@ import * as fs from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalBackend } from "../../src/store/backend/local-backend.js";
-import type { Id } from "../../src/store/id.js";
+import { compressDocument } from "../../src/store/document-codec.js";
+import { hashBytes, type Id } from "../../src/store/id.js";
+import { serializeIndexFile, type IndexedPack } from "../../src/store/index/index-file.js";
 import { readIndexFile } from "../../src/store/index/index-sync.js";
+import { writeIndexFile } from "../../src/store/index/index-writer.js";
 import { runCairn, tempDir } from "../support/cli.js";
 import {
   damagedPaths,
@@ -262,6 +265,33 @@ describe("a flipped byte in a pack's trailer", () => {
     const repair = await cairn(repo, "repair", "index");
     expect(repair.code, repair.stderr).toBe(0);
     expect(repair.stdout).toContain(`${blobsInPack(pack).size} blobs recovered, 0 lost`);
+    await expectCleanCheck(repo, "--read-data");
+    expect((await restoreLatest(repo)).code).toBe(0);
+  });
+});
+
+describe("a second index file listing a pack with a wrong entry", () => {
+  it.each(["before", "after"])("is reported when it is read %s the right one, and repair index leaves a clean repository", async (order) => {
+    const repo = await copyRepository();
+    const backend = new LocalBackend(repo);
+    const pack = view.locations.get(fileOf("big1.bin").content[0]!)!.packId;
+    let right: { file: Id; listed: IndexedPack } | undefined;
+    for (const file of (await fs.readdir(join(repo, "index"))).sort()) {
+      const listed = (await readIndexFile(backend, file)).packs.find((p) => p.id === pack);
+      if (listed && !right) right = { file, listed };
+    }
+    // Same size and blob count, laid out back to back: only the trailer can tell. Index files
+    // are read in name order, and the name is the hash: pick the change that sorts as wanted.
+    const wrong = (delta: number): IndexedPack => ({ ...right!.listed, entries: right!.listed.entries.map((e, i) => (i === 1 ? { ...e, plainLength: e.plainLength + delta } : e)) });
+    const nameOf = (p: IndexedPack) => hashBytes(compressDocument(serializeIndexFile({ packs: [p] })));
+    let delta = 1;
+    while ((nameOf(wrong(delta)) < right!.file) !== (order === "before")) delta++;
+    expect(await writeIndexFile(backend, undefined, [wrong(delta)])).toBe(nameOf(wrong(delta)));
+
+    const check = await cairn(repo, "--json", "check");
+    expect(check.code).toBe(1);
+    expect(findingsOf(check.stdout).some((f) => f.level === "error" && f.pack === pack)).toBe(true);
+    expect((await cairn(repo, "repair", "index")).code).toBe(0);
     await expectCleanCheck(repo, "--read-data");
     expect((await restoreLatest(repo)).code).toBe(0);
   });
