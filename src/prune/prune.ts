@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import { IntegrityError } from "../errors.js";
 import type { Backend } from "../store/backend/backend.js";
-import type { Id } from "../store/id.js";
+import { shortId, type Id } from "../store/id.js";
 import { listIndexFiles, readIndexFile, syncIndexDb } from "../store/index/index-sync.js";
 import { packKey } from "../store/pack/pack-format.js";
 import { listPacks } from "../store/pack/pack-list.js";
@@ -71,6 +71,7 @@ export interface PruneResult {
  * densely used, see preferDenserCopies). The caller must hold the exclusive repository lock.
  */
 export async function prune(repo: Repository, options: PruneOptions): Promise<PruneResult> {
+  await checkIndexFiles(repo);
   const phase = options.onPhase ?? (() => undefined);
   const scratchDir = path.dirname(repo.index.location);
   if (!options.dryRun) await BlobIdSet.removeStale(scratchDir);
@@ -148,6 +149,24 @@ export async function prune(repo: Repository, options: PruneOptions): Promise<Pr
     return result;
   } finally {
     await used.destroy();
+  }
+}
+
+/**
+ * Refuses to start while an index file is damaged: the packs it lists would look unindexed,
+ * and unindexed packs are deleted; and the index is rewritten from these files at the end.
+ */
+async function checkIndexFiles(repo: Repository): Promise<void> {
+  const damaged = (id: Id, message: string) => new IntegrityError(`index file ${shortId(id)} is damaged (${message}); nothing was deleted: run cairn repair index first`);
+  const skipped = repo.indexStatus.damagedIndexFiles[0];
+  if (skipped) throw damaged(skipped.id, skipped.message);
+  for (const id of await listIndexFiles(repo.backend)) {
+    try {
+      await readIndexFile(repo.backend, id);
+    } catch (err) {
+      if (!(err instanceof IntegrityError)) throw err;
+      throw damaged(id, err.message);
+    }
   }
 }
 

@@ -113,6 +113,30 @@ describe("cairn prune", () => {
     expect(check.stderr).not.toMatch(/in no index/);
   });
 
+  it("refuses while an index file is damaged (its packs would look unindexed), deleting nothing; after repair index it runs", async () => {
+    const files = await twoGenerations();
+    const snapshots = JSON.parse(await cairn(["--json", "snapshots"])) as { id: string }[];
+    await cairn(["forget", snapshots[0]!.id]);
+    const indexFiles = await fs.readdir(join(repo, "index"));
+    const damaged = join(repo, "index", indexFiles[0]!);
+    const bytes = await fs.readFile(damaged);
+    bytes[bytes.length >> 1]! ^= 0xff;
+    await fs.writeFile(damaged, bytes);
+    const before = await listing(repo);
+
+    const refused = await runCairn(["-r", repo, "prune", "--max-unused", "0"]);
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(refused.stderr).toMatch(new RegExp(`^cairn: index file ${indexFiles[0]!.slice(0, 8)} is damaged \\(.*\\); nothing was deleted: run cairn repair index first$`, "m"));
+    expect(await listing(repo)).toEqual(before);
+
+    await cairn(["repair", "index"]);
+    await cairn(["prune", "--max-unused", "0"]);
+    expect((await runCairn(["-r", repo, "check", "--read-data"])).code).toBe(0);
+    const target = join(work.path, "restored");
+    await cairn(["restore", "latest", "--target", target]);
+    expect(await manifest(join(target, src))).toEqual(files);
+  });
+
   it("130: SIGINT stops a prune between packs repacked, deleting nothing; the next prune completes", async () => {
     // 30 packs of 1 MB, two thirds of each to be dropped: long enough a repack to interrupt.
     for (let i = 0; i < 150; i++) await fs.writeFile(join(src, `f${i}`), randomBytes(200_000));
