@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { UsageError } from "../errors.js";
-import { setLockCommand } from "../store/lock/repository-lock.js";
+import { setProcessCommand } from "../store/process-command.js";
 import { PROGRAM_VERSION } from "../version.js";
 import { registerBackup } from "./commands/backup.js";
 import { registerCheck } from "./commands/check.js";
@@ -50,7 +50,7 @@ export function buildProgram(): Command {
   registerPrune(program);
   for (const command of program.commands) if (command.commands.length > 0) requireSubcommand(command);
   // Locks name the command that holds them, wherever the global options were put on the line.
-  program.hook("preAction", (_program, action) => setLockCommand(commandPath(action)));
+  program.hook("preAction", (_program, action) => setProcessCommand(commandPath(action)));
   return program;
 }
 

@@ -5,6 +5,7 @@ import { Level } from "level";
 import { CairnError, LockError } from "../../errors.js";
 import { blobTypeCode, blobTypeFromCode, type BlobType } from "../blob-type.js";
 import { ID_BYTES, type Id } from "../id.js";
+import { processCommand } from "../process-command.js";
 import type { BlobLocation } from "./blob-location.js";
 import type { IndexedPack } from "./index-file.js";
 
@@ -124,7 +125,7 @@ export class IndexDb {
         await fs.chmod(location, 0o700);
         await fs.writeFile(
           path.join(location, HOLDER_FILE),
-          JSON.stringify({ pid: process.pid, hostname: os.hostname(), command: process.argv.slice(2).join(" "), since: new Date().toISOString() }),
+          JSON.stringify({ pid: process.pid, hostname: os.hostname(), command: processCommand(), since: new Date().toISOString() }),
           { mode: 0o600 },
         );
       } catch (err) {
@@ -293,7 +294,7 @@ async function describeHolder(location: string): Promise<string | undefined> {
       command?: string;
       since?: string;
     };
-    return `process ${holder.pid} on ${holder.hostname} (cairn ${holder.command}, since ${holder.since})`;
+    return `process ${holder.pid} on ${holder.hostname} (cairn${holder.command ? ` ${holder.command}` : ""}, since ${holder.since})`;
   } catch {
     return undefined;
   }

@@ -3,22 +3,11 @@ import * as os from "node:os";
 import { LockError } from "../../errors.js";
 import type { Backend } from "../backend/backend.js";
 import { hashBytes } from "../id.js";
+import { processCommand } from "../process-command.js";
 
 /** A lock not refreshed for this long belongs to a process that is gone. */
 export const STALE_AFTER_MS = 30 * 60 * 1000;
 const REFRESH_EVERY_MS = 5 * 60 * 1000;
-
-/** What this process is doing, as its locks record it; the CLI sets its subcommand ("backup", "repair index"). */
-let lockCommand = "";
-
-/**
- * Sets the command recorded in the locks this process takes from now on. Only the command's
- * name: its arguments can hold credentials (postgres://user:password@…), and a lock is readable
- * by whoever can list the repository's locks.
- */
-export function setLockCommand(command: string): void {
-  lockCommand = command;
-}
 
 export interface LockInfo {
   time: string;
@@ -143,7 +132,7 @@ export class RepositoryLock {
       hostname: os.hostname(),
       username: os.userInfo().username,
       pid: process.pid,
-      command: lockCommand,
+      command: processCommand(),
       nonce: randomBytes(8).toString("hex"),
     };
     const bytes = Buffer.from(JSON.stringify(info));
