@@ -195,3 +195,17 @@ describe("file modes", () => {
     expect(wrong).toEqual([]);
   });
 });
+
+describe("a damaged layout", () => {
+  it("a file where the locks directory goes: one line naming the path, for every locking command", async () => {
+    const broken = join(work.path, "broken-locks");
+    expect((await runCairn(["-r", broken, "init"])).code).toBe(0);
+    await fs.rm(join(broken, "locks"), { recursive: true, force: true });
+    await fs.writeFile(join(broken, "locks"), "x");
+    for (const args of [["check"], ["backup", src], ["prune"]]) {
+      const result = await runCairn(["-r", broken, ...args]);
+      expect(result.code, args.join(" ")).not.toBe(0);
+      expect(result.stderr).toMatch(new RegExp(`^cairn: write ${broken}/locks/[0-9a-f]{64}: a part of the path is not a directory\\n$`));
+    }
+  });
+});

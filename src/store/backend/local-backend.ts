@@ -82,7 +82,9 @@ export class LocalBackend implements Backend {
       if (err instanceof CairnError) throw err;
       throw ioError("write", file, err);
     } finally {
-      await fs.rm(temp, { force: true });
+      // Never in place of the error above (say, ENOTDIR when the directory is a file); a
+      // temporary file left behind is harmless, and prune removes it.
+      await fs.rm(temp, { force: true }).catch(() => undefined);
     }
   }
 
