@@ -37,7 +37,9 @@ export class PathSource implements BackupSource {
     const ancestorNodes: TreeNode[] = [];
     for (let depth = 0; depth < ancestors.length; depth++) {
       const dir = "/" + ancestors.slice(0, depth + 1).join("/");
-      ancestorNodes.push(nodeFromStat(Buffer.from(ancestors[depth]!), await fs.lstat(dir, { bigint: true }), "dir"));
+      // Followed: a symlink on the way is stored as the directory it leads to, not with the
+      // link's own mode (0777), which restore would give a real directory.
+      ancestorNodes.push(nodeFromStat(Buffer.from(ancestors[depth]!), await fs.stat(dir, { bigint: true }), "dir"));
     }
     tree.ensureDir(ancestors, (depth) => ancestorNodes[depth]!);
     const st = await fs.lstat(this.path, { bigint: true });
