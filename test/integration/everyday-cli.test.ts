@@ -246,6 +246,8 @@ describe("tag", () => {
     const records = jsonLines(set.stdout);
     expect(records[0]).toMatchObject({ message_type: "changed", old_snapshot_id: newest.id, tags: ["x", "y"] });
     expect((await listed("--tag", "x,y")).map((s) => s.original)).toEqual([s3.id]);
+    // Spaces around the commas mean nothing, in filters as in tag and backup.
+    expect((await listed("--tag", " x , y ")).map((s) => s.original)).toEqual([s3.id]);
   });
 
   it("refuses to do nothing or to mix --set with --add", async () => {

@@ -5,7 +5,7 @@ import { selectSnapshots } from "../../store/snapshot/snapshot-filter.js";
 import { listSnapshots, unreadableSnapshotWarning } from "../../store/snapshot/snapshot-store.js";
 import { retagSnapshot, type TagChange } from "../../store/snapshot/snapshot-tags.js";
 import { commandContext } from "../command-context.js";
-import { collect } from "../parse-options.js";
+import { collectTags } from "../parse-options.js";
 import { withBackend } from "../repository-session.js";
 import { addSnapshotFilterOptions, snapshotFilter } from "../snapshot-options.js";
 
@@ -19,21 +19,18 @@ interface TagFlags {
   set?: string[];
 }
 
-/** Tags given as repeated options or comma-separated lists, like `backup --tag`. */
-const splitTags = (values: readonly string[]) => values.flatMap((v) => v.split(",")).map((t) => t.trim()).filter(Boolean);
-
 export function registerTag(program: Command): void {
   addSnapshotFilterOptions(program.command("tag").description("add, remove or replace the tags of snapshots (default: all that pass the filters)"))
     .argument("[snapshots...]", "snapshot ids, unique prefixes or latest")
-    .option("--add <tags>", "add these tags (comma-separated, repeatable)", collect, [])
-    .option("--remove <tags>", "remove these tags (comma-separated, repeatable)", collect, [])
-    .option("--set <tags>", 'replace all tags with these (comma-separated, repeatable; --set "" removes all)', collect)
+    .option("--add <tags>", "add these tags (comma-separated, repeatable)", collectTags, [])
+    .option("--remove <tags>", "remove these tags (comma-separated, repeatable)", collectTags, [])
+    .option("--set <tags>", 'replace all tags with these (comma-separated, repeatable; --set "" removes all)', collectTags)
     .action(async (selectors: string[], flags: TagFlags, command: Command) => {
       const { globals, out } = commandContext(command);
       if (flags.set === undefined && flags.add.length === 0 && flags.remove.length === 0) throw new UsageError("nothing to do: give --add, --remove or --set");
       if (flags.set !== undefined && (flags.add.length > 0 || flags.remove.length > 0)) throw new UsageError("--set replaces all tags and cannot be combined with --add or --remove");
-      const change: TagChange = { add: splitTags(flags.add), remove: splitTags(flags.remove) };
-      if (flags.set !== undefined) change.set = splitTags(flags.set);
+      const change: TagChange = { add: flags.add, remove: flags.remove };
+      if (flags.set !== undefined) change.set = flags.set;
       await withBackend(globals, out, "exclusive", async (backend) => {
         const snapshots = selectSnapshots(await listSnapshots(backend, (id, err) => out.warn(unreadableSnapshotWarning(id, err))), selectors, snapshotFilter(flags));
         let changed = 0;

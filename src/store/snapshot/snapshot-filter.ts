@@ -15,7 +15,7 @@ export interface SnapshotFilter {
 
 export function matchesFilter(s: StoredSnapshot, filter: SnapshotFilter): boolean {
   if (filter.hosts?.length && !filter.hosts.includes(s.hostname)) return false;
-  if (filter.tags?.length && !filter.tags.some((set) => set.split(",").filter(Boolean).every((t) => s.tags.includes(t)))) return false;
+  if (filter.tags?.length && !filter.tags.some((set) => set.split(",").map((t) => t.trim()).filter(Boolean).every((t) => s.tags.includes(t)))) return false;
   if (filter.paths?.length && !filter.paths.every((p) => s.paths.includes(p))) return false;
   if (filter.before && Date.parse(s.time) > filter.before.getTime()) return false;
   return true;
