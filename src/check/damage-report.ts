@@ -17,7 +17,7 @@ export interface WalkStats {
 /**
  * Walks every snapshot's tree graph and reports, by snapshot and path, every directory whose
  * listing cannot be read and every file whose content cannot be: blobs missing from the index,
- * of the wrong type, or known to be damaged. A subtree found whole is not walked again, so a
+ * or whose every copy is known to be damaged. A subtree found whole is not walked again, so a
  * repository is walked about once however many snapshots share its trees, while damage is
  * still reported under every snapshot and path that uses it.
  */
@@ -25,6 +25,8 @@ export class DamageReporter {
   readonly stats: WalkStats = { snapshots: 0, trees: 0, files: 0 };
   private readonly wholeTrees = new Set<Id>();
   private readonly unreadableTrees = new Map<Id, string>();
+  /** Packs holding further copies of a blob (normally none: see IndexDb.duplicates). */
+  private readonly otherCopies = new Map<Id, Id[]>();
 
   constructor(
     private readonly repo: Repository,
@@ -34,6 +36,7 @@ export class DamageReporter {
   ) {}
 
   async run(): Promise<void> {
+    for await (const [id, copy] of this.repo.index.duplicates()) this.otherCopies.set(id, [...(this.otherCopies.get(id) ?? []), copy.packId]);
     const snapshots: StoredSnapshot[] = [];
     for (const id of await listSnapshotIds(this.repo.backend)) {
       try {
@@ -57,7 +60,10 @@ export class DamageReporter {
   private problem(id: Id): string | undefined {
     const location = this.repo.lookupBlob(id);
     if (!location) return "is not in the index";
-    return this.damaged.reason(id, location.packId);
+    const reason = this.damaged.reason(id, location.packId);
+    // Readers fall back to another copy (Repository.readOtherCopy): the blob is lost only with all of them.
+    if (reason && this.otherCopies.get(id)?.some((pack) => this.damaged.reason(id, pack) === undefined)) return undefined;
+    return reason;
   }
 
   private async loadTree(tree: Id): Promise<TreeNode[] | string> {

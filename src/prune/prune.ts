@@ -1,7 +1,8 @@
 import * as path from "node:path";
-import { IntegrityError } from "../errors.js";
+import { CairnError, IntegrityError } from "../errors.js";
 import type { Backend } from "../store/backend/backend.js";
 import { shortId, type Id } from "../store/id.js";
+import type { BlobLocation } from "../store/index/blob-location.js";
 import { listIndexFiles, readIndexFile, syncIndexDb } from "../store/index/index-sync.js";
 import { packKey } from "../store/pack/pack-format.js";
 import { listPacks } from "../store/pack/pack-list.js";
@@ -84,7 +85,12 @@ export async function prune(repo: Repository, options: PruneOptions): Promise<Pr
   try {
     const { packs: stored } = await listPacks(repo.backend);
     // Changes only which copy the index database names, which is no change to the repository.
-    const relocated = await preferDenserCopies(repo.index, used, stored);
+    const readable = (id: Id, location: BlobLocation) =>
+      repo.readBlobAt(id, location).then(
+        () => true,
+        (err: unknown) => (err instanceof CairnError ? false : Promise.reject(err)),
+      );
+    const relocated = await preferDenserCopies(repo.index, used, stored, readable);
     if (relocated > 0) phase(`${relocated} blob(s) are stored twice: using the copies in the packs most in use`);
     const plan = await planPrune(repo.index, used, stored, options);
     const result: PruneResult = {

@@ -530,6 +530,14 @@ export class Restorer {
             error = err.message;
           }
         }
+        const copy = await this.repo.readOtherCopy(blob.id, packId);
+        if (copy) {
+          await this.queue().write(plainLength, (memory) => {
+            copy.copy(memory);
+            return blob.uses.map((use) => this.writeInto(use.file, use.offset, () => this.blobWritten(use.file, plainLength)));
+          });
+          continue;
+        }
         for (const use of blob.uses) this.markDamaged(use.file, error ?? `blob ${blob.id} unreadable`);
         // A damaged file is still created at its size, with what could be restored of it.
         await this.queue().write(0, () => blob.uses.map((use) => this.writeInto(use.file, use.offset, () => this.blobWritten(use.file, 0))));

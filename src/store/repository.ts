@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import * as os from "node:os";
 import pLimit from "p-limit";
-import { InterruptedError, NotFoundError, RepositoryNotFoundError, AlreadyExistsError } from "../errors.js";
+import { AlreadyExistsError, CairnError, InterruptedError, NotFoundError, RepositoryNotFoundError } from "../errors.js";
 import { DEFAULT_CHUNKER_PARAMS, validateChunkerParams, type ChunkerParams } from "../chunker/index.js";
 import type { Backend } from "./backend/backend.js";
 import { decodeBlob, type EncodedBlob } from "./blob-codec.js";
@@ -412,10 +412,36 @@ export class Repository {
     if (this.failure) throw this.failure;
   }
 
+  /** A blob's bytes, verified; from another copy when the one the index names cannot be read. */
   async loadBlob(id: Id): Promise<Buffer> {
     const location = this.index.lookup(id);
     if (!location) throw new NotFoundError(`blob ${id} is not in the index`);
-    return this.readBlobAt(id, location);
+    try {
+      return await this.readBlobAt(id, location);
+    } catch (err) {
+      if (!(err instanceof CairnError)) throw err;
+      const copy = await this.readOtherCopy(id, location.packId);
+      if (copy) return copy;
+      throw err;
+    }
+  }
+
+  /**
+   * A blob's bytes from a copy outside `packId`, verified, or undefined when there is none that
+   * reads. Copies beyond the one the index names exist after an interrupted prune: one of them
+   * can serve when the other is damaged.
+   */
+  async readOtherCopy(id: Id, packId: Id): Promise<Buffer | undefined> {
+    const primary = this.index.lookup(id);
+    const copies = [...(primary ? [primary] : []), ...(await this.index.copiesOf(id))].filter((copy) => copy.packId !== packId);
+    for (const copy of copies) {
+      try {
+        return await this.readBlobAt(id, copy);
+      } catch (err) {
+        if (!(err instanceof CairnError)) throw err;
+      }
+    }
+    return undefined;
   }
 
   async readBlobAt(id: Id, location: BlobLocation): Promise<Buffer> {

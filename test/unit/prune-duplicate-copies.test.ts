@@ -1,6 +1,7 @@
 // Prune's choice among a blob's copies (src/prune/duplicate-copies.ts) never points the index
-// database at a pack cut short, never serves a tree from a copy stored as file data, and agrees
-// with a rebuild, a repair and check afterwards.
+// database at a pack cut short or at a damaged copy, never serves a tree from a copy stored as
+// file data, and agrees with a rebuild, a repair and check afterwards; readers and check fall
+// back to another copy when the one the database names is damaged.
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import { join } from "node:path";
@@ -12,6 +13,7 @@ import { removeSnapshots } from "../../src/prune/forget.js";
 import { prune, type PruneOptions } from "../../src/prune/prune.js";
 import { restoreSnapshot } from "../../src/restore/restorer.js";
 import { openLocalRepository } from "../../src/store/open-local.js";
+import { hashBytes } from "../../src/store/id.js";
 import { packKey } from "../../src/store/pack/pack-format.js";
 import { leftByKilledPrune, listFiles } from "../support/killed-prune.js";
 import { backup, createTestRepository, type TestRepository } from "../support/repo-fixture.js";
@@ -72,6 +74,56 @@ describe("prune with blobs stored twice", () => {
     // Nothing on disk changed, so check must say what it said before.
     expect(await damagedFiles(), "files check reports damaged after the refused dry run").toBe(0);
     // Same repository, same bytes on disk: the snapshot must still restore.
+    await restores(f, s2.tree, src, m2);
+  });
+
+  it("when the copy the database names is damaged, restore, loadBlob and check use the other copy", async () => {
+    const { f, src, s2, m2 } = await killedPruneRepository();
+    const damagedIds: string[] = [];
+    const flipped = new Set<string>();
+    for await (const [id] of f.repo.index.duplicates()) {
+      const named = f.repo.index.lookup(id)!;
+      if (flipped.has(named.packId) || damagedIds.length >= 3) continue;
+      // A flipped byte in the middle of the blob: its pack still has the right size and trailer.
+      const file = join(f.repoPath, packKey(named.packId));
+      const bytes = await fs.readFile(file);
+      bytes[named.offset + (named.storedLength >> 1)]! ^= 0xff;
+      await fs.chmod(file, 0o600);
+      await fs.writeFile(file, bytes);
+      flipped.add(named.packId);
+      damagedIds.push(id);
+    }
+    expect(damagedIds.length).toBeGreaterThan(0);
+    await f.reopen();
+    await restores(f, s2.tree, src, m2);
+    for (const id of damagedIds) expect(hashBytes(await f.repo.loadBlob(id))).toBe(id);
+    const findings = (await checkRepository(heldRepository(f.repo), { readData: { kind: "all" } })).findings;
+    // The damage is reported, for repair; no file is, since every blob still has a good copy.
+    expect(findings.filter((x) => x.level === "error").length).toBeGreaterThan(0);
+    expect(findings.filter((x) => x.kind === "file-damaged")).toEqual([]);
+  });
+
+  it("prune keeps a copy that reads back: a damaged copy in a denser pack does not cost the good one", async () => {
+    const { f, src, s2, m2 } = await killedPruneRepository();
+    // The new packs are the denser: prune would keep their copies and delete the old packs.
+    const damagedIds: string[] = [];
+    const flipped = new Set<string>();
+    for await (const [id, copy] of f.repo.index.duplicates()) {
+      if (flipped.has(copy.packId) || damagedIds.length >= 3) continue;
+      const file = join(f.repoPath, packKey(copy.packId));
+      const bytes = await fs.readFile(file);
+      bytes[copy.offset + (copy.storedLength >> 1)]! ^= 0xff;
+      await fs.chmod(file, 0o600);
+      await fs.writeFile(file, bytes);
+      flipped.add(copy.packId);
+      damagedIds.push(id);
+    }
+    expect(damagedIds.length).toBeGreaterThan(0);
+    await f.reopen();
+    await prune(f.repo, EXACT);
+    for (const id of damagedIds) expect(hashBytes(await f.repo.loadBlob(id))).toBe(id);
+    const after = (await checkRepository(heldRepository(f.repo), { readData: { kind: "all" } })).findings;
+    expect(after.filter((x) => x.kind === "file-damaged")).toEqual([]);
     await restores(f, s2.tree, src, m2);
   });
 

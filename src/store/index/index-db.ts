@@ -254,6 +254,14 @@ export class IndexDb {
     }
   }
 
+  /** A blob's further copies (see duplicates), in pack order. */
+  async copiesOf(id: Id): Promise<BlobLocation[]> {
+    const copies: BlobLocation[] = [];
+    const prefix = DUPLICATE_PREFIX + id;
+    for await (const value of this.db.values({ gte: prefix, lt: prefix + "~" })) copies.push(decodeLocation(value));
+    return copies;
+  }
+
   /** Makes the duplicate `to` a blob's location; its location until now, `from`, becomes a duplicate. */
   async relocate(id: Id, from: BlobLocation, to: BlobLocation): Promise<void> {
     const batch = this.db.batch();
