@@ -1,13 +1,13 @@
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { IntegrityError, InterruptedError } from "../errors.js";
-import { paddingFor, splitDev, type TarEntryType } from "../tar/tar-header.js";
-import { encodeTarHeader, TAR_END, type TarWriteHeader } from "../tar/tar-writer.js";
+import { paddingFor } from "../tar/tar-header.js";
+import { encodeTarHeader, TAR_END } from "../tar/tar-writer.js";
 import type { Id } from "../store/id.js";
 import type { Repository } from "../store/repository.js";
+import { TarEntryHeaders } from "../store/tree/tar-entry-headers.js";
 import { findNode } from "../store/tree/tree-walker.js";
-import { parseNanos } from "../store/tree/time.js";
-import { linkTargetBytes, nodeNameBytes, type TreeNode } from "../store/tree/tree-node.js";
+import { nodeNameBytes, type TreeNode } from "../store/tree/tree-node.js";
 import { unsafeNameReason } from "./safe-name.js";
 
 /** Blobs fetched ahead of the one being written: reads overlap writes without holding a file in memory. */
@@ -47,14 +47,6 @@ export async function dumpFile(repo: Repository, node: TreeNode, path: string, o
   await pipeline(Readable.from(fileContent(repo, node, path, signal)), out);
 }
 
-const TAR_TYPES: Partial<Record<TreeNode["type"], TarEntryType>> = {
-  file: "file",
-  dir: "dir",
-  symlink: "symlink",
-  fifo: "fifo",
-  chardev: "chardev",
-  blockdev: "blockdev",
-};
 
 function joinName(dir: Buffer, name: Buffer): Buffer {
   return dir.length === 0 ? name : Buffer.concat([dir, Buffer.from("/"), name]);
@@ -98,48 +90,22 @@ export async function dumpTar(repo: Repository, rootTree: Id, node: TreeNode | u
  * altered, and so would a binary xattr) and replaces a mode of 0 with 0644 or 0755.
  */
 async function* tarEntries(repo: Repository, rootTree: Id, node: TreeNode | undefined, path: string, options: DumpOptions): AsyncGenerator<Buffer> {
-  const hardlinks = new Map<string, Buffer>();
+  const headers = new TarEntryHeaders();
 
   async function* add(node: TreeNode, name: Buffer, snapshotPath: string): AsyncGenerator<Buffer> {
-    const type = TAR_TYPES[node.type];
-    if (!type) {
+    const header = headers.headerFor(node, name);
+    if (!header) {
       options.onSkip?.(snapshotPath, `a ${node.type} cannot be stored in a tar archive`);
       return;
     }
-    const header: TarWriteHeader = {
-      path: name,
-      type,
-      mode: node.mode,
-      uid: node.uid,
-      gid: node.gid,
-      uname: node.user ?? "",
-      gname: node.group ?? "",
-      mtimeNs: parseNanos(node.mtime),
-      xattrs: node.xattrs ?? [],
-    };
-    if (node.type === "file" && node.links !== undefined && node.links > 1 && node.inode !== undefined) {
-      const key = `${node.deviceId ?? 0}:${node.inode}`;
-      const first = hardlinks.get(key);
-      if (first !== undefined) {
-        yield encodeTarHeader({ ...header, type: "hardlink", linkTarget: first });
-        return;
-      }
-      hardlinks.set(key, name);
-    }
-    if (node.type === "symlink") {
-      yield encodeTarHeader({ ...header, linkTarget: linkTargetBytes(node) });
-    } else if (node.type === "chardev" || node.type === "blockdev") {
-      const { major, minor } = splitDev(node.rdev ?? 0);
-      yield encodeTarHeader({ ...header, devMajor: major, devMinor: minor });
-    } else if (node.type === "file") {
-      const size = node.size ?? 0;
-      yield encodeTarHeader({ ...header, size });
+    yield encodeTarHeader(header);
+    if (header.type === "file") {
+      const size = header.size!;
       // The header promised `size` bytes: content of any other length ends the dump as damage.
       yield* fileContent(repo, { ...node, size }, snapshotPath, options.signal);
       yield Buffer.alloc(paddingFor(size));
-    } else {
-      yield encodeTarHeader(header);
-      if (node.type === "dir") yield* addChildren(node.subtree!, name, snapshotPath);
+    } else if (header.type === "dir") {
+      yield* addChildren(node.subtree!, name, snapshotPath);
     }
   }
 

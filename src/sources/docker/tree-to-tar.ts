@@ -1,8 +1,8 @@
 import { IntegrityError } from "../../errors.js";
 import type { Repository } from "../../store/repository.js";
-import { parseNanos } from "../../store/tree/time.js";
-import { linkTargetBytes, nodeNameBytes, type TreeNode } from "../../store/tree/tree-node.js";
-import { paddingFor, splitDev, type TarEntryType } from "../../tar/tar-header.js";
+import { TarEntryHeaders } from "../../store/tree/tar-entry-headers.js";
+import { nodeNameBytes, type TreeNode } from "../../store/tree/tree-node.js";
+import { paddingFor } from "../../tar/tar-header.js";
 import { encodeTarHeader, TAR_END } from "../../tar/tar-writer.js";
 
 /**
@@ -16,15 +16,6 @@ export interface TarItem {
   data?: Buffer;
 }
 
-const TAR_TYPES: Partial<Record<TreeNode["type"], TarEntryType>> = {
-  file: "file",
-  dir: "dir",
-  symlink: "symlink",
-  chardev: "chardev",
-  blockdev: "blockdev",
-  fifo: "fifo",
-};
-
 function join(dir: Buffer, name: Buffer): Buffer {
   return dir.length === 0 ? name : Buffer.concat([dir, Buffer.from("/"), name]);
 }
@@ -35,49 +26,20 @@ function join(dir: Buffer, name: Buffer): Buffer {
  * repository and verified blob by blob. Sockets have no tar form and are left out.
  */
 export async function* treeToTar(repo: Repository, items: Iterable<TarItem> | AsyncIterable<TarItem>): AsyncGenerator<Buffer> {
-  const firstNames = new Map<string, Buffer>();
+  const headers = new TarEntryHeaders();
 
   async function* entry(path: Buffer, node: TreeNode, recursive: boolean, data?: Buffer): AsyncGenerator<Buffer> {
-    const type = TAR_TYPES[node.type];
-    if (!type) return;
-    const header = {
-      path,
-      type,
-      mode: node.mode,
-      uid: node.uid,
-      gid: node.gid,
-      uname: node.user ?? "",
-      gname: node.group ?? "",
-      mtimeNs: parseNanos(node.mtime),
-      xattrs: node.xattrs ?? [],
-    };
-    if (node.type === "file" && node.links !== undefined && node.links > 1 && node.inode !== undefined) {
-      const key = `${node.deviceId ?? 0}:${node.inode}`;
-      const first = firstNames.get(key);
-      if (first) {
-        yield encodeTarHeader({ ...header, type: "hardlink", linkTarget: first });
-        return;
-      }
-      firstNames.set(key, path);
-    }
-    if (node.type === "symlink") {
-      yield encodeTarHeader({ ...header, linkTarget: linkTargetBytes(node) });
-      return;
-    }
-    if (node.type === "chardev" || node.type === "blockdev") {
-      const { major, minor } = splitDev(node.rdev ?? 0);
-      yield encodeTarHeader({ ...header, devMajor: major, devMinor: minor });
-      return;
-    }
-    if (node.type === "file" && data) {
+    const header = headers.headerFor(node, path);
+    if (!header) return;
+    if (header.type === "file" && data) {
       yield encodeTarHeader({ ...header, size: data.length });
       yield data;
       yield Buffer.alloc(paddingFor(data.length));
       return;
     }
-    if (node.type === "file") {
-      const size = node.size ?? 0;
-      yield encodeTarHeader({ ...header, size });
+    yield encodeTarHeader(header);
+    if (header.type === "file") {
+      const size = header.size!;
       let written = 0;
       for (const id of node.content ?? []) {
         const data = await repo.loadBlob(id);
@@ -87,10 +49,7 @@ export async function* treeToTar(repo: Repository, items: Iterable<TarItem> | As
       }
       if (written !== size) throw new IntegrityError(`${path.toString("utf8")}: stored content is ${written} bytes, the snapshot says ${size}`);
       yield Buffer.alloc(paddingFor(size));
-      return;
-    }
-    yield encodeTarHeader(header);
-    if (node.type === "dir" && recursive && node.subtree) {
+    } else if (header.type === "dir" && recursive && node.subtree) {
       for (const child of await repo.loadTree(node.subtree)) yield* entry(join(path, nodeNameBytes(child)), child, true);
     }
   }
