@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalBackend } from "../../src/store/backend/local-backend.js";
 import { loadSnapshot, listSnapshotIds, writeSnapshot } from "../../src/store/snapshot/snapshot-store.js";
 import { runCairn, tempDir, type CliResult } from "../support/cli.js";
+import { expectOk, expectOneLineError } from "../support/cli-expect.js";
 
 let work: { path: string; cleanup: () => Promise<void> };
 let src: string;
@@ -15,21 +16,6 @@ let repo: string;
 let env: NodeJS.ProcessEnv;
 
 const cairn = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) => runCairn(args, { env: { ...env, ...extraEnv } });
-
-function expectOk(result: CliResult): CliResult {
-  expect(result.stderr, result.stderr).not.toMatch(/internal error/);
-  expect(result.code, result.stderr).toBe(0);
-  return result;
-}
-
-/** A failure as users should see it: one line, `cairn: …`, and a non-zero exit. */
-function expectOneLineError(result: CliResult, code: number, message: RegExp): void {
-  expect(result.code, result.stderr).toBe(code);
-  const lines = result.stderr.split("\n").filter((l) => l.length > 0);
-  expect(lines, result.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^cairn: /);
-  expect(lines[0]).toMatch(message);
-}
 
 /** Every object in the repository with its content hash; index.db is a derived cache and left out. */
 async function listing(dir: string): Promise<string[]> {

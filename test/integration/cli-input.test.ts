@@ -7,7 +7,8 @@ import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CAIRN_BIN, runCairn, tempDir, type CliResult } from "../support/cli.js";
+import { CAIRN_BIN, runCairn, tempDir } from "../support/cli.js";
+import { expectOk, expectOneLineError, expectUsageError } from "../support/cli-expect.js";
 
 let work: { path: string; cleanup: () => Promise<void> };
 let src: string;
@@ -16,25 +17,6 @@ let repo: string;
 let env: NodeJS.ProcessEnv;
 
 const cairn = (...args: string[]) => runCairn(["-r", repo, ...args], { env, cwd: src });
-
-function expectOk(result: CliResult): CliResult {
-  expect(result.stderr, result.stderr).not.toMatch(/internal error/);
-  expect(result.code, result.stderr).toBe(0);
-  return result;
-}
-
-/** A usage error as users should see it: one line, `cairn: …`, exit code 2. */
-function expectUsageError(result: CliResult, message: RegExp): void {
-  expectOneLineError(result, 2, message);
-}
-
-function expectOneLineError(result: CliResult, code: number, message: RegExp): void {
-  expect(result.code, result.stderr).toBe(code);
-  const lines = result.stderr.split("\n").filter((l) => l.length > 0);
-  expect(lines, result.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^cairn: /);
-  expect(lines[0]).toMatch(message);
-}
 
 beforeAll(async () => {
   work = await tempDir("cairn-cli-input-");
