@@ -43,6 +43,27 @@ async function killedPruneRepository() {
   return { f, src, s2, m2, newPacks: carried.filter((file) => file.startsWith("data/")).map((file) => file.split("/").pop()!) };
 }
 
+/**
+ * Flips a byte in the middle of a few blobs stored twice, in their copy the database names or
+ * in the other one, one blob per pack: the packs keep their size and trailer. Returns the blobs.
+ */
+async function damageCopies(f: TestRepository, which: "named" | "other"): Promise<string[]> {
+  const damaged: string[] = [];
+  const flipped = new Set<string>();
+  for await (const [id, other] of f.repo.index.duplicates()) {
+    const copy = which === "named" ? f.repo.index.lookup(id)! : other;
+    if (flipped.has(copy.packId) || damaged.length >= 3) continue;
+    const file = join(f.repoPath, packKey(copy.packId));
+    const bytes = await fs.readFile(file);
+    bytes[copy.offset + (copy.storedLength >> 1)]! ^= 0xff;
+    await fs.chmod(file, 0o600);
+    await fs.writeFile(file, bytes);
+    flipped.add(copy.packId);
+    damaged.push(id);
+  }
+  return damaged;
+}
+
 async function restores(f: TestRepository, tree: string, src: string, expected: Record<string, string>): Promise<void> {
   const target = await fs.mkdtemp(join(f.work, "restore-"));
   const result = await restoreSnapshot(f.repo, tree, { target });
@@ -79,20 +100,7 @@ describe("prune with blobs stored twice", () => {
 
   it("when the copy the database names is damaged, restore, loadBlob and check use the other copy", async () => {
     const { f, src, s2, m2 } = await killedPruneRepository();
-    const damagedIds: string[] = [];
-    const flipped = new Set<string>();
-    for await (const [id] of f.repo.index.duplicates()) {
-      const named = f.repo.index.lookup(id)!;
-      if (flipped.has(named.packId) || damagedIds.length >= 3) continue;
-      // A flipped byte in the middle of the blob: its pack still has the right size and trailer.
-      const file = join(f.repoPath, packKey(named.packId));
-      const bytes = await fs.readFile(file);
-      bytes[named.offset + (named.storedLength >> 1)]! ^= 0xff;
-      await fs.chmod(file, 0o600);
-      await fs.writeFile(file, bytes);
-      flipped.add(named.packId);
-      damagedIds.push(id);
-    }
+    const damagedIds = await damageCopies(f, "named");
     expect(damagedIds.length).toBeGreaterThan(0);
     await f.reopen();
     await restores(f, s2.tree, src, m2);
@@ -106,18 +114,7 @@ describe("prune with blobs stored twice", () => {
   it("prune keeps a copy that reads back: a damaged copy in a denser pack does not cost the good one", async () => {
     const { f, src, s2, m2 } = await killedPruneRepository();
     // The new packs are the denser: prune would keep their copies and delete the old packs.
-    const damagedIds: string[] = [];
-    const flipped = new Set<string>();
-    for await (const [id, copy] of f.repo.index.duplicates()) {
-      if (flipped.has(copy.packId) || damagedIds.length >= 3) continue;
-      const file = join(f.repoPath, packKey(copy.packId));
-      const bytes = await fs.readFile(file);
-      bytes[copy.offset + (copy.storedLength >> 1)]! ^= 0xff;
-      await fs.chmod(file, 0o600);
-      await fs.writeFile(file, bytes);
-      flipped.add(copy.packId);
-      damagedIds.push(id);
-    }
+    const damagedIds = await damageCopies(f, "other");
     expect(damagedIds.length).toBeGreaterThan(0);
     await f.reopen();
     await prune(f.repo, EXACT);
