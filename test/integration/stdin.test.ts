@@ -57,6 +57,17 @@ describe("--stdin", () => {
     expect(summaryOf(again.stdout)).toMatchObject({ files_unmodified: 1, data_blobs: 0 });
   });
 
+  it("holds a bounded amount of memory however long the input (512 MiB piped through)", async () => {
+    // GNU time reports the peak RSS of the cairn process it runs (installed by install-test-deps).
+    const command = `head -c 512M /dev/zero | /usr/bin/time -f '%M' ${process.execPath} ${CAIRN_BIN} -r ${repo} backup --stdin --stdin-filename big -q`;
+    const result = spawnSync("bash", ["-o", "pipefail", "-c", command], { encoding: "utf8", timeout: 60_000 });
+    expect(result.status, result.stderr).toBe(0);
+    const peakKiB = Number(result.stderr.trim().split("\n").pop());
+    // Each chunk read used to stay reachable until the end: over 650 MB here, 1.3 GB for 1 GiB.
+    expect(peakKiB).toBeGreaterThan(0);
+    expect(peakKiB / 1024).toBeLessThan(350);
+  });
+
   it("rejects a file name that leaves the snapshot root", async () => {
     const result = await cairn(["backup", "--stdin", "--stdin-filename", "../etc/passwd"], "x");
     expect(result.code).toBe(2);
