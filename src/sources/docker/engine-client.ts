@@ -4,6 +4,7 @@ import * as path from "node:path";
 import type { Readable } from "node:stream";
 import type Docker from "dockerode";
 import { CairnError, NotFoundError } from "../../errors.js";
+import { changeList } from "./change-list.js";
 
 export type ContainerInspect = Docker.ContainerInspectInfo;
 export type ImageInspect = Docker.ImageInspectInfo;
@@ -203,8 +204,10 @@ export class EngineClient {
   }
 
   async changes(id: string): Promise<FilesystemChange[]> {
-    const list = (await this.call(`changes of container ${id}`, () => this.docker.getContainer(id).changes(), `no such container: ${id}`)) as FilesystemChange[] | null;
-    return list ?? [];
+    const answer: unknown = await this.call(`changes of container ${id}`, () => this.docker.getContainer(id).changes(), `no such container: ${id}`);
+    const list = changeList(answer);
+    if (!list) throw new EngineError(`docker: changes of container ${id}: the engine's answer is not a list of changes`);
+    return list;
   }
 
   pause(id: string): Promise<unknown> {

@@ -7,7 +7,7 @@ import type { TreeNode } from "../../store/tree/tree-node.js";
 import { normalizeImageRef, splitImageRef } from "./docker-uri.js";
 import { EngineClient, type ContainerCreateOptions, type ContainerInspect, type NetworkInspect } from "./engine-client.js";
 import { HELPER_MOUNT, withHelperContainer } from "./helper-container.js";
-import { IMAGE_CONFIG, IMAGE_MANIFEST, LAYERS_DIR } from "./layout.js";
+import { CONTAINER_CHANGES, IMAGE_CONFIG, IMAGE_MANIFEST, LAYERS_DIR } from "./layout.js";
 import { BUILTIN_NETWORKS } from "./network-source.js";
 import { readDockerCatalog, type DockerCatalog, type StoredContainer, type StoredImage, type StoredVolume } from "./snapshot-catalog.js";
 import { readTar } from "../../tar/tar-reader.js";
@@ -343,15 +343,15 @@ export class DockerRestorer {
 
   private async restoreContainer(stored: StoredContainer, names: Map<string, string>): Promise<void> {
     const { name, inspect: saved } = stored;
-    const changes = stored.changes.filter((c) => !underMount(saved, c.Path));
+    const changes = stored.changes?.filter((c) => !underMount(saved, c.Path));
     const hasImage = (await this.client.findImage(saved.Image)) !== undefined;
-    const fromImage = hasImage && !changes.some((c) => c.Kind === 2);
+    const fromImage = hasImage && changes !== undefined && !changes.some((c) => c.Kind === 2);
     let image: string;
     if (fromImage) {
       const named = await this.client.findImage(normalizeImageRef(saved.Config.Image));
       image = named?.Id === saved.Image ? saved.Config.Image : saved.Image;
     } else {
-      const why = hasImage ? "it had deleted files of its image" : `its image ${saved.Image} is not in the engine`;
+      const why = !hasImage ? `its image ${saved.Image} is not in the engine` : changes ? "it had deleted files of its image" : `its stored ${CONTAINER_CHANGES} is not a list of changes`;
       this.info(`container ${name}: ${why}; importing its stored file system as the image cairn-restore/${name}`);
       const rootfs = stored.rootfs.subtree ? await this.repo.loadTree(stored.rootfs.subtree) : [];
       const items = rootfs.map((node) => ({ path: Buffer.from(node.nameRaw ?? node.name), node, recursive: true }));
@@ -360,7 +360,7 @@ export class DockerRestorer {
     }
     const id = await this.client.createContainer(createOptionsFor(saved, image, names));
     try {
-      if (fromImage && changes.length > 0) {
+      if (fromImage && changes && changes.length > 0) {
         const items: TarItem[] = [];
         for (const change of [...changes].sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0))) {
           const node = await nodeAtPath(this.repo, stored.rootfs, change.Path);

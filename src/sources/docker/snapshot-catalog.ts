@@ -4,6 +4,7 @@ import type { Repository } from "../../store/repository.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
 import type { ContainerInspect, FilesystemChange, ImageInspect, NetworkInspect, VolumeInspect } from "./engine-client.js";
 import type { SaveManifestEntry } from "./image-source.js";
+import { changeList } from "./change-list.js";
 import {
   CONTAINERS_DIR,
   CONTAINER_CHANGES,
@@ -35,7 +36,8 @@ export interface StoredImage {
 export interface StoredContainer {
   name: string;
   inspect: ContainerInspect;
-  changes: FilesystemChange[];
+  /** What it changed in its image; undefined when changes.json is not a change list (the whole rootfs/ is then used). */
+  changes: FilesystemChange[] | undefined;
   rootfs: TreeNode;
 }
 
@@ -65,6 +67,16 @@ export async function readStoredFile(repo: Repository, node: TreeNode): Promise<
 async function readJson<T>(repo: Repository, node: TreeNode | undefined, where: string): Promise<T> {
   if (!node) throw new IntegrityError(`${where} is missing from the snapshot`);
   return JSON.parse((await readStoredFile(repo, node)).toString("utf8")) as T;
+}
+
+async function readChanges(repo: Repository, node: TreeNode | undefined, where: string): Promise<FilesystemChange[] | undefined> {
+  if (!node) throw new IntegrityError(`${where} is missing from the snapshot`);
+  try {
+    return changeList(JSON.parse((await readStoredFile(repo, node)).toString("utf8")));
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined;
+    throw err;
+  }
 }
 
 async function listing(repo: Repository, node: TreeNode | undefined): Promise<TreeNode[]> {
@@ -108,7 +120,7 @@ export async function readDockerCatalog(repo: Repository, rootTree: Id): Promise
     catalog.containers.push({
       name: dir.name,
       inspect: await readJson<ContainerInspect>(repo, byName(children, CONTAINER_CONFIG), `${where}/${CONTAINER_CONFIG}`),
-      changes: await readJson<FilesystemChange[]>(repo, byName(children, CONTAINER_CHANGES), `${where}/${CONTAINER_CHANGES}`),
+      changes: await readChanges(repo, byName(children, CONTAINER_CHANGES), `${where}/${CONTAINER_CHANGES}`),
       rootfs,
     });
   }
