@@ -38,6 +38,8 @@ describe("PostgresUri", () => {
   it("never shows a password", () => {
     expect(PostgresUri.parse("postgres://u:secret@h/db?password=other&sslmode=verify-full").redacted()).toBe("postgres://u@h/db?sslmode=verify-full");
     expect(PostgresUri.parse("postgres://h/db").redacted()).toBe("postgres://h/db");
+    // Nor the passphrase of the client's SSL key.
+    expect(PostgresUri.parse("postgres://u@h/db?sslpassword=KEYPASS&sslmode=require").redacted()).toBe("postgres://u@h/db?sslmode=require");
   });
 
   it("rejects what is not a URI", () => {

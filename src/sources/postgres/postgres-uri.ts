@@ -15,6 +15,9 @@ function decode(text: string, what: string): string {
  * only to name the snapshot path, to point the same connection at another database, and to
  * print it without the password.
  */
+/** Connection parameters that hold secrets: the password, and the passphrase of the client's SSL key. */
+const SECRET_PARAMS = new Set(["password", "sslpassword"]);
+
 export class PostgresUri {
   private constructor(
     private readonly scheme: string,
@@ -76,7 +79,7 @@ export class PostgresUri {
   /** The URI without its password, for messages and the snapshot. */
   redacted(): string {
     const user = this.userinfo?.split(":")[0];
-    return this.format(user, this.database, this.params.filter(([k]) => k !== "password" && k !== "dbname"));
+    return this.format(user, this.database, this.params.filter(([k]) => !SECRET_PARAMS.has(k) && k !== "dbname"));
   }
 
   private format(userinfo: string | undefined, database: string | undefined, params: ReadonlyArray<readonly [string, string]>): string {
