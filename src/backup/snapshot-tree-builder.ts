@@ -66,7 +66,11 @@ export class SnapshotTreeBuilder {
     });
   }
 
-  /** Places a finished node (a file, or a directory with its subtree) under the directory at `parent`. */
+  /**
+   * Places a finished node (a file, or a directory with its subtree) under the directory at
+   * `parent`. Two sources that name the same path with different contents (two servers whose
+   * dumps map to one file name) are refused: the second would silently replace the first.
+   */
   put(parent: readonly string[], node: TreeNode): void {
     let dir = this.root;
     for (const name of parent) {
@@ -74,12 +78,20 @@ export class SnapshotTreeBuilder {
       if (!(next instanceof VirtualDir)) throw new Error(`internal: ${parent.join("/")} was not prepared`);
       dir = next;
     }
+    const existing = dir.children.get(key(node));
+    if (existing !== undefined && !(existing instanceof VirtualDir) && !sameContent(existing, node)) {
+      throw new CairnError(`/${[...parent, node.name].join("/")} is already stored by another source of this backup`);
+    }
     dir.children.set(key(node), node);
   }
 
   async write(repo: BlobSink): Promise<Id> {
     return writeDir(repo, this.root);
   }
+}
+
+function sameContent(a: TreeNode, b: TreeNode): boolean {
+  return a.type === b.type && a.subtree === b.subtree && a.size === b.size && (a.content ?? []).join() === (b.content ?? []).join();
 }
 
 async function writeDir(repo: BlobSink, dir: VirtualDir): Promise<Id> {
