@@ -9,8 +9,8 @@ import { dockerSource } from "../../src/sources/docker/docker-source.js";
 import { EngineClient } from "../../src/sources/docker/engine-client.js";
 import { openLocalRepository } from "../../src/store/open-local.js";
 import { runCairn, tempDir } from "../support/cli.js";
-import { buildTestImage, startDockerEngine, type DockerEngine } from "../support/docker-engine.js";
-import { createContainer, inspectContainer, remove } from "./docker-fixtures.js";
+import { buildTestImage, dockerCall, startDockerEngine, type DockerEngine } from "../support/docker-engine.js";
+import { api, createContainer, inspectContainer, remove } from "./docker-fixtures.js";
 
 let engine: DockerEngine;
 let work: { path: string; cleanup: () => Promise<void> };
@@ -81,5 +81,45 @@ describe("a container that changed nothing", () => {
     const out = await expectOk(["restore", "latest", "--to-docker", "--only", "container", "edge-fresh"]);
     expect(out).toContain("container edge-fresh: its stored changes.json is not a list of changes; importing its stored file system as the image cairn-restore/edge-fresh");
     expect((await inspectContainer(engine, "edge-fresh")).Config.Image).toBe("cairn-restore/edge-fresh:latest");
+  });
+});
+
+interface Networked {
+  Id: string;
+  Config: { Hostname: string };
+  HostConfig: { NetworkMode: string };
+  State: { Running: boolean };
+  NetworkSettings: { Networks: Record<string, { Aliases: string[] | null }> };
+}
+
+describe("networking", () => {
+  it("puts back a container on two networks, one sharing its network namespace, and one on the host network", async () => {
+    for (const name of ["edge-net1", "edge-net2"]) await api(engine, "POST", "/networks/create", { Name: name });
+    await createContainer(engine, "edge-multi", { Image: IMAGE, Hostname: "multi", HostConfig: { NetworkMode: "edge-net1" }, NetworkingConfig: { EndpointsConfig: { "edge-net1": { Aliases: ["one"] } } } });
+    await api(engine, "POST", "/networks/edge-net2/connect", { Container: "edge-multi", EndpointConfig: { Aliases: ["two"] } });
+    await createContainer(engine, "edge-side", { Image: IMAGE, HostConfig: { NetworkMode: "container:edge-multi" } });
+    await createContainer(engine, "edge-host", { Image: IMAGE, HostConfig: { NetworkMode: "host" } });
+    for (const name of ["edge-multi", "edge-side", "edge-host"]) await dockerCall(engine, "POST", `/containers/${name}/start`);
+    const before = await api<Networked>(engine, "GET", "/containers/edge-multi/json");
+    const oldShortId = before.Id.slice(0, 12);
+
+    await expectOk(["backup", "docker:container/edge-multi", "docker:container/edge-side", "docker:container/edge-host"]);
+    for (const name of ["edge-side", "edge-multi", "edge-host"]) await remove(engine, "containers", name);
+    for (const name of ["edge-net1", "edge-net2"]) await remove(engine, "networks", name);
+    await expectOk(["restore", "latest", "--to-docker"]);
+
+    const multi = await api<Networked>(engine, "GET", "/containers/edge-multi/json");
+    expect(multi.State.Running).toBe(true);
+    expect(Object.keys(multi.NetworkSettings.Networks).sort()).toEqual(["edge-net1", "edge-net2"]);
+    expect(multi.NetworkSettings.Networks["edge-net1"]!.Aliases).toContain("one");
+    expect(multi.NetworkSettings.Networks["edge-net2"]!.Aliases).toContain("two");
+    // The engine adds the container's short id (and its hostname) as aliases; the old id is not carried over.
+    for (const endpoint of Object.values(multi.NetworkSettings.Networks)) expect(endpoint.Aliases).not.toContain(oldShortId);
+    const side = await api<Networked>(engine, "GET", "/containers/edge-side/json");
+    expect(side.HostConfig.NetworkMode).toBe(`container:${multi.Id}`);
+    expect(side.State.Running).toBe(true);
+    const host = await api<Networked>(engine, "GET", "/containers/edge-host/json");
+    expect(host.HostConfig.NetworkMode).toBe("host");
+    expect(host.State.Running).toBe(true);
   });
 });

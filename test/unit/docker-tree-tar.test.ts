@@ -11,7 +11,7 @@ import { UsageError } from "../../src/errors.js";
 import { normalizeImageRef, parseDockerUri, splitImageRef } from "../../src/sources/docker/docker-uri.js";
 import type { ContainerInspect } from "../../src/sources/docker/engine-client.js";
 import { imageDir } from "../../src/sources/docker/layout.js";
-import { createOptionsFor } from "../../src/sources/docker/restore-to-docker.js";
+import { additionalEndpoints, createOptionsFor } from "../../src/sources/docker/container-create-options.js";
 import { isUnsupported, readTar } from "../../src/tar/tar-reader.js";
 import { paddingFor, type TarHeader } from "../../src/tar/tar-header.js";
 import { encodeTarHeader, TAR_END, type TarWriteHeader } from "../../src/tar/tar-writer.js";
@@ -207,10 +207,28 @@ describe("recreating a container", () => {
       NetworkSettings: { Networks: { "app-net": { Aliases: ["web"], NetworkID: "x", IPAddress: "10.0.0.2" } } },
     } as unknown as ContainerInspect;
     const options = createOptionsFor(saved, "app:1", new Map([["e".repeat(64), "db"]]));
-    expect(options).toMatchObject({ name: "web", Image: "app:1", Cmd: ["serve"], Env: ["A=1"], Labels: { l: "v" }, Hostname: "abc" });
+    expect(options).toMatchObject({ name: "web", Image: "app:1", Cmd: ["serve"], Env: ["A=1"], Labels: { l: "v" } });
     expect(options.HostConfig?.NetworkMode).toBe("container:db");
+    // The engine refuses a hostname for a container in another's network namespace.
+    expect(options.Hostname).toBeUndefined();
     expect(options.HostConfig?.Binds).toEqual(["data:/data:ro"]);
     expect(options.HostConfig?.Mounts).toEqual([{ Type: "volume", Source: "9".repeat(64), Target: "/cache", ReadOnly: false }]);
-    expect(options.NetworkingConfig?.EndpointsConfig).toEqual({ "app-net": { Aliases: ["web"] } });
+    expect(options.NetworkingConfig?.EndpointsConfig).toEqual({});
+  });
+
+  it("creates it on its primary network, without its old short id as an alias, and connects the others afterwards", () => {
+    const saved = {
+      Id: "f".repeat(64),
+      Name: "/web",
+      Image: "sha256:" + "1".repeat(64),
+      Config: { Image: "app:1", Hostname: "abc" },
+      HostConfig: { NetworkMode: "back" },
+      Mounts: [],
+      NetworkSettings: { Networks: { front: { Aliases: ["www", "f".repeat(12)] }, back: { Aliases: ["web", "f".repeat(12)], IPAMConfig: { IPv4Address: "10.1.0.9" } } } },
+    } as unknown as ContainerInspect;
+    const options = createOptionsFor(saved, "app:1", new Map());
+    expect(options.Hostname).toBe("abc");
+    expect(options.NetworkingConfig?.EndpointsConfig).toEqual({ back: { Aliases: ["web"], IPAMConfig: { IPv4Address: "10.1.0.9" } } });
+    expect(additionalEndpoints(saved)).toEqual([["front", { Aliases: ["www"] }]]);
   });
 });

@@ -12,6 +12,7 @@ export type VolumeInspect = Docker.VolumeInspectInfo;
 export type ContainerCreateOptions = Docker.ContainerCreateOptions;
 export type NetworkInspect = Docker.NetworkInspectInfo;
 export type NetworkCreateOptions = Docker.NetworkCreateOptions;
+export type EndpointSettings = Docker.EndpointSettings;
 
 /** One entry of GET /containers/{id}/changes: 0 modified, 1 added, 2 deleted. */
 export interface FilesystemChange {
@@ -254,6 +255,11 @@ export class EngineClient {
       if (err instanceof NotFoundError) return undefined;
       throw err;
     }
+  }
+
+  /** POST /networks/{id}/connect: attaches a container to one more network. */
+  connectNetwork(network: string, container: string, endpoint: EndpointSettings): Promise<unknown> {
+    return this.call(`connect container ${container} to network ${network}`, () => this.docker.getNetwork(network).connect({ Container: container, EndpointConfig: endpoint }));
   }
 
   createNetwork(options: NetworkCreateOptions): Promise<unknown> {

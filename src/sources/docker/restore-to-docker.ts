@@ -5,7 +5,8 @@ import type { Id } from "../../store/id.js";
 import type { Repository } from "../../store/repository.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
 import { normalizeImageRef, splitImageRef } from "./docker-uri.js";
-import { EngineClient, type ContainerCreateOptions, type ContainerInspect, type NetworkInspect } from "./engine-client.js";
+import { additionalEndpoints, createOptionsFor } from "./container-create-options.js";
+import { EngineClient, type ContainerInspect, type NetworkInspect } from "./engine-client.js";
 import { HELPER_MOUNT, withHelperContainer } from "./helper-container.js";
 import { CONTAINER_CHANGES, IMAGE_CONFIG, IMAGE_MANIFEST, LAYERS_DIR } from "./layout.js";
 import { BUILTIN_NETWORKS } from "./network-source.js";
@@ -94,31 +95,6 @@ function idsToNames(containers: StoredContainer[]): Map<string, string> {
     names.set(c.inspect.Id.slice(0, 12), c.name);
   }
   return names;
-}
-
-/**
- * The create request for a container as it was: its configuration (command, environment,
- * labels, hostname…) and host configuration as inspected, with references to other
- * containers by id turned into names, and anonymous volumes mounted by name (they were
- * restored under their old names).
- */
-export function createOptionsFor(saved: ContainerInspect, image: string, names: Map<string, string>): ContainerCreateOptions {
-  const host = { ...saved.HostConfig } as ContainerInspect["HostConfig"] & Record<string, unknown>;
-  for (const key of ["NetworkMode", "IpcMode", "PidMode"] as const) {
-    const mode = host[key];
-    if (typeof mode === "string" && mode.startsWith("container:")) {
-      const ref = mode.slice("container:".length);
-      host[key] = `container:${names.get(ref) ?? ref}`;
-    }
-  }
-  const covered = new Set([...(host.Binds ?? []).map((b) => b.split(":")[1]), ...(host.Mounts ?? []).map((m) => m.Target)]);
-  const anonymous = saved.Mounts.filter((m) => m.Type === "volume" && m.Name && !covered.has(m.Destination));
-  if (anonymous.length > 0) host.Mounts = [...(host.Mounts ?? []), ...anonymous.map((m) => ({ Type: "volume" as const, Source: m.Name!, Target: m.Destination, ReadOnly: !m.RW }))];
-  const networks = (saved.NetworkSettings?.Networks ?? {}) as Record<string, { IPAMConfig?: unknown; Links?: string[]; Aliases?: string[]; DriverOpts?: Record<string, string> }>;
-  const endpoints = Object.fromEntries(
-    Object.entries(networks).map(([name, ep]) => [name, { ...(ep.IPAMConfig ? { IPAMConfig: ep.IPAMConfig } : {}), ...(ep.Links ? { Links: ep.Links } : {}), ...(ep.Aliases ? { Aliases: ep.Aliases } : {}), ...(ep.DriverOpts ? { DriverOpts: ep.DriverOpts } : {}) }]),
-  );
-  return { ...(saved.Config as ContainerCreateOptions), name: saved.Name.replace(/^\//, ""), Image: image, HostConfig: host, NetworkingConfig: { EndpointsConfig: endpoints } };
 }
 
 /** Every data blob below `node` must be in the index before the engine is touched. */
@@ -360,6 +336,7 @@ export class DockerRestorer {
     }
     const id = await this.client.createContainer(createOptionsFor(saved, image, names));
     try {
+      for (const [network, endpoint] of additionalEndpoints(saved)) await this.client.connectNetwork(network, id, endpoint);
       if (fromImage && changes && changes.length > 0) {
         const items: TarItem[] = [];
         for (const change of [...changes].sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0))) {
@@ -370,7 +347,7 @@ export class DockerRestorer {
         await this.client.putArchive(id, "/", Readable.from(treeToTar(this.repo, items)));
       }
     } catch (err) {
-      // A container without its files is not the one backed up: do not leave it behind.
+      // A container without its files or networks is not the one backed up: do not leave it behind.
       await this.client.removeContainer(id).catch(() => undefined);
       throw err;
     }
