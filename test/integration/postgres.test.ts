@@ -139,6 +139,31 @@ describe("restore into PostgreSQL stops at the first error and commits nothing",
     expect(await tables(pg, "partial")).toEqual(["orders"]);
   });
 
+  it("keeps a dump with large objects in one transaction: a failure after them commits nothing", async () => {
+    // pg_dump wraps large objects in their own BEGIN/COMMIT; the GRANT after them fails here.
+    await pg.psql("postgres", "CREATE DATABASE blobs; CREATE ROLE reader");
+    await pg.psql("blobs", "CREATE TABLE t (x int PRIMARY KEY); INSERT INTO t VALUES (1); SELECT lo_from_bytea(0, 'large'); GRANT SELECT ON t TO reader");
+    const own = await createRepo(pg);
+    try {
+      expect((await own.cairn(["backup", passwordlessUrl(pg, "blobs")])).code).toBe(0);
+      await pg.psql("blobs", "REVOKE SELECT ON t FROM reader");
+      await pg.psql("postgres", "DROP ROLE reader");
+      const failed = await own.cairn(["restore", "latest", "--to-postgres", passwordlessUrl(pg, "blobs_copy"), "--create"]);
+      expect(failed.code).toBe(1);
+      expect(failed.stderr).toMatch(/stopped at the first error, nothing was committed \(database "blobs_copy" was created and is left empty\): .*role "reader" does not exist/);
+      expect(await tables(pg, "blobs_copy")).toEqual([]);
+      expect(await pg.psql("blobs_copy", "SELECT count(*) FROM pg_largeobject_metadata")).toBe("0\n");
+
+      // With the role back, the same dump restores whole, large object included.
+      await pg.psql("postgres", "CREATE ROLE reader");
+      expect((await own.cairn(["restore", "latest", "--to-postgres", passwordlessUrl(pg, "blobs_copy")])).code).toBe(0);
+      expect(await pg.psql("blobs_copy", "SELECT count(*) FROM t")).toBe("1\n");
+      expect(await pg.psql("blobs_copy", "SELECT convert_from(lo_get(oid), 'UTF8') FROM pg_largeobject_metadata")).toBe("large\n");
+    } finally {
+      await own.cleanup();
+    }
+  });
+
   it("refuses to create a database that exists, and to restore into one that does not", async () => {
     const shopSnapshot = (await repo.snapshots()).find((s) => s.paths[0]!.endsWith("/shop.sql"))!;
     const exists = await repo.cairn(["restore", shopSnapshot.id, "--to-postgres", passwordlessUrl(pg, "shop"), "--create"]);

@@ -6,6 +6,7 @@ import type { Repository } from "../../store/repository.js";
 import { findNode, walkTree } from "../../store/tree/tree-walker.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
 import { dumpFormatOf, GLOBALS_FILE, POSTGRES_DIR, type DumpFormat } from "./dump-layout.js";
+import { withoutLargeObjectTransactions } from "./plain-dump-transactions.js";
 import { PostgresUri } from "./postgres-uri.js";
 import { PgProcess, type PgToolOptions } from "./pg-tools.js";
 
@@ -118,9 +119,10 @@ export async function restoreToPostgres(repo: Repository, rootTree: Id, options:
   const outcome = transactional ? ", nothing was committed" : "";
   let bytes = 0;
   let sourceError: unknown;
+  const content = dumpBytes(repo, dump.node.content ?? []);
   async function* feed(): AsyncGenerator<Buffer> {
     try {
-      for await (const chunk of dumpBytes(repo, dump.node.content ?? [])) {
+      for await (const chunk of dump.format === "plain" && transactional ? withoutLargeObjectTransactions(content) : content) {
         bytes += chunk.length;
         yield chunk;
       }
