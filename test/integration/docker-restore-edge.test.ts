@@ -123,3 +123,39 @@ describe("networking", () => {
     expect(host.State.Running).toBe(true);
   });
 });
+
+describe("a container removed during docker:all", () => {
+  it("is a warning; the others are stored", async () => {
+    const labels = { "edge.removed": "yes" };
+    for (const name of ["edge-gone", "edge-stays"]) {
+      await createContainer(engine, name, { Image: IMAGE, Labels: labels });
+      await dockerCall(engine, "POST", `/containers/${name}/start`);
+    }
+    const repository = await openLocalRepository(repo);
+    let removed = false;
+    let current = "";
+    const save = repository.saveBlob.bind(repository);
+    // Removed, paused, while its file system is being stored.
+    repository.saveBlob = async (type, plain) => {
+      if (!removed && current.includes("/containers/edge-gone/rootfs/")) {
+        removed = true;
+        await remove(engine, "containers", "edge-gone");
+      }
+      return save(type, plain);
+    };
+    try {
+      const source = dockerSource("docker:all", { labels: ["edge.removed=yes"] }, {}, { DOCKER_HOST: engine.dockerHost });
+      await source.check();
+      const result = await runBackup(repository, { sources: [source], onFile: (path) => (current = path) });
+      expect(removed).toBe(true);
+      expect(result.warnings).toEqual([{ path: "docker:container/edge-gone", message: "container edge-gone was removed while it was backed up; it is not stored" }]);
+    } finally {
+      repository.saveBlob = save;
+      await repository.close();
+    }
+    const ls = (await cairn(["ls", "latest", "/docker/containers"])).stdout;
+    expect(ls).toContain("/docker/containers/edge-stays/config.json");
+    expect(ls).not.toContain("/docker/containers/edge-gone");
+    expect((await inspectContainer(engine, "edge-stays")).State).toMatchObject({ Running: true, Paused: false });
+  });
+});

@@ -1,4 +1,4 @@
-import { CairnError } from "../../errors.js";
+import { CairnError, NotFoundError } from "../../errors.js";
 import { formatNanos } from "../../store/tree/time.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
 import { consumeStream, createdAt, ensureDir, jsonBytes, savedFileNode, tolerate, type DockerRun } from "./docker-run.js";
@@ -47,6 +47,7 @@ export async function archiveContainer(run: DockerRun, nameOrId: string): Promis
   const pause = run.session.pause && container.State.Running && !container.State.Paused;
   if (pause) await client.pause(container.Id);
   let failed = true;
+  let nodes: TreeNode[] = [];
   try {
     const changes = await client.changes(container.Id);
     const previous = await run.parent.nodeAt([...dir, ROOTFS_DIR]);
@@ -58,20 +59,25 @@ export async function archiveContainer(run: DockerRun, nameOrId: string): Promis
     }
     const rootNode: TreeNode = { name: ROOTFS_DIR, type: "dir", mode: 0o755, uid: 0, gid: 0, mtime: formatNanos(BigInt(createdAt(container.Created).getTime()) * 1_000_000n), subtree: rootfs.tree };
     const created = createdAt(container.Created);
-    ensureDir(run, dir, created);
-    run.tree.put(dir, await savedFileNode(run, CONTAINER_CONFIG, jsonBytes(container), created));
-    run.tree.put(dir, await savedFileNode(run, CONTAINER_CHANGES, jsonBytes(changes), created));
-    run.tree.put(dir, rootNode);
+    nodes = [await savedFileNode(run, CONTAINER_CONFIG, jsonBytes(container), created), await savedFileNode(run, CONTAINER_CHANGES, jsonBytes(changes), created), rootNode];
     failed = false;
   } finally {
     if (pause) await unpause(run, container.Id, name, failed);
   }
+  // Only now: a container removed while it was read is not stored half-read.
+  ensureDir(run, dir, createdAt(container.Created));
+  for (const node of nodes) run.tree.put(dir, node);
 }
 
 async function unpause(run: DockerRun, id: string, name: string, backupFailed: boolean): Promise<void> {
   try {
     await run.session.client.unpause(id);
   } catch (err) {
+    // Removed while it was read: a warning (tolerate), unless the backup failed already.
+    if (err instanceof NotFoundError) {
+      if (backupFailed) return;
+      throw new NotFoundError(`container ${name} was removed while it was backed up; it is not stored`);
+    }
     const message = `could not unpause container ${name} after reading it (${(err as Error).message}); it is still paused: run docker unpause ${name}`;
     // When the backup failed already, its error is what is thrown; this one must still be seen.
     if (backupFailed) run.ctx.warn({ path: `docker:container/${name}`, message });

@@ -216,7 +216,7 @@ export class EngineClient {
   }
 
   unpause(id: string): Promise<unknown> {
-    return this.call(`unpause container ${id}`, () => this.docker.getContainer(id).unpause());
+    return this.call(`unpause container ${id}`, () => this.docker.getContainer(id).unpause(), `no such container: ${id}`);
   }
 
   async createContainer(options: ContainerCreateOptions): Promise<string> {
