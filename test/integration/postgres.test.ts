@@ -1,7 +1,8 @@
 // PostgreSQL backups through the real CLI against a real server: dump, back up, restore into a
 // new database, and compare the two databases by their pg_dump output.
-import { spawnSync } from "node:child_process";
-import { open, readFile, writeFile } from "node:fs/promises";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { open, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openLocalRepository } from "../../src/store/open-local.js";
@@ -159,6 +160,33 @@ describe("restore into PostgreSQL stops at the first error and commits nothing",
       expect((await own.cairn(["restore", "latest", "--to-postgres", passwordlessUrl(pg, "blobs_copy")])).code).toBe(0);
       expect(await pg.psql("blobs_copy", "SELECT count(*) FROM t")).toBe("1\n");
       expect(await pg.psql("blobs_copy", "SELECT convert_from(lo_get(oid), 'UTF8') FROM pg_largeobject_metadata")).toBe("large\n");
+    } finally {
+      await own.cleanup();
+    }
+  });
+
+  it("130: SIGTERM while the dump is sent stops the restore, commits nothing and releases the lock", async () => {
+    await pg.psql("postgres", "CREATE DATABASE long");
+    await pg.psql("long", "CREATE TABLE early (x int); CREATE TABLE rows (id int, payload text); INSERT INTO rows SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 300000) g");
+    const own = await createRepo(pg);
+    try {
+      expect((await own.cairn(["backup", passwordlessUrl(pg, "long")])).code).toBe(0);
+      const child = spawn(process.execPath, [CAIRN_BIN, "-r", own.path, "restore", "latest", "--to-postgres", passwordlessUrl(pg, "long_copy"), "--create"], {
+        env: { ...process.env, PGPASSWORD: pg.env.PGPASSWORD, CAIRN_PG_BIN: pg.binDir },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const exited = once(child, "close");
+      // Once the database exists, psql is being fed: the rows take a few seconds to send.
+      while (!stderr.includes("created database")) await once(child.stderr, "data");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      child.kill("SIGTERM");
+      const [code] = await exited;
+      expect(code, stderr).toBe(130);
+      expect(stderr).toMatch(/^cairn: restore of .*long\.sql into .* interrupted, nothing was committed \(database "long_copy" was created and is left empty\)$/m);
+      expect(await tables(pg, "long_copy")).toEqual([]);
+      expect(await readdir(join(own.path, "locks"))).toEqual([]);
     } finally {
       await own.cleanup();
     }

@@ -1,6 +1,6 @@
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { CairnError, IntegrityError, UsageError } from "../../errors.js";
+import { CairnError, IntegrityError, InterruptedError, UsageError } from "../../errors.js";
 import type { Id } from "../../store/id.js";
 import type { Repository } from "../../store/repository.js";
 import { findNode, walkTree } from "../../store/tree/tree-walker.js";
@@ -17,6 +17,8 @@ export interface PostgresRestoreOptions extends PgToolOptions {
   create?: boolean;
   /** The dump inside the snapshot; by default the snapshot's only database dump. */
   path?: string;
+  /** Stops sending the dump (InterruptedError): the program is killed and nothing is committed. */
+  signal?: AbortSignal;
   onInfo?: (message: string) => void;
 }
 
@@ -123,6 +125,7 @@ export async function restoreToPostgres(repo: Repository, rootTree: Id, options:
   async function* feed(): AsyncGenerator<Buffer> {
     try {
       for await (const chunk of dump.format === "plain" && transactional ? withoutLargeObjectTransactions(content) : content) {
+        if (options.signal?.aborted) throw new InterruptedError();
         bytes += chunk.length;
         yield chunk;
       }
@@ -142,11 +145,14 @@ export async function restoreToPostgres(repo: Repository, rootTree: Id, options:
   if (sourceError) {
     await proc.finish().catch(() => {});
     const message = sourceError instanceof Error ? sourceError.message : String(sourceError);
+    if (sourceError instanceof InterruptedError) throw new InterruptedError(`${where} interrupted${outcome}${createdNote}`);
     throw new CairnError(`${where} stopped${outcome}${createdNote}: ${message}`);
   }
   try {
     await proc.finish();
   } catch (err) {
+    // Ctrl-C at a terminal reaches psql too, which cancels its statement.
+    if (options.signal?.aborted) throw new InterruptedError(`${where} interrupted${outcome}${createdNote}`);
     throw new CairnError(`${where} stopped at the first error${outcome}${createdNote}: ${(err as Error).message}`);
   }
   return { path: dump.path, format: dump.format, target: target.redacted(), bytes, created: options.create ?? false };
