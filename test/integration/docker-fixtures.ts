@@ -1,6 +1,8 @@
 // Shared by the Docker integration tests: engine calls the tests make themselves (to set up
 // containers and to look at what cairn put back), and listings of file systems to compare.
 import { createHash } from "node:crypto";
+import { rmSync } from "node:fs";
+import net from "node:net";
 import { Readable } from "node:stream";
 import tar from "tar-stream";
 import { dockerCall, dockerRequest, type DockerEngine } from "../support/docker-engine.js";
@@ -142,4 +144,39 @@ export async function runImage(engine: DockerEngine, image: string, cmd: string[
 
 export async function remove(engine: DockerEngine, kind: "containers" | "volumes" | "images" | "networks", name: string): Promise<void> {
   await dockerCall(engine, "DELETE", `/${kind}/${name}${kind === "containers" || kind === "images" ? "?force=1" : ""}`);
+}
+
+/**
+ * A unix socket in front of the engine that "dies" once `bytes` bytes of a response to a
+ * request matching `request` (e.g. /\/export/) have passed: every connection is cut and the
+ * socket goes away, as when dockerd is killed mid-stream. Returns the socket's DOCKER_HOST.
+ */
+export async function dyingEngine(engine: DockerEngine, socketPath: string, request: RegExp, bytes: number): Promise<string> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(engine.socketPath);
+    sockets.add(client).add(upstream);
+    let watched = false;
+    let passed = 0;
+    client.on("data", (d: Buffer) => {
+      if (request.test(d.toString("latin1").split("\r\n")[0] ?? "")) watched = true;
+      upstream.write(d);
+    });
+    upstream.on("data", (d: Buffer) => {
+      passed += watched ? d.length : 0;
+      if (passed > bytes) die();
+      else client.write(d);
+    });
+    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+      a.on("error", () => b.destroy());
+      a.on("close", () => b.destroy());
+    }
+  });
+  const die = () => {
+    server.close();
+    for (const s of sockets) s.destroy();
+    rmSync(socketPath, { force: true });
+  };
+  await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+  return `unix://${socketPath}`;
 }

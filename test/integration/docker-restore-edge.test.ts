@@ -10,7 +10,7 @@ import { EngineClient } from "../../src/sources/docker/engine-client.js";
 import { openLocalRepository } from "../../src/store/open-local.js";
 import { runCairn, tempDir } from "../support/cli.js";
 import { buildTestImage, dockerCall, startDockerEngine, type DockerEngine } from "../support/docker-engine.js";
-import { api, createContainer, inspectContainer, remove } from "./docker-fixtures.js";
+import { api, createContainer, dyingEngine, inspectContainer, remove } from "./docker-fixtures.js";
 
 let engine: DockerEngine;
 let work: { path: string; cleanup: () => Promise<void> };
@@ -157,5 +157,23 @@ describe("a container removed during docker:all", () => {
     expect(ls).toContain("/docker/containers/edge-stays/config.json");
     expect(ls).not.toContain("/docker/containers/edge-gone");
     expect((await inspectContainer(engine, "edge-stays")).State).toMatchObject({ Running: true, Paused: false });
+  });
+});
+
+describe("the engine dying during a backup", () => {
+  it("is one line naming the engine, after the warning about the container it left paused", async () => {
+    await createContainer(engine, "edge-dies", { Image: IMAGE });
+    await dockerCall(engine, "POST", "/containers/edge-dies/start");
+    const dockerHost = await dyingEngine(engine, join(work.path, "dying.sock"), /^GET \S*\/containers\/\S+\/export/, 64 * 1024);
+    try {
+      const r = await cairn(["backup", "docker:container/edge-dies"], { DOCKER_HOST: dockerHost });
+      expect(r.code).toBe(1);
+      const lines = r.stderr.trim().split("\n");
+      expect(lines.at(-1)).toBe(`cairn: cannot reach the Docker engine at ${join(work.path, "dying.sock")}: no such socket`);
+      expect(r.stderr).toContain("could not unpause container edge-dies after reading it");
+      expect(r.stderr).not.toContain("internal error");
+    } finally {
+      await dockerCall(engine, "POST", "/containers/edge-dies/unpause");
+    }
   });
 });

@@ -51,7 +51,7 @@ export async function archiveContainer(run: DockerRun, nameOrId: string): Promis
   try {
     const changes = await client.changes(container.Id);
     const previous = await run.parent.nodeAt([...dir, ROOTFS_DIR]);
-    const rootfs = await consumeStream(run, await client.exportContainer(container.Id), (source) =>
+    const rootfs = await consumeStream(run, `export container ${name}`, await client.exportContainer(container.Id), (source) =>
       new TarTreeBuilder(run.ctx, { snapshotPath: "/" + [...dir, ROOTFS_DIR].join("/"), ...(previous?.subtree ? { previousTree: previous.subtree } : {}) }).read(source),
     );
     for (const mount of container.Mounts) {

@@ -5,7 +5,7 @@ import type { ParentLookup } from "../../backup/parent-lookup.js";
 import { syntheticDirNode, type SnapshotTreeBuilder } from "../../backup/snapshot-tree-builder.js";
 import { formatNanos } from "../../store/tree/time.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
-import { InterruptedError, NotFoundError } from "../../errors.js";
+import { CairnError, InterruptedError, NotFoundError } from "../../errors.js";
 import { EngineClient, EngineError } from "./engine-client.js";
 
 export type VolumeAccess = "auto" | "engine";
@@ -131,16 +131,26 @@ export async function tolerate(run: DockerRun, path: string, what: () => Promise
 /**
  * Reads a stream from the engine with `fn`, and always closes it: when the backup is stopped
  * (SIGINT) the stream ends with InterruptedError, and when `fn` fails (the repository cannot be
- * written) the engine stops sending.
+ * written) the engine stops sending. When the stream breaks off (the engine died, or dropped
+ * the object `what` names), that is said in one line instead of the socket's "aborted".
  */
-export async function consumeStream<T>(run: DockerRun, stream: Readable, fn: (source: AsyncIterable<Uint8Array>) => Promise<T>): Promise<T> {
+export async function consumeStream<T>(run: DockerRun, what: string, stream: Readable, fn: (source: AsyncIterable<Uint8Array>) => Promise<T>): Promise<T> {
   const signal = run.ctx.signal;
   const onAbort = () => stream.destroy(new InterruptedError());
+  let broken: Error | undefined;
+  const onError = (err: Error) => {
+    if (!(err instanceof CairnError)) broken ??= err;
+  };
   signal?.addEventListener("abort", onAbort, { once: true });
+  stream.on("error", onError);
   try {
     if (signal?.aborted) throw new InterruptedError();
     return await fn(stream);
+  } catch (err) {
+    if (broken) throw await run.session.client.brokenStream(what, broken);
+    throw err;
   } finally {
+    stream.off("error", onError);
     signal?.removeEventListener("abort", onAbort);
     stream.destroy();
   }

@@ -126,6 +126,19 @@ export class EngineClient {
     }
   }
 
+  /**
+   * What a stream from the engine breaking off with `err` means: the engine is gone (it does
+   * not answer a ping: the backup cannot go on), or it stopped sending this one object.
+   */
+  async brokenStream(what: string, err: Error): Promise<CairnError> {
+    const down = await this.ping().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (down instanceof CairnError && !(down instanceof EngineError)) return down;
+    return new EngineError(`docker: ${what}: the engine stopped sending (${err.message})`);
+  }
+
   ping(): Promise<unknown> {
     return this.call("ping", () => this.docker.ping());
   }

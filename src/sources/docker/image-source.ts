@@ -93,7 +93,7 @@ export async function archiveImage(run: DockerRun, ref: string): Promise<void> {
   const files = new Map<string, SavedFile>();
   const links = new Map<string, string>();
   let manifestBytes: Buffer | undefined;
-  await consumeStream(run, await client.saveImage(ref), async (source) => {
+  await consumeStream(run, `save image ${ref}`, await client.saveImage(ref), async (source) => {
     for await (const entry of readTar(source)) {
       if (isUnsupported(entry)) continue;
       const { header } = entry;

@@ -51,7 +51,7 @@ export async function archiveVolume(run: DockerRun, name: string): Promise<void>
   } else {
     data = await withHelperContainer(client, [`${name}:${HELPER_MOUNT}:ro`], async (helper) => {
       const tar = await client.getArchive(helper, HELPER_MOUNT);
-      const read = await consumeStream(run, tar, (source) => new TarTreeBuilder(ctx, { strip: 1, snapshotPath, ...(previous?.subtree ? { previousTree: previous.subtree } : {}) }).read(source));
+      const read = await consumeStream(run, `read volume ${name}`, tar, (source) => new TarTreeBuilder(ctx, { strip: 1, snapshotPath, ...(previous?.subtree ? { previousTree: previous.subtree } : {}) }).read(source));
       return { ...(read.root ?? syntheticDirNode(VOLUME_DATA, new Date(0))), subtree: read.tree };
     });
   }
