@@ -128,6 +128,29 @@ describe("postgres backup and restore", () => {
   });
 });
 
+describe("a database named globals", () => {
+  it("is backed up beside the globals file, alone or with --all-databases, and restored by default", async () => {
+    await pg.psql("postgres", "CREATE DATABASE globals");
+    await pg.psql("globals", "CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)");
+    const own = await createRepo(pg);
+    try {
+      const alone = await own.cairn(["backup", passwordlessUrl(pg, "globals")]);
+      expect(alone.code, alone.stderr).toBe(0);
+      const restore = await own.cairn(["restore", "latest", "--to-postgres", passwordlessUrl(pg, "globals_copy"), "--create"]);
+      expect(restore.code, restore.stderr).toBe(0);
+      expect(await pg.psql("globals_copy", "SELECT x FROM kept")).toBe("42\n");
+      const all = await own.cairn(["backup", `postgresql://${pg.user}@127.0.0.1:${pg.port}/`, "--all-databases"]);
+      expect(all.code, all.stderr).toBe(0);
+      const listing = await own.cairn(["ls", "latest", serverDir(pg), "--no-recursive"]);
+      expect(listing.stdout).toContain(`${serverDir(pg)}/globals.sql\n`);
+      expect(listing.stdout).toContain(`${serverDir(pg)}/%67lobals.sql\n`);
+    } finally {
+      await own.cleanup();
+      await pg.psql("postgres", "DROP DATABASE globals; DROP DATABASE globals_copy");
+    }
+  });
+});
+
 describe("restore into PostgreSQL stops at the first error and commits nothing", () => {
   it("reports the server's error and leaves the target database as it was", async () => {
     // The dump creates accounts first; the table it creates last already exists here.

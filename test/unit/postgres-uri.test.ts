@@ -53,6 +53,10 @@ describe("dump layout", () => {
   it("names dump files by database and format, safely", () => {
     expect(dumpFileName("shop", "plain")).toBe("shop.sql");
     expect(dumpFileName("shop", "custom")).toBe("shop.dump");
+    // A database named globals, kept apart from the globals file.
+    expect(dumpFileName("globals", "plain")).toBe("%67lobals.sql");
+    expect(dumpFileName("globals", "custom")).toBe("globals.dump");
+    expect(dumpFileName("%67lobals", "plain")).toBe("%2567lobals.sql");
     expect(safeName("a/b%c")).toBe("a%2Fb%25c");
     expect(safeName("..")).toBe("%2E%2E");
     expect(dumpFormatOf("x.sql")).toBe("plain");

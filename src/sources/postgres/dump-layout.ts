@@ -21,7 +21,10 @@ export function safeName(name: string): string {
 }
 
 export function dumpFileName(database: string, format: DumpFormat): string {
-  return safeName(database) + EXTENSION[format];
+  const name = safeName(database) + EXTENSION[format];
+  // A database named "globals" must not take the globals file's name (nor be taken for it on
+  // restore): its first letter is percent-encoded, which no other name can produce.
+  return name === GLOBALS_FILE ? `%${name.charCodeAt(0).toString(16).toUpperCase()}${name.slice(1)}` : name;
 }
 
 /** The format of a dump file, from its name; undefined for anything else. */
