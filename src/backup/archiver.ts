@@ -109,7 +109,7 @@ export async function runBackup(repo: Repository, options: BackupOptions): Promi
     await ctx.parents.close(flushed);
   }
 
-  const facts = Object.assign({}, ...options.sources.map((s) => s.facts ?? {})) as Record<string, string>;
+  const facts = mergeFacts(options.sources.map((s) => s.facts ?? {}));
   const user = os.userInfo();
   const snapshot: Snapshot = {
     time: (options.time ?? start).toISOString(),
@@ -144,4 +144,17 @@ export async function runBackup(repo: Repository, options: BackupOptions): Promi
   if (options.dryRun) return { snapshot, warnings, counters };
   const snapshotId = await repo.saveSnapshot(snapshot);
   return { snapshotId, snapshot, warnings, counters };
+}
+
+/** The sources' facts in one record; a fact two sources state differently keeps both values ("a; b"). */
+function mergeFacts(all: readonly Record<string, string>[]): Record<string, string> {
+  const merged: Record<string, string> = {};
+  for (const facts of all) {
+    for (const [key, value] of Object.entries(facts)) {
+      const known = merged[key];
+      if (known === undefined) merged[key] = value;
+      else if (!known.split("; ").includes(value)) merged[key] = `${known}; ${value}`;
+    }
+  }
+  return merged;
 }
