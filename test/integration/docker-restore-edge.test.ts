@@ -177,3 +177,19 @@ describe("the engine dying during a backup", () => {
     }
   });
 });
+
+describe("an image with several tags", () => {
+  it("comes back under the tag --only names", async () => {
+    const id = (await api<{ Id: string }>(engine, "GET", `/images/${IMAGE}/json`)).Id;
+    await dockerCall(engine, "POST", `/images/${IMAGE}/tag?repo=localhost:5000/team/app&tag=1.0`);
+    await dockerCall(engine, "POST", `/images/${IMAGE}/tag?repo=edge/other&tag=2`);
+    // Stored twice (same id), and edge/other:2 only as a tag in the inspect documents.
+    await expectOk(["backup", `docker:image/${IMAGE}`, "docker:image/localhost:5000/team/app:1.0"]);
+    for (const tag of ["localhost:5000/team/app:1.0", "edge/other:2"]) {
+      await dockerCall(engine, "DELETE", `/images/${tag}`);
+      const out = await expectOk(["restore", "latest", "--to-docker", "--only", "image", tag]);
+      expect(out).toContain("restored 0 image(s) (1 already present)");
+      expect((await api<{ Id: string }>(engine, "GET", `/images/${tag}/json`)).Id).toBe(id);
+    }
+  });
+});

@@ -45,14 +45,17 @@ type VolumeState = "missing" | "empty" | "replace";
 
 interface Plan {
   images: StoredImage[];
+  /** Tags asked for with --only that the image's stored manifest does not carry. */
+  requestedTags: Map<StoredImage, string[]>;
   networks: NetworkInspect[];
   volumes: { volume: StoredVolume; state: VolumeState }[];
   containers: StoredContainer[];
 }
 
-function imageMatches(image: StoredImage, name: string): boolean {
+/** The stored image `name` asks for: the one stored under that name, else one that carried it as a tag or has it as id. */
+function findStoredImage(images: StoredImage[], name: string): StoredImage | undefined {
   const wanted = normalizeImageRef(name);
-  return image.ref === wanted || image.inspect.Id === name || (image.inspect.RepoTags ?? []).includes(wanted);
+  return images.find((i) => i.ref === wanted) ?? images.find((i) => i.inspect.Id === name || (i.inspect.RepoTags ?? []).includes(wanted));
 }
 
 /** Paths a container mounts something at: never written into the container, they are not its own. */
@@ -142,7 +145,7 @@ export class DockerRestorer {
     const catalog = await readDockerCatalog(this.repo, rootTree);
     await this.client.version();
     const plan = await this.plan(catalog);
-    for (const image of plan.images) await this.attempt(`image ${image.ref}`, () => this.restoreImage(image));
+    for (const image of plan.images) await this.attempt(`image ${image.ref}`, () => this.restoreImage(image, plan.requestedTags.get(image) ?? []));
     for (const network of plan.networks) await this.attempt(`network ${network.Name}`, () => this.restoreNetwork(network));
     if (this.options.force) {
       for (const c of plan.containers) {
@@ -172,19 +175,26 @@ export class DockerRestorer {
   /** Chooses what to restore and refuses, before any change, what would overwrite something. */
   private async plan(catalog: DockerCatalog): Promise<Plan> {
     const only = this.options.only ?? [];
-    const pick = <T>(list: T[], kind: DockerObjectKind, match: (item: T, name: string) => boolean): T[] =>
+    const pick = <T>(list: T[], kind: DockerObjectKind, find: (list: T[], name: string) => T | undefined): T[] =>
       only.length === 0
         ? list
         : only
             .filter((o) => o.kind === kind)
             .map((o) => {
-              const found = list.find((item) => match(item, o.name));
+              const found = find(list, o.name);
               if (!found) throw new NotFoundError(`the snapshot has no ${kind} named ${o.name}`);
               return found;
             });
-    const containers = [...new Set(pick(catalog.containers, "container", (c, n) => c.name === n))];
-    const images = new Set(pick(catalog.images, "image", imageMatches));
-    const volumes = new Set(pick(catalog.volumes, "volume", (v, n) => v.name === n));
+    const containers = [...new Set(pick(catalog.containers, "container", (list, n) => list.find((c) => c.name === n)))];
+    const images = new Set(pick(catalog.images, "image", findStoredImage));
+    const volumes = new Set(pick(catalog.volumes, "volume", (list, n) => list.find((v) => v.name === n)));
+    // The tag the user named must exist afterwards, even when the image was stored under another.
+    const requestedTags = new Map<StoredImage, string[]>();
+    for (const o of only.filter((o) => o.kind === "image" && !o.name.startsWith("sha256:"))) {
+      const image = findStoredImage(catalog.images, o.name)!;
+      const tag = normalizeImageRef(o.name);
+      if (!(image.manifest.RepoTags ?? []).includes(tag)) requestedTags.set(image, [...(requestedTags.get(image) ?? []), tag]);
+    }
     // What a chosen container needs, if the engine does not have it already.
     const neededImages = new Set<StoredImage>();
     const neededVolumes = new Set<StoredVolume>();
@@ -200,7 +210,7 @@ export class DockerRestorer {
     for (const c of containers) {
       if (!this.options.force && (await this.client.findContainer(c.name))) throw new AlreadyExistsError(`container ${c.name} already exists in the engine; use --force to replace it`);
     }
-    const plan: Plan = { images: [...images], networks: [], volumes: [], containers };
+    const plan: Plan = { images: [...images], requestedTags, networks: [], volumes: [], containers };
     const networkNames = new Set(containers.flatMap((c) => Object.keys(c.inspect.NetworkSettings?.Networks ?? {})).filter((n) => !BUILTIN_NETWORKS.has(n)));
     for (const name of networkNames) {
       const network = catalog.networks.find((n) => n.Name === name);
@@ -241,9 +251,9 @@ export class DockerRestorer {
 
   // ---- images -------------------------------------------------------------------------------
 
-  private async restoreImage(image: StoredImage): Promise<void> {
+  private async restoreImage(image: StoredImage, requestedTags: string[]): Promise<void> {
     const id = image.inspect.Id;
-    const tags = image.manifest.RepoTags ?? [];
+    const tags = [...(image.manifest.RepoTags ?? []), ...requestedTags];
     const keptTags: string[] = [];
     const freeTags: string[] = [];
     for (const tag of tags) {
