@@ -10,7 +10,7 @@ import { EngineClient } from "../../src/sources/docker/engine-client.js";
 import { openLocalRepository } from "../../src/store/open-local.js";
 import { runCairn, tempDir } from "../support/cli.js";
 import { buildTestImage, dockerCall, startDockerEngine, type DockerEngine } from "../support/docker-engine.js";
-import { api, createContainer, dyingEngine, inspectContainer, remove } from "./docker-fixtures.js";
+import { api, createContainer, dyingEngine, inspectContainer, putFiles, remove, volumeListing } from "./docker-fixtures.js";
 
 let engine: DockerEngine;
 let work: { path: string; cleanup: () => Promise<void> };
@@ -191,5 +191,22 @@ describe("an image with several tags", () => {
       expect(out).toContain("restored 0 image(s) (1 already present)");
       expect((await api<{ Id: string }>(engine, "GET", `/images/${tag}/json`)).Id).toBe(id);
     }
+  });
+});
+
+describe("--only container", () => {
+  it("fills an existing empty volume the container needs", async () => {
+    await api(engine, "POST", "/volumes/create", { Name: "edge-data" });
+    await createContainer(engine, "edge-vol", { Image: IMAGE, HostConfig: { Binds: ["edge-data:/data"] } });
+    await putFiles(engine, "edge-vol", [{ name: "data/kept", mode: 0o640, uid: 7, gid: 7, content: "stored\n" }]);
+    await expectOk(["backup", "docker:container/edge-vol"]);
+    const before = await volumeListing(engine, "edge-data", IMAGE);
+    await remove(engine, "containers", "edge-vol");
+    await remove(engine, "volumes", "edge-data");
+    await api(engine, "POST", "/volumes/create", { Name: "edge-data" });
+
+    await expectOk(["restore", "latest", "--to-docker", "--only", "container", "edge-vol"]);
+    expect(await volumeListing(engine, "edge-data", IMAGE)).toEqual(before);
+    expect(before.get("v/kept")).toMatchObject({ uid: 7, gid: 7, size: 7 });
   });
 });

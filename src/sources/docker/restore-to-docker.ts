@@ -224,7 +224,11 @@ export class DockerRestorer {
       else if (this.options.force) plan.volumes.push({ volume, state: "replace" });
       else throw new AlreadyExistsError(`volume ${volume.name} already exists and is not empty; use --force to replace it`);
     }
-    for (const volume of neededVolumes) if (!(await this.client.findVolume(volume.name))) plan.volumes.push({ volume, state: "missing" });
+    // A volume the container needs is filled when it is missing or empty, as in a full restore; one with files is its data.
+    for (const volume of neededVolumes) {
+      if (!(await this.client.findVolume(volume.name))) plan.volumes.push({ volume, state: "missing" });
+      else if (await this.volumeIsEmpty(volume.name)) plan.volumes.push({ volume, state: "empty" });
+    }
 
     for (const image of plan.images) for (const layer of image.layers.values()) await checkComplete(this.repo, layer, `image ${image.ref}`);
     for (const image of plan.images) await checkComplete(this.repo, image.config, `image ${image.ref}`);
