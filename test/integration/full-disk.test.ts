@@ -1,6 +1,7 @@
 // A repository on a 20 MB tmpfs, filled by a 40 MB backup: the backup fails with a clear
-// message and no snapshot, the repository still checks, and once there is room again the next
-// backup reuses what the failed one stored. A restore into a full file system fails with one
+// message and no snapshot; on a disk with no room at all the next one fails with one line too;
+// once there is room again the repository checks and the next backup reuses what the failed
+// one stored. A restore into a full file system fails with one
 // clear line too. Mounting needs root.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs/promises";
@@ -53,17 +54,19 @@ describe.skipIf(!isRoot)("a full disk (tmpfs, needs root)", () => {
     const storedBeforeFailure = (await listFiles(join(repo, "data"))).reduce((sum, f) => sum + f.size, 0);
     expect(storedBeforeFailure).toBeGreaterThan(8 * MiB);
 
-    const check = await cairn("--json", "check", "--read-data");
-    expect(check.code, check.stderr).toBe(0);
-    expect(findingsOf(check.stdout).every((f) => f.kind === "pack-unindexed")).toBe(true);
-
     // Almost no room at all: even opening the index database fails, and says why.
     const avail = Number(execFileSync("df", ["--output=avail", "-B1", mnt]).toString().split("\n")[1]);
     await fs.writeFile(join(mnt, "filler"), Buffer.alloc(Math.max(0, avail - 4096)));
     expectCleanFailure(await cairn("backup", src));
     await fs.rm(join(mnt, "filler"));
 
+    // With room again (opening the index database writes to it), the repository the failed
+    // backups left checks: their complete packs are only unindexed, nothing is half-written.
     execFileSync("mount", ["-o", "remount,size=80m", mnt]);
+    const check = await cairn("--json", "check", "--read-data");
+    expect(check.code, check.stderr).toBe(0);
+    expect(findingsOf(check.stdout).every((f) => f.kind === "pack-unindexed")).toBe(true);
+
     // Packs the failed backup indexed, and those it left unindexed (adopted now), are reused.
     const again = await cairn("--json", "backup", src);
     expect(again.code, again.stderr).toBe(0);
