@@ -4,6 +4,7 @@ import { engineEndpoint } from "../sources/docker/engine-client.js";
 import { restoreToDocker, type DockerObjectKind, type DockerObjectRef } from "../sources/docker/restore-to-docker.js";
 import { shortId } from "../store/id.js";
 import { selectSnapshot } from "../store/snapshot/snapshot-filter.js";
+import { abortOnSignals } from "./abort-on-signals.js";
 import { commandContext } from "./command-context.js";
 import { withRepository } from "./repository-session.js";
 import { splitSnapshotPath } from "./snapshot-argument.js";
@@ -48,7 +49,7 @@ export async function restoreIntoDocker(argument: string, flags: DockerRestoreFl
   await withRepository(globals, out, "shared", async (repo) => {
     const snapshot = selectSnapshot(await repo.listSnapshots(), selector, snapshotFilter(flags));
     out.info(`restoring the Docker objects of snapshot ${shortId(snapshot.id)} (${snapshot.time}) into the engine at ${engineEndpoint()}`);
-    const result = await restoreToDocker(repo, snapshot.tree, { only, force: flags.force, onInfo: (m) => out.info(m) });
+    const result = await abortOnSignals((signal) => restoreToDocker(repo, snapshot.tree, { only, force: flags.force, onInfo: (m) => out.info(m), signal }));
     for (const p of result.problems) out.error(`${p.object}: ${p.message}`);
     const loaded = result.images.filter((i) => i.action === "loaded").length;
     out.line(`restored ${loaded} image(s) (${result.images.length - loaded} already present), ${result.volumes.length} volume(s), ${result.networks.length} network(s), ${result.containers.length} container(s)`);

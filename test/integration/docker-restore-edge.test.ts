@@ -1,14 +1,18 @@
 // Containers and images that are unusual but common on real hosts, backed up and put back on a
 // real engine: a container that changed nothing, one on several networks, one sharing another's
-// network namespace, an image restored under one of several tags; and what a backup does when a
-// container or the engine goes away half-way.
+// network namespace, an image restored under one of several tags; what a backup does when a
+// container or the engine goes away half-way; and a restore interrupted with Ctrl-C.
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import * as fs from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { runBackup } from "../../src/backup/archiver.js";
 import { dockerSource } from "../../src/sources/docker/docker-source.js";
 import { EngineClient } from "../../src/sources/docker/engine-client.js";
 import { openLocalRepository } from "../../src/store/open-local.js";
-import { runCairn, tempDir } from "../support/cli.js";
+import { CAIRN_BIN, runCairn, tempDir } from "../support/cli.js";
 import { buildTestImage, dockerCall, startDockerEngine, type DockerEngine } from "../support/docker-engine.js";
 import { api, createContainer, dyingEngine, inspectContainer, putFiles, remove, volumeListing } from "./docker-fixtures.js";
 
@@ -208,5 +212,38 @@ describe("--only container", () => {
     await expectOk(["restore", "latest", "--to-docker", "--only", "container", "edge-vol"]);
     expect(await volumeListing(engine, "edge-data", IMAGE)).toEqual(before);
     expect(before.get("v/kept")).toMatchObject({ uid: 7, gid: 7, size: 7 });
+  });
+});
+
+describe("an interrupted restore --to-docker", () => {
+  it("130: SIGINT while a volume is filled removes its helper; the restore run again with --force completes", async () => {
+    await api(engine, "POST", "/volumes/create", { Name: "edge-big" });
+    await createContainer(engine, "edge-big-writer", { Image: IMAGE, HostConfig: { Binds: ["edge-big:/data"] } });
+    const files = Array.from({ length: 3 }, (_, i) => ({ name: `data/part${i}`, mode: 0o644, content: randomBytes(15 * 1024 * 1024).toString("base64") }));
+    await putFiles(engine, "edge-big-writer", files);
+    await remove(engine, "containers", "edge-big-writer");
+    await expectOk(["backup", "docker:volume/edge-big"]);
+    const before = await volumeListing(engine, "edge-big", IMAGE);
+    await remove(engine, "volumes", "edge-big");
+
+    const helpers = () => api<unknown[]>(engine, "GET", `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ label: ["cairn.helper=true"] }))}`);
+    const child = spawn(process.execPath, [CAIRN_BIN, "-r", repo, "restore", "latest", "--to-docker", "--only", "volume", "edge-big"], {
+      env: { ...process.env, DOCKER_HOST: engine.dockerHost },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = once(child, "close");
+    // The helper container exists while the volume is being filled.
+    while ((await helpers()).length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    child.kill("SIGINT");
+    const [code] = await exited;
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/^cairn: interrupted at volume edge-big: what was restored before it stays in the engine/m);
+    expect(await helpers()).toEqual([]);
+    expect(await fs.readdir(join(repo, "locks"))).toEqual([]);
+
+    await expectOk(["restore", "latest", "--to-docker", "--only", "volume", "edge-big", "--force"]);
+    expect(await volumeListing(engine, "edge-big", IMAGE)).toEqual(before);
   });
 });

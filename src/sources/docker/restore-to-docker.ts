@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { AlreadyExistsError, IntegrityError, NotFoundError } from "../../errors.js";
+import { AlreadyExistsError, IntegrityError, InterruptedError, NotFoundError } from "../../errors.js";
 import { isObjectFailure } from "./docker-run.js";
 import type { Id } from "../../store/id.js";
 import type { Repository } from "../../store/repository.js";
@@ -30,6 +30,11 @@ export interface DockerRestoreOptions {
   start?: boolean;
   onInfo?: (message: string) => void;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Stops the restore (InterruptedError) between objects and inside an upload, whose helper
+   * container is removed on the way out; what was restored before stays in the engine.
+   */
+  signal?: AbortSignal;
 }
 
 export interface DockerRestoreResult {
@@ -164,12 +169,34 @@ export class DockerRestorer {
 
   /** One object at a time: when the engine refuses one (or its data is damaged), the others still go back. */
   private async attempt(object: string, restore: () => Promise<void>): Promise<void> {
+    this.throwIfInterrupted(object);
     try {
       await restore();
     } catch (err) {
+      // An upload cut short by the interruption fails with whatever the engine says of it.
+      this.throwIfInterrupted(object);
       if (!isObjectFailure(err) && !(err instanceof IntegrityError)) throw err;
       this.result.problems.push({ object, message: (err as Error).message });
     }
+  }
+
+  private throwIfInterrupted(object: string): void {
+    if (this.options.signal?.aborted) {
+      throw new InterruptedError(`interrupted at ${object}: what was restored before it stays in the engine (run the restore again, with --force to replace it)`);
+    }
+  }
+
+  /** An archive for the engine, ended by the interruption (the request then fails and its helper goes). */
+  private upload(archive: AsyncGenerator<Buffer>): Readable {
+    const signal = this.options.signal;
+    return Readable.from(
+      (async function* () {
+        for await (const chunk of archive) {
+          if (signal?.aborted) throw new InterruptedError();
+          yield chunk;
+        }
+      })(),
+    );
   }
 
   /** Chooses what to restore and refuses, before any change, what would overwrite something. */
@@ -278,7 +305,7 @@ export class DockerRestorer {
       return;
     }
     this.info(`image ${image.ref}: loading ${image.layers.size} layer(s)`);
-    await this.client.loadImage(Readable.from(treeToTar(this.repo, this.imageArchive(image, freeTags))));
+    await this.client.loadImage(this.upload(treeToTar(this.repo, this.imageArchive(image, freeTags))));
     const loaded = await this.client.findImage(id);
     if (!loaded) throw new IntegrityError(`image ${image.ref}: the engine did not load it as ${id}; its stored layers or configuration do not match`);
     this.result.images.push({ ref: image.ref, id, action: "loaded" });
@@ -323,7 +350,7 @@ export class DockerRestorer {
       const data = volume.data;
       this.info(`volume ${name}: filling`);
       await withHelperContainer(this.client, [`${name}:${HELPER_MOUNT}`], (helper) =>
-        this.client.putArchive(helper, "/", Readable.from(treeToTar(this.repo, [{ path: Buffer.from(HELPER_MOUNT.slice(1)), node: data, recursive: true }]))),
+        this.client.putArchive(helper, "/", this.upload(treeToTar(this.repo, [{ path: Buffer.from(HELPER_MOUNT.slice(1)), node: data, recursive: true }]))),
       );
     }
     this.result.volumes.push({ name, action: state === "missing" ? "created" : state === "empty" ? "filled" : "replaced" });
@@ -345,7 +372,7 @@ export class DockerRestorer {
       this.info(`container ${name}: ${why}; importing its stored file system as the image cairn-restore/${name}`);
       const rootfs = stored.rootfs.subtree ? await this.repo.loadTree(stored.rootfs.subtree) : [];
       const items = rootfs.map((node) => ({ path: Buffer.from(node.nameRaw ?? node.name), node, recursive: true }));
-      await this.client.importImage(Readable.from(treeToTar(this.repo, items)), `cairn-restore/${name}`, "latest");
+      await this.client.importImage(this.upload(treeToTar(this.repo, items)), `cairn-restore/${name}`, "latest");
       image = `cairn-restore/${name}:latest`;
     }
     const id = await this.client.createContainer(createOptionsFor(saved, image, names));
@@ -358,7 +385,7 @@ export class DockerRestorer {
           if (node) items.push({ path: Buffer.from(change.Path.replace(/^\/+/, "")), node, recursive: false });
         }
         this.info(`container ${name}: putting back ${items.length} changed path(s)`);
-        await this.client.putArchive(id, "/", Readable.from(treeToTar(this.repo, items)));
+        await this.client.putArchive(id, "/", this.upload(treeToTar(this.repo, items)));
       }
     } catch (err) {
       // A container without its files or networks is not the one backed up: do not leave it behind.
