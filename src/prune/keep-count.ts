@@ -6,11 +6,11 @@ import { UsageError } from "../errors.js";
  */
 export type KeepCount = number;
 
-/** Parses a `--keep-last|hourly|daily|weekly|monthly|yearly` value: `N` or `unlimited`. */
+/** Parses a `--keep-last|hourly|daily|weekly|monthly|yearly` value: `N`, `unlimited`, or restic's `-1` for it. */
 export function parseKeepCount(text: string): KeepCount {
-  if (text === "unlimited") return Infinity;
+  if (text === "unlimited" || text === "-1") return Infinity;
   if (/^-\d+$/.test(text)) {
-    throw new UsageError(`invalid count ${JSON.stringify(text)}: negative values are not allowed, use 'unlimited' instead`);
+    throw new UsageError(`invalid count ${JSON.stringify(text)}: negative values other than -1 are not allowed, use 'unlimited' (or -1) instead`);
   }
   const value = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value)) {

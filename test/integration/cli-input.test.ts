@@ -62,7 +62,7 @@ describe("subcommand parse errors", () => {
   it.each([
     [["snapshots", "--bogus"], /^cairn: unknown option '--bogus'$/],
     [["restore"], /^cairn: missing required argument 'snapshot'$/],
-    [["forget", "--keep-daily"], /^cairn: option '--keep-daily <n>' argument missing$/],
+    [["forget", "--keep-daily"], /^cairn: option '-d, --keep-daily <n>' argument missing$/],
     [["unlock", "extra"], /^cairn: too many arguments for 'unlock'/],
     [["repair"], /^cairn: repair: missing subcommand \(one of: index, snapshots\)$/],
     [["repair", "bogus"], /^cairn: repair: unknown subcommand 'bogus'/],

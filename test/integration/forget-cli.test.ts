@@ -142,8 +142,17 @@ describe("cairn forget", () => {
     expect(await remaining(repo)).toEqual([id("2024-01-15T02:00")]);
   });
 
+  it("takes restic's short options and -1 for unlimited, so a restic policy carries over unchanged", async () => {
+    const long = await runCairn(["-r", fx.f.repoPath, "--json", "forget", "--dry-run", "--keep-last", "2", "--keep-hourly", "3", "--keep-daily", "unlimited", "--keep-weekly", "2", "--keep-monthly", "4", "--keep-yearly", "1"], { env: ENV });
+    const short = await runCairn(["-r", fx.f.repoPath, "--json", "forget", "--dry-run", "-l", "2", "-H", "3", "-d", "-1", "-w", "2", "-m", "4", "-y", "1"], { env: ENV });
+    expect(long.code, long.stderr).toBe(0);
+    expect(short.code, short.stderr).toBe(0);
+    expect(long.stdout).toContain("forget_summary");
+    expect(short.stdout).toBe(long.stdout);
+  });
+
   it("rejects malformed policy values", async () => {
-    for (const args of [["--keep-last", "-1"], ["--keep-within", "3x"], ["--group-by", "color"]]) {
+    for (const args of [["--keep-last", "-2"], ["--keep-within", "3x"], ["--group-by", "color"]]) {
       const r = await runCairn(["-r", fx.f.repoPath, "forget", ...args], { env: ENV });
       expect(r.code, args.join(" ")).toBe(2);
       expect(r.stderr).toMatch(/^cairn: /);

@@ -375,9 +375,11 @@ describe("parseKeepCount", () => {
     expect(parseKeepCount("0")).toBe(0);
     expect(parseKeepCount("30")).toBe(30);
     expect(parseKeepCount("unlimited")).toBe(Infinity);
+    // restic's spelling of unlimited.
+    expect(parseKeepCount("-1")).toBe(Infinity);
   });
 
-  it.each([["-1", /use 'unlimited' instead/], ["abc", /non-negative integer/], ["1.5", /non-negative/], ["", /non-negative/], [" 3", /non-negative/], ["99999999999999999999", /non-negative/]])(
+  it.each([["-2", /use 'unlimited' \(or -1\) instead/], ["abc", /non-negative integer/], ["1.5", /non-negative/], ["", /non-negative/], [" 3", /non-negative/], ["99999999999999999999", /non-negative/]])(
     "refuses %j",
     (text, why) => {
       expect(() => parseKeepCount(text)).toThrow(UsageError);
