@@ -28,10 +28,11 @@ const WRITE_FLAGS = fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW | fsConstants.
 const CREATE_FLAGS = WRITE_FLAGS | fsConstants.O_CREAT | fsConstants.O_EXCL;
 
 /**
- * Opens `path` for writing as a regular file; `create` makes it a new, empty one. What stands
- * there is never written through: a symlink, FIFO or device, or a file with other names (hard
- * links, perhaps outside the target), is removed and a new file made in its place; a file of
- * its own is emptied. O_NONBLOCK: opening a FIFO nobody reads would otherwise block for good.
+ * Opens `path` for writing as a regular file; `create` makes it a new, empty one. Whatever
+ * stands there is removed first, never written through or reused: a symlink, FIFO or device,
+ * a file with other names (hard links, perhaps outside the target), or a file whose inode
+ * would keep extended attributes and ACLs the snapshot does not have. O_NONBLOCK: opening a
+ * FIFO nobody reads would otherwise block for good.
  */
 function openRegularFile(name: Buffer, create: boolean): number {
   if (create) {
@@ -41,14 +42,13 @@ function openRegularFile(name: Buffer, create: boolean): number {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
+    unlinkSync(name);
+    return openSync(name, CREATE_FLAGS, 0o600);
   }
+  // A later write, into the file this restore created.
   try {
-    const fd = openSync(name, WRITE_FLAGS | (create ? 0 : fsConstants.O_CREAT), 0o600);
-    const st = fstatSync(fd);
-    if (st.isFile() && (!create || st.nlink === 1)) {
-      if (create) ftruncateSync(fd, 0);
-      return fd;
-    }
+    const fd = openSync(name, WRITE_FLAGS | fsConstants.O_CREAT, 0o600);
+    if (fstatSync(fd).isFile()) return fd;
     closeSync(fd);
   } catch (err) {
     // ELOOP: a symlink (O_NOFOLLOW); ENXIO: a FIFO with no reader.

@@ -1,10 +1,12 @@
-// Restoring into a target that already holds files: hard links there are never written through
-// (not to another name in the target, not to a file outside it), the overwrite policy holds for
-// every name of a hard-linked file, and a directory standing where a file goes is reported for
-// that file while the rest is restored.
+// Restoring into a target that already holds files: a file there is replaced, never written
+// through (not a hard link to another name in the target or outside it, not an inode keeping
+// attributes the snapshot lacks), the overwrite policy holds for every name of a hard-linked
+// file, and a directory standing where a file goes is reported for that file while the rest is
+// restored.
 import * as fs from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
+import { readXattrs, writeXattrs } from "../../src/platform/xattrs.js";
 import { runCairn, tempDir } from "../support/cli.js";
 
 let work: { path: string; cleanup: () => Promise<void> };
@@ -105,4 +107,17 @@ it("reports a directory standing where a file goes and restores everything else"
   expect(await fs.readdir(restored("c"))).toEqual(["sub"]);
   for (const name of ["a", "d", "e"]) expect(await fs.readFile(restored(name), "utf8")).toBe(`${name === "e" ? "d" : name}\n`);
   expect((await fs.stat(restored("e"))).ino).toBe((await fs.stat(restored("d"))).ino);
+});
+
+it("replaces an existing file rather than reusing it: attributes the snapshot lacks do not survive", async () => {
+  await fs.writeFile(join(src, "f"), "from the snapshot\n");
+  writeXattrs(Buffer.from(join(src, "f")), [{ name: "user.kept", value: Buffer.from("yes") }]);
+  await backup();
+  await fs.mkdir(join(target, src), { recursive: true });
+  await fs.writeFile(restored("f"), "an older version, longer than the snapshot's\n");
+  writeXattrs(Buffer.from(restored("f")), [{ name: "user.stale", value: Buffer.from("old") }]);
+  const result = await restore();
+  expect(result.code, result.stderr).toBe(0);
+  expect(await fs.readFile(restored("f"), "utf8")).toBe("from the snapshot\n");
+  expect(readXattrs(Buffer.from(restored("f"))).map((x) => x.name)).toEqual(["user.kept"]);
 });
