@@ -220,6 +220,12 @@ describe("snapshots --group-by", () => {
     expect(text.stdout).toContain("snapshots for host [web], tags [daily]:");
     expect(text.stdout).toContain("snapshots for host [web], tags []:");
   });
+
+  it("--latest n shows the newest n of each host and set of paths, as restic does", async () => {
+    const r = await cairn("--json", "snapshots", "--latest", "1");
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { id: string }[]).map((s) => s.id)).toEqual([d1.id, s3.id]);
+  });
 });
 
 describe("tag", () => {

@@ -53,6 +53,10 @@ function groupBy(snapshots: readonly StoredSnapshot[], fields: string): { key: G
   return groupSnapshots(wrapped, parseGroupBy(fields)).map((g) => ({ key: g.key, snapshots: g.snapshots.map((w) => w.stored) }));
 }
 
+function byTime(a: StoredSnapshot, b: StoredSnapshot): number {
+  return Date.parse(a.time) - Date.parse(b.time) || a.id.localeCompare(b.id);
+}
+
 function describeKey(key: GroupKey): string {
   const parts: string[] = [];
   if (key.hostname !== undefined) parts.push(`host [${key.hostname}]`);
@@ -63,7 +67,7 @@ function describeKey(key: GroupKey): string {
 
 export function registerSnapshots(program: Command): void {
   addSnapshotFilterOptions(program.command("snapshots").description("list snapshots"))
-    .option("--latest <n>", "only the newest n snapshots (of each group with --group-by)")
+    .option("--latest <n>", "only the newest n snapshots of each host and set of paths (of each group with --group-by)")
     .option("-g, --group-by <fields>", "group by any of host, paths, tags (comma-separated)")
     .option("-c, --compact", "fewer columns: id, time, host, tags", false)
     .action(async (flags: SnapshotsFlags, command: Command) => {
@@ -83,7 +87,8 @@ export function registerSnapshots(program: Command): void {
           }
           return;
         }
-        const shown = newest(snapshots);
+        // As in restic: the newest n of each host and set of paths, listed together by time.
+        const shown = latest === undefined ? snapshots : groupBy(snapshots, "host,paths").flatMap((g) => newest(g.snapshots)).sort(byTime);
         out.document(shown.map(snapshotJson));
         out.line(snapshotTable(shown, flags.compact));
         out.line(`${shown.length} snapshot${shown.length === 1 ? "" : "s"}`);
