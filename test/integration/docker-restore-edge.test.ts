@@ -1,7 +1,8 @@
 // Containers and images that are unusual but common on real hosts, backed up and put back on a
 // real engine: a container that changed nothing, one on several networks, one sharing another's
 // network namespace, an image restored under one of several tags; what a backup does when a
-// container or the engine goes away half-way; and a restore interrupted with Ctrl-C.
+// container or the engine goes away half-way; a restore interrupted with Ctrl-C; and labels
+// that select nothing.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -245,5 +246,16 @@ describe("an interrupted restore --to-docker", () => {
 
     await expectOk(["restore", "latest", "--to-docker", "--only", "volume", "edge-big", "--force"]);
     expect(await volumeListing(engine, "edge-big", IMAGE)).toEqual(before);
+  });
+});
+
+describe("labels that select nothing", () => {
+  it("fail the backup with one line before anything is written, instead of an empty snapshot", async () => {
+    const snapshots = () => fs.readdir(join(repo, "snapshots")).catch(() => []);
+    const before = await snapshots();
+    const r = await cairn(["backup", "--docker-label", "edge.none=here"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("cairn: docker:all: no container or volume carries the label edge.none=here; nothing was written\n");
+    expect(await snapshots()).toEqual(before);
   });
 });

@@ -2,6 +2,7 @@ import type { BackupContext } from "../../backup/backup-context.js";
 import type { BackupSource } from "../../backup/backup-source.js";
 import type { ParentLookup } from "../../backup/parent-lookup.js";
 import type { SnapshotTreeBuilder } from "../../backup/snapshot-tree-builder.js";
+import { CairnError } from "../../errors.js";
 import { archiveContainer } from "./container-source.js";
 import { DockerSession, tolerate, type DockerBackupOptions, type DockerRun } from "./docker-run.js";
 import { parseDockerUri, type DockerTarget } from "./docker-uri.js";
@@ -30,14 +31,20 @@ export class DockerSource implements BackupSource {
     return this.session.facts;
   }
 
-  /** Fails before anything is written when the engine is unreachable or the object does not exist. */
+  /**
+   * Fails before anything is written when the engine is unreachable, the object does not
+   * exist, or labels select nothing (a nightly job would save empty snapshots without a word).
+   */
   async check(): Promise<void> {
     await this.session.connect();
-    const { client } = this.session;
+    const { client, labels } = this.session;
     const t = this.target;
     if (t.kind === "image") await client.inspectImage(t.ref);
     else if (t.kind === "container") await client.inspectContainer(t.name);
     else if (t.kind === "volume") await client.inspectVolume(t.name);
+    else if (labels.length > 0 && (await client.listContainers(labels)).length === 0 && (await client.listVolumes(labels)).length === 0) {
+      throw new CairnError(`docker:all: no container or volume carries the label${labels.length > 1 ? "s" : ""} ${labels.join(", ")}; nothing was written`);
+    }
   }
 
   async archive(ctx: BackupContext, tree: SnapshotTreeBuilder, parent: ParentLookup): Promise<void> {
