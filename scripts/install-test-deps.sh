@@ -50,6 +50,8 @@ command -v borg >/dev/null 2>&1 || need borgbackup "borg"
 { command -v getfacl >/dev/null 2>&1 && command -v setfacl >/dev/null 2>&1; } \
   || need acl "getfacl, setfacl"
 command -v script >/dev/null 2>&1 || need bsdutils "script"
+# A file system with whole-second times (ext4 with 128-byte inodes), on a loop device.
+command -v mkfs.ext4 >/dev/null 2>&1 || need e2fsprogs "mkfs.ext4"
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-test-deps: everything is present"

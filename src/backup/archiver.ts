@@ -9,7 +9,7 @@ import type { BackupSource } from "./backup-source.js";
 import { FileBatcher } from "./file-batcher.js";
 import { ParentListings } from "./parent-listing.js";
 import { DryRunSink, type BlobSink } from "./blob-sink.js";
-import type { ChangeDetectionOptions } from "./change-detection.js";
+import { racyTimes, type ChangeDetectionOptions } from "./change-detection.js";
 import { ParentLookup } from "./parent-lookup.js";
 import { SnapshotTreeBuilder } from "./snapshot-tree-builder.js";
 
@@ -80,6 +80,8 @@ export async function runBackup(repo: Repository, options: BackupOptions): Promi
       options.onWarning?.(warning);
     },
   };
+  const parentStart = options.parent && Date.parse(options.parent.summary?.backupStart ?? options.parent.time);
+  if (parentStart !== undefined && !Number.isNaN(parentStart)) ctx.racy = racyTimes(new Date(parentStart));
   if (options.exclude) ctx.exclude = options.exclude;
   if (options.onFile) ctx.onFile = options.onFile;
   if (options.signal) ctx.signal = options.signal;

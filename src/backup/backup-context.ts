@@ -1,5 +1,5 @@
 import type { Id } from "../store/id.js";
-import type { ChangeDetectionOptions } from "./change-detection.js";
+import type { ChangeDetectionOptions, RacyTimes } from "./change-detection.js";
 import type { FileBatcher } from "./file-batcher.js";
 import type { BlobSink } from "./blob-sink.js";
 import type { ParentListings } from "./parent-listing.js";
@@ -44,6 +44,8 @@ export interface BackupContext {
   /** Where blobs and trees go: the repository, or a counter for --dry-run. */
   repo: BlobSink;
   changeDetection: ChangeDetectionOptions;
+  /** Set from the parent snapshot's start: what changed about then is read again. */
+  racy?: RacyTimes;
   /** The parent snapshot's directories, loaded ahead of the walk. */
   parents: ParentListings;
   counters: BackupCounters;

@@ -53,7 +53,7 @@ export async function archiveEntry(ctx: BackupContext, path: FsPath, st: BigIntS
   }
   if (ctx.exclude?.(display(path), type === "dir", Number(st.size))) return undefined;
   const node = nodeFromStat(name.length > 0 ? name : Buffer.from("/"), st, type);
-  if (xattrsUnchanged(node, previous, ctx.changeDetection)) {
+  if (xattrsUnchanged(node, previous, ctx.changeDetection, ctx.racy)) {
     if (previous!.xattrs) node.xattrs = previous!.xattrs;
   } else {
     try {
@@ -104,7 +104,7 @@ async function archiveFile(ctx: BackupContext, path: FsPath, st: BigIntStats, no
     if (kind === "unmodified") ctx.counters.bytesProcessed += size;
     return true;
   };
-  if (isUnchanged(node, previous, ctx.changeDetection) && (reusable ?? previous!.content!.every((id) => ctx.repo.hasBlob(id)))) {
+  if (isUnchanged(node, previous, ctx.changeDetection, ctx.racy) && (reusable ?? previous!.content!.every((id) => ctx.repo.hasBlob(id)))) {
     node.content = previous!.content!;
     return done("unmodified", node.size ?? 0);
   }

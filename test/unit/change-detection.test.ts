@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackup, type BackupOptions, type BackupResult } from "../../src/backup/archiver.js";
-import { isUnchanged } from "../../src/backup/change-detection.js";
+import { isUnchanged, racyTimes, xattrsUnchanged } from "../../src/backup/change-detection.js";
 import { PathSource } from "../../src/backup/path-source.js";
 import { writeXattrs } from "../../src/platform/xattrs.js";
 import { initLocalRepository, openLocalRepository } from "../../src/store/open-local.js";
@@ -12,6 +12,7 @@ import type { Repository } from "../../src/store/repository.js";
 import type { StoredSnapshot } from "../../src/store/snapshot/snapshot.js";
 import type { TreeNode } from "../../src/store/tree/tree-node.js";
 import { findNode, walkTree } from "../../src/store/tree/tree-walker.js";
+import { pastClockTick } from "../support/clock-tick.js";
 
 const FILES = 20_000;
 const DIRS = 100;
@@ -86,6 +87,7 @@ describe("a second backup of an unchanged tree", () => {
     };
     try {
       await fs.writeFile(join(src, "d3", "new.txt"), "new\n");
+      await pastClockTick();
       const written = await backup(await latest());
       expect(written.snapshot.summary).toMatchObject({ filesNew: 1, dirsChanged: 2 });
       asked = 0;
@@ -149,6 +151,7 @@ describe("a second backup of an unchanged tree", () => {
   it("keeps an unchanged file's extended attributes and sees a changed one's", async () => {
     const target = filePath(77);
     writeXattrs(Buffer.from(target), [{ name: "user.tag", value: Buffer.from("one") }]);
+    await pastClockTick();
     const xattrsIn = async (r: BackupResult) => (await findNode(repo, r.snapshot.tree, target))!.xattrs;
     const tagged = await backup(await latest());
     expect(await xattrsIn(tagged)).toEqual([{ name: "user.tag", value: Buffer.from("one") }]);
@@ -157,6 +160,7 @@ describe("a second backup of an unchanged tree", () => {
     expect(await xattrsIn(unchanged)).toEqual([{ name: "user.tag", value: Buffer.from("one") }]);
     // Only the attribute changes (same size, mtime and content): the ctime moves, so it is listed again.
     writeXattrs(Buffer.from(target), [{ name: "user.tag", value: Buffer.from("two") }]);
+    await pastClockTick();
     expect(await xattrsIn(await backup(await latest()))).toEqual([{ name: "user.tag", value: Buffer.from("two") }]);
   });
 
@@ -203,5 +207,52 @@ describe("isUnchanged", () => {
     expect(isUnchanged({ ...base, inode: 8 }, base, { ...all, ignoreInode: true })).toBe(true);
     expect(isUnchanged({ ...base, ctime: "2025-01-01T00:00:00Z" }, base, { ...all, ignoreCtime: true })).toBe(true);
     expect(isUnchanged({ ...base }, base, { ...all, force: true })).toBe(false);
+  });
+
+  it("distrusts a file changed within a clock tick of the parent backup's start, or after it", () => {
+    // The parent backup began at 12:00:00.500; a write in the tick in which it read a file leaves the times as they were.
+    const racy = racyTimes(new Date("2024-01-01T12:00:00.500Z"));
+    const at = (ctime: string): TreeNode => ({ ...base, ctime });
+    for (const ctime of ["2024-01-01T12:00:00.490000000Z", "2024-01-01T12:00:00.500000001Z", "2024-01-01T12:00:07.000000001Z", "+010000-01-01T00:00:00.000000001Z"]) {
+      expect(isUnchanged(at(ctime), at(ctime), all, racy)).toBe(false);
+      expect(xattrsUnchanged(at(ctime), at(ctime), all, racy)).toBe(false);
+    }
+    for (const ctime of ["2024-01-01T12:00:00.470000000Z", "2023-12-31T23:59:59.999999999Z", "-000001-01-01T00:00:00.000000001Z"]) {
+      expect(isUnchanged(at(ctime), at(ctime), all, racy)).toBe(true);
+      expect(xattrsUnchanged(at(ctime), at(ctime), all, racy)).toBe(true);
+    }
+  });
+
+  it("allows whole seconds (two, for FAT) where the file system's times have no fraction", () => {
+    const racy = racyTimes(new Date("2024-01-01T12:00:00.500Z"));
+    const at = (ctime: string): TreeNode => ({ ...base, ctime });
+    expect(isUnchanged(at("2024-01-01T11:59:59.000000000Z"), at("2024-01-01T11:59:59.000000000Z"), all, racy)).toBe(false);
+    expect(isUnchanged(at("2024-01-01T11:59:58.000000000Z"), at("2024-01-01T11:59:58.000000000Z"), all, racy)).toBe(true);
+  });
+
+  it("judges by the mtime when ctimes are ignored", () => {
+    const racy = racyTimes(new Date("2024-01-01T12:00:00.500Z"));
+    const node: TreeNode = { ...base, mtime: "2024-01-01T12:00:00.495000000Z", ctime: "2020-01-01T00:00:00.000000001Z" };
+    expect(isUnchanged({ ...node }, node, all, racy)).toBe(true);
+    expect(isUnchanged({ ...node }, node, { ...all, ignoreCtime: true }, racy)).toBe(false);
+  });
+});
+
+describe("a file changed just before a backup", () => {
+  it("is read again by the next backup, which may have missed a change in the same tick, and then trusted", async () => {
+    const dir = join(src, "recent");
+    await fs.mkdir(dir);
+    try {
+      await fs.writeFile(join(dir, "hot.txt"), "version 1\n");
+      const right = await backup(await latest());
+      expect(right.snapshot.summary!.filesNew).toBe(1);
+      const next = await backup(await latest());
+      expect(next.snapshot.summary).toMatchObject({ filesRead: 1, filesUnmodified: FILES });
+      const after = await backup(await latest());
+      expect(after.snapshot.summary).toMatchObject({ filesRead: 0, filesUnmodified: FILES + 1 });
+    } finally {
+      await fs.rm(dir, { recursive: true });
+      await backup(await latest());
+    }
   });
 });

@@ -12,6 +12,7 @@ import { initLocalRepository, openLocalRepository } from "../../src/store/open-l
 import type { Repository } from "../../src/store/repository.js";
 import { findNode } from "../../src/store/tree/tree-walker.js";
 import { pseudoRandomBytes } from "../support/test-data.js";
+import { pastClockTick } from "../support/clock-tick.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -64,6 +65,7 @@ describe("the same tree twice", () => {
     await fs.writeFile(join(src, "sub", "copy-of-big"), pseudoRandomBytes(3 * MiB, 1));
     for (let i = 0; i < 50; i++) await fs.writeFile(join(src, "sub", "deeper", `f${i}`), pseudoRandomBytes(i * 997, i + 10));
     await fs.writeFile(join(src, "empty"), "");
+    await pastClockTick();
   });
   afterEach(async () => {
     await repo.close();

@@ -17,6 +17,7 @@ import { restoreSnapshot } from "../../src/restore/restorer.js";
 import { initLocalRepository, openLocalRepository } from "../../src/store/open-local.js";
 import type { Repository } from "../../src/store/repository.js";
 import { findNode, walkTree } from "../../src/store/tree/tree-walker.js";
+import { pastClockTick } from "../support/clock-tick.js";
 
 const KiB = 1024;
 const CHUNKER: ChunkerParams = { minSize: 1 * KiB, avgSize: 4 * KiB, maxSize: 16 * KiB };
@@ -214,6 +215,7 @@ describe("backup + restore round trip", () => {
         try {
           await materialize(Buffer.from(run), { ...spec, name: Buffer.from("src") });
           const expected = await observe(Buffer.from(src));
+          await pastClockTick();
 
           const first = await runBackup(repo, { sources: [new PathSource(src)] });
           expect(first.warnings).toEqual([]);
