@@ -8,6 +8,7 @@ import type { ParentLookup } from "../backup/parent-lookup.js";
 import { syntheticDirNode, type SnapshotTreeBuilder } from "../backup/snapshot-tree-builder.js";
 import { formatNanos } from "../store/tree/time.js";
 import type { TreeNode } from "../store/tree/tree-node.js";
+import { signalProcessTree } from "../platform/process-tree.js";
 
 /** A program whose standard output is backed up. */
 export interface CommandInput {
@@ -123,7 +124,10 @@ export class StreamSource implements BackupSource {
     });
     // Without this, a spawn error would surface only once the output loop ended.
     exited.catch(() => undefined);
-    const kill = () => void child.kill("SIGTERM");
+    // The whole tree: `sh -c "pg_dump … | gzip"` would leave the pipeline running otherwise.
+    const kill = () => {
+      if (child.pid !== undefined) signalProcessTree(child.pid, "SIGTERM");
+    };
     ctx.signal?.addEventListener("abort", kill, { once: true });
     try {
       const saved = await saveContent(ctx.repo, abortable(child.stdout, ctx.signal), onBytes);

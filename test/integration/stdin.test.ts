@@ -1,5 +1,6 @@
 // Streams as sources: --stdin and --stdin-from-command.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -107,5 +108,35 @@ describe("--stdin-from-command", () => {
   it("needs a command", async () => {
     const result = await cairn(["backup", "--stdin-from-command"]);
     expect(result.code).toBe(2);
+  });
+
+  it("ends the command's own children too when interrupted (a shell's pipeline would outlive the shell)", async () => {
+    const pidFile = join(work.path, "grandchild.pid");
+    const child = spawn(process.execPath, [CAIRN_BIN, "-r", repo, "backup", "--stdin-from-command", "--", "sh", "-c", `sleep 300 | cat & echo $! > '${pidFile}'; wait`], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    let text = "";
+    for (let i = 0; i < 200 && !text.endsWith("\n"); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      text = await fs.readFile(pidFile, "utf8").catch(() => "");
+    }
+    // The pipeline's last process (cat); its sleep is found through /proc like any other.
+    const grandchild = Number(text.trim());
+    expect(grandchild).toBeGreaterThan(0);
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "latin1"));
+      } catch {
+        return false;
+      }
+    };
+    expect(alive(grandchild)).toBe(true);
+    child.kill("SIGINT");
+    expect(await exited, stderr).toBe(130);
+    for (let i = 0; i < 40 && alive(grandchild); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(alive(grandchild)).toBe(false);
+    expect(spawnSync("pgrep", ["-f", "^sleep 300$"]).stdout.toString()).toBe("");
   });
 });
