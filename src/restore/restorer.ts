@@ -320,7 +320,9 @@ export class Restorer {
         case "dir":
           const isNew = await this.makeDir(path);
           this.result.dirs++;
-          this.dirs.push({ path, metadata: restoredMetadata(node) });
+          const metadata = restoredMetadata(node);
+          if (!isNew) metadata.existed = true;
+          this.dirs.push({ path, metadata });
           await this.restoreTree(node.subtree!, path, snapshotPath, isNew);
           return;
         case "file":
