@@ -43,10 +43,17 @@ export interface RepairSnapshotsReport {
   repaired: SnapshotRepair[];
 }
 
+/** Files and their bytes in a tree and below: a repaired snapshot's size. */
+interface TreeTotals {
+  files: number;
+  bytes: number;
+}
+
 interface TreeResult {
   id: Id;
   /** Paths relative to the tree ("/name/…"). */
   repairs: TreeRepair[];
+  totals: TreeTotals;
 }
 
 /**
@@ -59,7 +66,7 @@ interface TreeResult {
  * blobs whose bytes are damaged).
  */
 export class SnapshotRepairer {
-  private readonly unchanged = new Set<Id>();
+  private readonly unchanged = new Map<Id, TreeTotals>();
   private readonly changed = new Map<Id, TreeResult>();
   private packs: Map<Id, number> = new Map();
   private emptyTree: Id | undefined;
@@ -112,6 +119,8 @@ export class SnapshotRepairer {
     const { id: originalId, ...copy } = snapshot;
     // A millisecond later than the original, so `latest` picks the copy while both exist.
     const time = new Date(Date.parse(snapshot.time) + 1).toISOString();
+    // The summary tells of the backup that made the original, but its totals (the size `snapshots` shows) are the copy's.
+    if (copy.summary) copy.summary = { ...copy.summary, totalFilesProcessed: root.totals.files, totalBytesProcessed: root.totals.bytes };
     repair.repaired = await this.repo.saveSnapshot({ ...copy, time, tree: root.id, original: snapshot.original ?? originalId });
     if (this.options.forget) {
       await this.repo.deleteSnapshot(snapshot.id);
@@ -134,12 +143,14 @@ export class SnapshotRepairer {
   }
 
   private async repairTree(tree: Id): Promise<TreeResult> {
-    if (this.unchanged.has(tree)) return { id: tree, repairs: [] };
+    const totalsKnown = this.unchanged.get(tree);
+    if (totalsKnown) return { id: tree, repairs: [], totals: totalsKnown };
     const known = this.changed.get(tree);
     if (known) return known;
     const nodes = await this.repo.loadTree(tree);
     const kept: TreeNode[] = [];
     const repairs: TreeRepair[] = [];
+    const totals: TreeTotals = { files: 0, bytes: 0 };
     for (const node of nodes) {
       const path = `/${node.name}`;
       const unsafe = unsafeNameReason(node);
@@ -147,34 +158,43 @@ export class SnapshotRepairer {
         repairs.push({ path, action: "entry-removed", reason: unsafe });
         continue;
       }
-      if (node.type === "dir") kept.push(await this.repairDir(node, path, repairs));
-      else if (node.type === "file") kept.push(this.repairFile(node, path, repairs));
-      else kept.push(node);
+      if (node.type === "dir") {
+        const dir = await this.repairDir(node, path, repairs);
+        kept.push(dir.node);
+        totals.files += dir.totals.files;
+        totals.bytes += dir.totals.bytes;
+      } else if (node.type === "file") {
+        const file = this.repairFile(node, path, repairs);
+        kept.push(file);
+        totals.files++;
+        totals.bytes += file.size ?? 0;
+      } else kept.push(node);
     }
     if (repairs.length === 0) {
-      this.unchanged.add(tree);
-      return { id: tree, repairs };
+      this.unchanged.set(tree, totals);
+      return { id: tree, repairs, totals };
     }
-    const result = { id: await this.saveTree(kept), repairs };
+    const result = { id: await this.saveTree(kept), repairs, totals };
     this.changed.set(tree, result);
     return result;
   }
 
-  private async repairDir(node: TreeNode, path: string, repairs: TreeRepair[]): Promise<TreeNode> {
+  private async repairDir(node: TreeNode, path: string, repairs: TreeRepair[]): Promise<{ node: TreeNode; totals: TreeTotals }> {
     const subtree = node.subtree!;
     let reason = this.problem(subtree);
     if (!reason) {
       try {
         const inner = await this.repairTree(subtree);
         for (const r of inner.repairs) repairs.push({ ...r, path: path + r.path });
-        return inner.id === subtree ? node : { ...node, subtree: inner.id };
+        return { node: inner.id === subtree ? node : { ...node, subtree: inner.id }, totals: inner.totals };
       } catch (err) {
         if (!(err instanceof CairnError)) throw err;
         reason = `is unreadable (${err.message})`;
       }
     }
     repairs.push({ path, action: "dir-emptied", blob: subtree, reason: `directory listing (tree ${shortId(subtree)}) ${reason}` });
-    return { ...node, subtree: await this.empty(), damage: { ...node.damage, originalSubtree: node.damage?.originalSubtree ?? subtree } };
+    const emptied = { ...node, subtree: await this.empty(), damage: { ...node.damage, originalSubtree: node.damage?.originalSubtree ?? subtree } };
+    return { node: emptied, totals: { files: 0, bytes: 0 } };
   }
 
   private repairFile(node: TreeNode, path: string, repairs: TreeRepair[]): TreeNode {

@@ -161,11 +161,19 @@ describe("a flipped byte in a data pack", () => {
     expect(restore.code).toBe(1);
     expect(restore.damaged).toEqual([big1.path]);
 
+    const sizeOfLatest = async () => {
+      const listed = JSON.parse((await cairn(repo, "--json", "snapshots", "--latest", "1")).stdout) as { summary: { total_bytes_processed: number; total_files_processed: number } }[];
+      return listed[0]!.summary;
+    };
+    const before = await sizeOfLatest();
     // Repair: drop the damaged blob from the index (salvaging the rest of its pack), then cut the file.
     expect((await cairn(repo, "repair", "index", "--read-data")).code).toBe(0);
     const repaired = await cairn(repo, "repair", "snapshots", "--forget");
     expect(repaired.code).toBe(0);
     expect(repaired.stdout).toContain(`${big1.path}: cut to ${view.locations.get(big1.content[0]!)!.plainLength} of ${big1.size} bytes`);
+    // The size `snapshots` shows is the repaired snapshot's, not the original's.
+    const firstChunkLength = view.locations.get(big1.content[0]!)!.plainLength;
+    expect(await sizeOfLatest()).toMatchObject({ total_bytes_processed: before.total_bytes_processed - (big1.size - firstChunkLength), total_files_processed: before.total_files_processed });
     await expectCleanCheck(repo, "--read-data");
     const after = await restoreLatest(repo, [big1.path]);
     expect(after.code).toBe(0);
