@@ -53,8 +53,8 @@ export async function restoreIntoDocker(argument: string, flags: DockerRestoreFl
     for (const p of result.problems) out.error(`${p.object}: ${p.message}`);
     const loaded = result.images.filter((i) => i.action === "loaded").length;
     out.line(`restored ${loaded} image(s) (${result.images.length - loaded} already present), ${result.volumes.length} volume(s), ${result.networks.length} network(s), ${result.containers.length} container(s)`);
-    for (const c of result.containers) out.line(`container ${c.name}: ${shortId(c.id.replace(/^sha256:/, ""))} from ${c.fromFilesystem ? "its stored file system" : `image ${c.image}`}${c.started ? ", started" : ""}`);
-    out.record({ message_type: "summary", snapshot_id: snapshot.id, images: result.images, volumes: result.volumes, networks: result.networks, containers: result.containers.map((c) => ({ name: c.name, id: c.id, image: c.image, from_filesystem: c.fromFilesystem, started: c.started })), problems: result.problems });
+    for (const c of result.containers) out.line(`container ${c.name}: ${shortId(c.id.replace(/^sha256:/, ""))} from ${c.fromFilesystem ? "its stored file system" : `image ${c.image}`}${c.started ? ", started" : ""}${c.paused ? ", paused" : ""}`);
+    out.record({ message_type: "summary", snapshot_id: snapshot.id, images: result.images, volumes: result.volumes, networks: result.networks, containers: result.containers.map((c) => ({ name: c.name, id: c.id, image: c.image, from_filesystem: c.fromFilesystem, started: c.started, paused: c.paused })), problems: result.problems });
     if (result.problems.length > 0) process.exitCode = ExitCode.fatal;
   });
 }

@@ -129,6 +129,21 @@ describe("networking", () => {
   });
 });
 
+describe("a container its owner had paused", () => {
+  it("stays paused through the backup and comes back paused", async () => {
+    await createContainer(engine, "edge-paused", { Image: IMAGE });
+    await dockerCall(engine, "POST", "/containers/edge-paused/start");
+    await dockerCall(engine, "POST", "/containers/edge-paused/pause");
+    await expectOk(["backup", "docker:container/edge-paused"]);
+    expect((await inspectContainer(engine, "edge-paused")).State).toMatchObject({ Running: true, Paused: true });
+
+    await remove(engine, "containers", "edge-paused");
+    const out = await expectOk(["restore", "latest", "--to-docker", "--only", "container", "edge-paused"]);
+    expect(out).toMatch(/container edge-paused: \S+ from image edge\/base:1, started, paused/);
+    expect((await inspectContainer(engine, "edge-paused")).State).toMatchObject({ Running: true, Paused: true });
+  });
+});
+
 describe("a container removed during docker:all", () => {
   it("is a warning; the others are stored", async () => {
     const labels = { "edge.removed": "yes" };

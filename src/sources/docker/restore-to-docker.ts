@@ -41,7 +41,7 @@ export interface DockerRestoreResult {
   images: { ref: string; id: string; action: "loaded" | "present" }[];
   volumes: { name: string; action: "created" | "filled" | "replaced" }[];
   networks: { name: string }[];
-  containers: { name: string; id: string; image: string; fromFilesystem: boolean; started: boolean }[];
+  containers: { name: string; id: string; image: string; fromFilesystem: boolean; started: boolean; paused: boolean }[];
   /** What could not be done; everything else was. */
   problems: { object: string; message: string }[];
 }
@@ -393,6 +393,7 @@ export class DockerRestorer {
       throw err;
     }
     let started = false;
+    let paused = false;
     if (saved.State.Running && this.options.start !== false) {
       try {
         await this.client.start(id);
@@ -401,8 +402,17 @@ export class DockerRestorer {
         this.result.problems.push({ object: `container ${name}`, message: `created but could not be started: ${(err as Error).message}` });
       }
     }
-    this.info(`container ${name}: created${started ? " and started" : ""}`);
-    this.result.containers.push({ name, id, image, fromFilesystem: !fromImage, started });
+    // Paused when backed up (by its owner: cairn's own pause is not in what it records) is how it comes back.
+    if (started && saved.State.Paused) {
+      try {
+        await this.client.pause(id);
+        paused = true;
+      } catch (err) {
+        this.result.problems.push({ object: `container ${name}`, message: `started but could not be paused as it was: ${(err as Error).message}` });
+      }
+    }
+    this.info(`container ${name}: created${started ? " and started" : ""}${paused ? ", then paused as it was" : ""}`);
+    this.result.containers.push({ name, id, image, fromFilesystem: !fromImage, started, paused });
   }
 }
 
