@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { validateChunkerParams, type ChunkerParams } from "../chunker/index.js";
 import { RepositoryNotFoundError, UsageError } from "../errors.js";
 
@@ -29,21 +30,27 @@ export function validateCompressionLevel(level: number): number {
   return level;
 }
 
+function configFields(config: RepositoryConfig): Record<string, unknown> {
+  return {
+    version: config.version,
+    id: config.id,
+    created: config.created,
+    chunker: { min_size: config.chunker.minSize, avg_size: config.chunker.avgSize, max_size: config.chunker.maxSize },
+    compression: { algorithm: config.compression.algorithm, level: config.compression.level },
+    pack_size: config.packSize,
+  };
+}
+
+/**
+ * The SHA-256 of the settings in a fixed form. A changed chunker size still parses, and would
+ * silently cut every later backup into chunks that match nothing stored before.
+ */
+function configChecksum(config: RepositoryConfig): string {
+  return createHash("sha256").update(JSON.stringify(configFields(config))).digest("hex");
+}
+
 export function serializeConfig(config: RepositoryConfig): Buffer {
-  return Buffer.from(
-    JSON.stringify(
-      {
-        version: config.version,
-        id: config.id,
-        created: config.created,
-        chunker: { min_size: config.chunker.minSize, avg_size: config.chunker.avgSize, max_size: config.chunker.maxSize },
-        compression: config.compression,
-        pack_size: config.packSize,
-      },
-      null,
-      2,
-    ) + "\n",
-  );
+  return Buffer.from(JSON.stringify({ ...configFields(config), checksum: configChecksum(config) }, null, 2) + "\n");
 }
 
 export function parseConfig(location: string, bytes: Buffer): RepositoryConfig {
@@ -60,8 +67,9 @@ export function parseConfig(location: string, bytes: Buffer): RepositoryConfig {
   const chunker = doc.chunker as Record<string, unknown> | undefined;
   const compression = doc.compression as Record<string, unknown> | undefined;
   if (!chunker || !compression || compression.algorithm !== "zstd") throw damaged("missing chunker or compression settings");
+  let config: RepositoryConfig;
   try {
-    return {
+    config = {
       version: REPOSITORY_VERSION,
       id: doc.id,
       created: typeof doc.created === "string" ? doc.created : "",
@@ -76,4 +84,7 @@ export function parseConfig(location: string, bytes: Buffer): RepositoryConfig {
   } catch (err) {
     throw damaged((err as Error).message);
   }
+  // Repositories made before the checksum have none: they are read as they are.
+  if (doc.checksum !== undefined && doc.checksum !== configChecksum(config)) throw damaged("its checksum does not match its settings");
+  return config;
 }

@@ -222,6 +222,17 @@ describe("mistakes: one line on stderr, a non-zero exit, nothing written", () =>
     }
   });
 
+  it("a config whose chunker size was changed, though still valid", async () => {
+    const changed = join(work.path, "changed-config-repo");
+    expectOk(await cairn(["-r", changed, "init"]));
+    const config = join(changed, "config");
+    const text = await fs.readFile(config, "utf8");
+    await fs.chmod(config, 0o600);
+    await fs.writeFile(config, text.replace(/"min_size": (\d+)/, (_all, n: string) => `"min_size": ${Number(n) - 1}`));
+    expectOneLineError(await cairn(["-r", changed, "backup", src]), 10, /repository config is damaged \(its checksum does not match its settings\)/);
+    expect(await fs.readdir(join(changed, "snapshots")).catch(() => [])).toEqual([]);
+  });
+
   it("a damaged config", async () => {
     const damaged = join(work.path, "damaged-repo");
     expectOk(await cairn(["-r", damaged, "init"]));

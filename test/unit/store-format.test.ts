@@ -333,6 +333,12 @@ describe("config", () => {
     expect(parseConfig("/r", serializeConfig(config))).toEqual(config);
   });
 
+  it("reads a config written before the checksum", () => {
+    const { checksum, ...old } = json();
+    expect(checksum).toMatch(/^[0-9a-f]{64}$/);
+    expect(parseConfig("/r", Buffer.from(JSON.stringify(old)))).toEqual(config);
+  });
+
   it.each([
     ["garbage", () => "\x00garbage{", /not valid JSON/],
     ["a JSON string", () => '"config"', /not an object|unsupported version/],
@@ -343,6 +349,9 @@ describe("config", () => {
     ["bad chunker sizes", () => JSON.stringify({ ...json(), chunker: { min_size: 1, avg_size: 2, max_size: 3 } }), /chunker minSize must be/],
     ["bad compression level", () => JSON.stringify({ ...json(), compression: { algorithm: "zstd", level: 99 } }), /compression level/],
     ["bad pack size", () => JSON.stringify({ ...json(), pack_size: 5 }), /pack size/],
+    ["a valid but changed chunker size", () => JSON.stringify({ ...json(), chunker: { min_size: 1024, avg_size: 4096, max_size: 16380 } }), /checksum does not match/],
+    ["a changed id", () => JSON.stringify({ ...json(), id: "e".repeat(64) }), /checksum does not match/],
+    ["a changed checksum", () => JSON.stringify({ ...json(), checksum: "0".repeat(64) }), /checksum does not match/],
   ])("parseConfig refuses %s as a damaged repository", (_name, text, message) => {
     const parse = () => parseConfig("/r", Buffer.from(text()));
     expect(parse).toThrow(RepositoryNotFoundError);
