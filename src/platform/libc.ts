@@ -16,7 +16,6 @@ export interface Libc {
   llistxattr(path: Buffer, list: Buffer | null, size: number): number;
   lgetxattr(path: Buffer, name: string, value: Buffer | null, size: number): number;
   lsetxattr(path: Buffer, name: string, value: Uint8Array, size: number, flags: number): number;
-  lremovexattr(path: Buffer, name: string): number;
   mknod(path: Buffer, mode: number, dev: bigint): number;
 }
 
@@ -44,7 +43,6 @@ function load(): Libc | null {
       llistxattr: lib.func("intptr_t llistxattr(const void *path, void *list, size_t size)") as Libc["llistxattr"],
       lgetxattr: lib.func("intptr_t lgetxattr(const void *path, const char *name, void *value, size_t size)") as Libc["lgetxattr"],
       lsetxattr: lib.func("int lsetxattr(const void *path, const char *name, const void *value, size_t size, int flags)") as Libc["lsetxattr"],
-      lremovexattr: lib.func("int lremovexattr(const void *path, const char *name)") as Libc["lremovexattr"],
       mknod: lib.func("int mknod(const void *path, uint32_t mode, uint64_t dev)") as Libc["mknod"],
     };
   } catch {

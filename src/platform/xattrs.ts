@@ -69,25 +69,3 @@ export function writeXattrs(path: Buffer, attributes: readonly { name: string; v
     if (c.lsetxattr(p, name, value, value.length, 0) !== 0) throw errnoError(`lsetxattr ${name}`, path);
   }
 }
-
-/** Labels the security policy gives every file: an item's own, never the snapshot's to remove. */
-const POLICY_MANAGED = new Set(["security.selinux"]);
-
-/**
- * Removes the extended attributes of an existing item (not following a symlink) that are not
- * among `kept`: a restore over an existing directory leaves it with the snapshot's attributes
- * (and ACLs, which are attributes too), not the union of both.
- */
-export function removeOtherXattrs(path: Buffer, kept: readonly { name: string }[]): void {
-  const c = libc();
-  if (!c) return;
-  const keep = new Set(kept.map((a) => a.name));
-  const p = cPath(path);
-  for (const { name } of readXattrs(path)) {
-    if (keep.has(name) || POLICY_MANAGED.has(name)) continue;
-    if (c.lremovexattr(p, name) !== 0) {
-      const err = errnoError(`lremovexattr ${name}`, path);
-      if (err.code !== "ENODATA") throw err;
-    }
-  }
-}

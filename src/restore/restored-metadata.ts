@@ -1,6 +1,6 @@
 import { chmodSync, fchmodSync, fchownSync, lchownSync } from "node:fs";
 import { setFileTimes, setOpenFileTimes } from "../platform/file-times.js";
-import { removeOtherXattrs, writeXattrs } from "../platform/xattrs.js";
+import { writeXattrs } from "../platform/xattrs.js";
 import { parseNanos } from "../store/tree/time.js";
 import type { TreeNode } from "../store/tree/tree-node.js";
 
@@ -17,8 +17,6 @@ export interface RestoredMetadata {
   xattrs?: { name: string; value: Uint8Array }[];
   /** A symlink's mode cannot be set (and means nothing on Linux). */
   symlink?: boolean;
-  /** The item was there before the restore: attributes the snapshot lacks are removed. */
-  existed?: boolean;
 }
 
 export function restoredMetadata(node: TreeNode): RestoredMetadata {
@@ -38,7 +36,6 @@ const asRoot = process.getuid?.() === 0;
  */
 export function applyMetadata(path: Buffer, metadata: RestoredMetadata): void {
   if (asRoot) lchownSync(path, metadata.uid, metadata.gid);
-  if (metadata.existed) removeOtherXattrs(path, metadata.xattrs ?? []);
   if (metadata.xattrs) writeXattrs(path, metadata.xattrs);
   if (!metadata.symlink) chmodSync(path, metadata.mode);
   setFileTimes(path, metadata.atimeNs, metadata.mtimeNs);

@@ -320,9 +320,7 @@ export class Restorer {
         case "dir":
           const isNew = await this.makeDir(path);
           this.result.dirs++;
-          const metadata = restoredMetadata(node);
-          if (!isNew) metadata.existed = true;
-          this.dirs.push({ path, metadata });
+          this.dirs.push({ path, metadata: restoredMetadata(node) });
           await this.restoreTree(node.subtree!, path, snapshotPath, isNew);
           return;
         case "file":

@@ -3,7 +3,6 @@
 // attributes the snapshot lacks), the overwrite policy holds for every name of a hard-linked
 // file, and a directory standing where a file goes is reported for that file while the rest is
 // restored.
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
@@ -121,22 +120,4 @@ it("replaces an existing file rather than reusing it: attributes the snapshot la
   expect(result.code, result.stderr).toBe(0);
   expect(await fs.readFile(restored("f"), "utf8")).toBe("from the snapshot\n");
   expect(readXattrs(Buffer.from(restored("f"))).map((x) => x.name)).toEqual(["user.kept"]);
-});
-
-it("leaves an existing directory with the snapshot's attributes and ACLs, not the union of both", async () => {
-  const dir = join(src, "d");
-  await fs.mkdir(dir);
-  writeXattrs(Buffer.from(dir), [{ name: "user.kept", value: Buffer.from("snapshot") }]);
-  await backup();
-  await fs.mkdir(restored("d"), { recursive: true });
-  writeXattrs(Buffer.from(restored("d")), [
-    { name: "user.kept", value: Buffer.from("target") },
-    { name: "user.stale", value: Buffer.from("old") },
-  ]);
-  // A default ACL the snapshot's directory does not have: new files in it would inherit it.
-  execFileSync("setfacl", ["-d", "-m", "u:nobody:rwx", restored("d")]);
-  const result = await restore();
-  expect(result.code, result.stderr).toBe(0);
-  expect(readXattrs(Buffer.from(restored("d")))).toEqual([{ name: "user.kept", value: Buffer.from("snapshot") }]);
-  expect(execFileSync("getfacl", ["-d", "--omit-header", restored("d")]).toString().trim()).toBe("");
 });
