@@ -9,7 +9,7 @@ import type { BackupSource } from "./backup-source.js";
 import { FileBatcher } from "./file-batcher.js";
 import { ParentListings } from "./parent-listing.js";
 import { DryRunSink, type BlobSink } from "./blob-sink.js";
-import { racyTimes, type ChangeDetectionOptions } from "./change-detection.js";
+import { racyTimes, type ChangeDetectionOptions, type RacyTimes } from "./change-detection.js";
 import { ParentLookup } from "./parent-lookup.js";
 import { SnapshotTreeBuilder } from "./snapshot-tree-builder.js";
 
@@ -80,8 +80,7 @@ export async function runBackup(repo: Repository, options: BackupOptions): Promi
       options.onWarning?.(warning);
     },
   };
-  const parentStart = options.parent && Date.parse(options.parent.summary?.backupStart ?? options.parent.time);
-  if (parentStart !== undefined && !Number.isNaN(parentStart)) ctx.racy = racyTimes(new Date(parentStart));
+  if (options.parent) ctx.racy = racyTimesOf(options.parent);
   if (options.exclude) ctx.exclude = options.exclude;
   if (options.onFile) ctx.onFile = options.onFile;
   if (options.signal) ctx.signal = options.signal;
@@ -146,6 +145,14 @@ export async function runBackup(repo: Repository, options: BackupOptions): Promi
   if (options.dryRun) return { snapshot, warnings, counters };
   const snapshotId = await repo.saveSnapshot(snapshot);
   return { snapshotId, snapshot, warnings, counters };
+}
+
+/** The parent's backup start (else its time, which --time may have set); its end bounds the span only when known. */
+function racyTimesOf(parent: StoredSnapshot): RacyTimes {
+  const parsed = (text: string | undefined) => (text ? new Date(Date.parse(text)) : undefined);
+  const valid = (d: Date | undefined) => (d && !Number.isNaN(d.getTime()) ? d : undefined);
+  const start = valid(parsed(parent.summary?.backupStart)) ?? valid(parsed(parent.time));
+  return racyTimes(start, valid(parsed(parent.summary?.backupEnd)));
 }
 
 /** The sources' facts in one record; a fact two sources state differently keeps both values ("a; b"). */

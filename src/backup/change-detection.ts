@@ -14,21 +14,29 @@ export interface ChangeDetectionOptions {
  * size, mtime and ctime as they were. Twice the longest tick, to spare the coarse clock's lag.
  */
 const FINE_TICK_NS = 20_000_000n;
-/** Whole-second time stamps (FAT's mtime counts in two seconds). */
-const COARSE_TICK_NS = 2_000_000_000n;
+/** Whole-second time stamps (FAT's mtime counts in two seconds), with the fine margin on top. */
+const COARSE_TICK_NS = 2_000_000_000n + FINE_TICK_NS;
 /** The form formatNanos gives for years 0000-9999, which compares as text in time order. */
 const PLAIN_LENGTH = "0000-00-00T00:00:00.000000000Z".length;
 
-/** Times from which on a node's change time no longer proves it unchanged; see isRecentChange. */
+/** The span of change times that no longer prove a node unchanged; see isRecentChange. */
 export interface RacyTimes {
   fine: string;
   coarse: string;
+  /** Later than this, a time was not stamped while the parent backup ran (a clock set ahead, a future mtime). */
+  until?: string;
 }
 
-/** `parentStart`: when the parent backup began; changes from a tick before it on may have been missed by it. */
-export function racyTimes(parentStart: Date): RacyTimes {
+/**
+ * `parentStart`: when the parent backup began (changes from a tick before it on may have been
+ * missed by it); `parentEnd`: when it ended, if known. Without a start every file is read once.
+ */
+export function racyTimes(parentStart: Date | undefined, parentEnd?: Date): RacyTimes {
+  if (parentStart === undefined || Number.isNaN(parentStart.getTime())) return { fine: formatNanos(-(2n ** 62n)), coarse: formatNanos(-(2n ** 62n)) };
   const start = BigInt(parentStart.getTime()) * 1_000_000n;
-  return { fine: formatNanos(start - FINE_TICK_NS), coarse: formatNanos(start - COARSE_TICK_NS) };
+  const racy: RacyTimes = { fine: formatNanos(start - FINE_TICK_NS), coarse: formatNanos(start - COARSE_TICK_NS) };
+  if (parentEnd !== undefined && !Number.isNaN(parentEnd.getTime())) racy.until = formatNanos(BigInt(parentEnd.getTime() + 1) * 1_000_000n + COARSE_TICK_NS);
+  return racy;
 }
 
 /**
@@ -38,10 +46,13 @@ export function racyTimes(parentStart: Date): RacyTimes {
  * borg's files cache rule).
  */
 function isRecentChange(time: string, racy: RacyTimes): boolean {
-  const wholeSecond = time.endsWith(".000000000Z");
-  const since = wholeSecond ? racy.coarse : racy.fine;
-  if (time.length === PLAIN_LENGTH && since.length === PLAIN_LENGTH) return time >= since;
-  return parseNanos(time) >= parseNanos(since);
+  const since = time.endsWith(".000000000Z") ? racy.coarse : racy.fine;
+  return notBefore(time, since) && (racy.until === undefined || notBefore(racy.until, time));
+}
+
+function notBefore(a: string, b: string): boolean {
+  if (a.length === PLAIN_LENGTH && b.length === PLAIN_LENGTH) return a >= b;
+  return parseNanos(a) >= parseNanos(b);
 }
 
 /**

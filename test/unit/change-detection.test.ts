@@ -47,6 +47,7 @@ beforeAll(async () => {
   }
   await initLocalRepository(join(work, "repo"));
   repo = await openLocalRepository(join(work, "repo"));
+  await pastClockTick();
   first = await backup(undefined);
   firstSnapshot = await latest();
 }, 120_000);
@@ -228,6 +229,19 @@ describe("isUnchanged", () => {
     const at = (ctime: string): TreeNode => ({ ...base, ctime });
     expect(isUnchanged(at("2024-01-01T11:59:59.000000000Z"), at("2024-01-01T11:59:59.000000000Z"), all, racy)).toBe(false);
     expect(isUnchanged(at("2024-01-01T11:59:58.000000000Z"), at("2024-01-01T11:59:58.000000000Z"), all, racy)).toBe(true);
+  });
+
+  it("trusts a time later than the parent backup's end (a clock set ahead, a future mtime): it was not stamped while that backup read the file", () => {
+    const racy = racyTimes(new Date("2024-01-01T12:00:00.500Z"), new Date("2024-01-01T12:00:10.000Z"));
+    const at = (ctime: string): TreeNode => ({ ...base, ctime });
+    expect(isUnchanged(at("2024-01-01T12:00:09.999000000Z"), at("2024-01-01T12:00:09.999000000Z"), all, racy)).toBe(false);
+    expect(isUnchanged(at("2030-01-01T00:00:00.000000001Z"), at("2030-01-01T00:00:00.000000001Z"), all, racy)).toBe(true);
+  });
+
+  it("reads every file once when the parent's start is unknown", () => {
+    const racy = racyTimes(undefined);
+    expect(isUnchanged({ ...base }, base, all, racy)).toBe(false);
+    expect(isUnchanged({ ...base }, base, all, racyTimes(new Date(Number.NaN)))).toBe(false);
   });
 
   it("judges by the mtime when ctimes are ignored", () => {
