@@ -125,8 +125,9 @@ export class StreamSource implements BackupSource {
     // Without this, a spawn error would surface only once the output loop ended.
     exited.catch(() => undefined);
     // The whole tree: `sh -c "pg_dump … | gzip"` would leave the pipeline running otherwise.
+    // Only while the command runs: once it has been reaped its pid may be another process's.
     const kill = () => {
-      if (child.pid !== undefined) signalProcessTree(child.pid, "SIGTERM");
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) signalProcessTree(child.pid, "SIGTERM");
     };
     ctx.signal?.addEventListener("abort", kill, { once: true });
     try {
@@ -137,7 +138,7 @@ export class StreamSource implements BackupSource {
       return saved;
     } finally {
       ctx.signal?.removeEventListener("abort", kill);
-      if (child.exitCode === null && child.signalCode === null) kill();
+      kill();
     }
   }
 }
