@@ -20,7 +20,11 @@ export async function findNode(repo: Repository, rootTree: Id, path: string): Pr
   let node: TreeNode | undefined;
   for (const name of path.split("/").filter(Boolean)) {
     if (!tree) throw new UsageError(`${path}: not a directory in the snapshot`);
-    node = (await repo.loadTree(tree)).find((n) => n.name === name);
+    const matches: TreeNode[] = (await repo.loadTree(tree)).filter((n) => n.name === name);
+    // Names that are not UTF-8 are matched by their text, where each bad byte reads U+FFFD:
+    // two such names can read the same, and taking the first would give the wrong file.
+    if (matches.length > 1) throw new UsageError(`${path}: ambiguous: ${matches.length} entries differ only in bytes that are not UTF-8`);
+    node = matches[0];
     if (!node) throw new UsageError(`${path}: no such file or directory in the snapshot`);
     tree = node.subtree;
   }
