@@ -15,16 +15,16 @@ export interface DiffStats {
   others: AddedRemoved;
   metadataChanged: number;
   typeChanged: number;
-  /** Data blobs referenced by the changed files of one side and not the other. */
+  /** Data blobs one side references and the other does not. */
   dataBlobs: AddedRemoved;
   /** Plain bytes of those blobs. */
   bytes: AddedRemoved;
 }
 
 /**
- * Accumulates a DiffStats from the changes of diffTrees. Blob counts cover the changed parts
- * only (identical subtrees hold the same blobs on both sides and cancel out anyway); a blob
- * that moved from one changed file to another counts as neither added nor removed.
+ * Accumulates a DiffStats from the changes of diffTrees. A blob of a changed file counts as
+ * added only if the other side uses it nowhere (a copy of a file kept on both sides adds
+ * nothing, as restic counts it); only those few candidates are looked for in the other tree.
  */
 export class DiffStatsCollector {
   private readonly counts = {
@@ -64,18 +64,31 @@ export class DiffStatsCollector {
     group[side]++;
   }
 
-  finish(repo: Repository): DiffStats {
+  /** `trees`: the two trees compared, before and after. */
+  async finish(repo: Repository, trees: { before: Id; after: Id }): Promise<DiffStats> {
     const dataBlobs = { added: 0, removed: 0 };
     const bytes = { added: 0, removed: 0 };
-    const tally = (ids: Set<Id>, other: Set<Id>, side: "added" | "removed") => {
-      for (const id of ids) {
-        if (other.has(id)) continue;
+    const tally = async (ids: Set<Id>, other: Set<Id>, otherTree: Id, side: "added" | "removed") => {
+      const candidates = new Set([...ids].filter((id) => !other.has(id)));
+      await dropUsedIn(repo, otherTree, candidates, new Set());
+      for (const id of candidates) {
         dataBlobs[side]++;
         bytes[side] += repo.lookupBlob(id)?.plainLength ?? 0;
       }
     };
-    tally(this.after, this.before, "added");
-    tally(this.before, this.after, "removed");
+    await tally(this.after, this.before, trees.before, "added");
+    await tally(this.before, this.after, trees.after, "removed");
     return { ...this.counts, dataBlobs, bytes };
+  }
+}
+
+/** Removes from `candidates` every blob a file below `tree` uses; stops once none is left. */
+async function dropUsedIn(repo: Repository, tree: Id, candidates: Set<Id>, seen: Set<Id>): Promise<void> {
+  if (candidates.size === 0 || seen.has(tree)) return;
+  seen.add(tree);
+  for (const node of await repo.loadTree(tree)) {
+    for (const id of node.content ?? []) candidates.delete(id);
+    if (node.subtree) await dropUsedIn(repo, node.subtree, candidates, seen);
+    if (candidates.size === 0) return;
   }
 }

@@ -105,7 +105,8 @@ describe("diffTrees", () => {
   it("counts files, dirs, others and the data blobs that came and went", async () => {
     const stats = new DiffStatsCollector();
     for (const c of await changes()) stats.add(c);
-    const s = stats.finish(t.repo);
+    const [a, b] = await srcTrees();
+    const s = await stats.finish(t.repo, { before: a, after: b });
     expect(s).toMatchObject({
       files: { added: 1, removed: 3, modified: 1 },
       dirs: { added: 1, removed: 2 },
@@ -116,5 +117,18 @@ describe("diffTrees", () => {
       dataBlobs: { added: 2, removed: 5 },
       bytes: { added: "alpha v2, longer\n".length + "november\n".length, removed: "alpha v1\n".length + "charlie\n".length + "delta\n".length + "x-ray\n".length + "zulu\n".length },
     });
+  });
+
+  it("counts no data as added for a new copy of a file both sides keep, nor as removed for a deleted copy", async () => {
+    const dir = join(t.work, "copies");
+    await writeTree(dir, { "kept.bin": "the same bytes on both sides\n", "old-copy.bin": "kept elsewhere too\n", "elsewhere.bin": "kept elsewhere too\n" });
+    const first = await backup(t.repo, [dir]);
+    await fs.copyFile(join(dir, "kept.bin"), join(dir, "new-copy.bin"));
+    await fs.rm(join(dir, "old-copy.bin"));
+    const second = await backup(t.repo, [dir]);
+    const trees = { before: (await findNode(t.repo, first.tree, dir))!.subtree!, after: (await findNode(t.repo, second.tree, dir))!.subtree! };
+    const stats = new DiffStatsCollector();
+    for await (const c of diffTrees(t.repo, trees.before, trees.after, dir)) stats.add(c);
+    expect(await stats.finish(t.repo, trees)).toMatchObject({ files: { added: 1, removed: 1 }, dataBlobs: { added: 0, removed: 0 }, bytes: { added: 0, removed: 0 } });
   });
 });

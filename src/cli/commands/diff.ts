@@ -69,14 +69,15 @@ export function registerDiff(program: Command): void {
         out.line(`comparing snapshot ${shortId(a.id)} to ${shortId(b.id)}:`);
         out.line("");
         const stats = new DiffStatsCollector();
-        for await (const change of diffTrees(repo, await rootTree(repo, a, older.path), await rootTree(repo, b, newer.path))) {
+        const trees = { before: await rootTree(repo, a, older.path), after: await rootTree(repo, b, newer.path) };
+        for await (const change of diffTrees(repo, trees.before, trees.after)) {
           stats.add(change);
           out.line(`${MODIFIER[change.kind].padEnd(5)}${displayPath(change)}`);
           const record: Record<string, unknown> = { message_type: "change", path: change.path, modifier: MODIFIER[change.kind], kind: change.kind, type: (change.after ?? change.before)!.type };
           if (change.fields) record.fields = change.fields;
           out.record(record);
         }
-        const s = stats.finish(repo);
+        const s = await stats.finish(repo, trees);
         printStats((text) => out.line(text), s);
         out.record({
           message_type: "statistics",
