@@ -149,10 +149,11 @@ export async function runBackup(repo: Repository, options: BackupOptions): Promi
 
 /** The parent's backup start (else its time, which --time may have set); its end bounds the span only when known. */
 function racyTimesOf(parent: StoredSnapshot): RacyTimes {
-  const parsed = (text: string | undefined) => (text ? new Date(Date.parse(text)) : undefined);
-  const valid = (d: Date | undefined) => (d && !Number.isNaN(d.getTime()) ? d : undefined);
-  const start = valid(parsed(parent.summary?.backupStart)) ?? valid(parsed(parent.time));
-  return racyTimes(start, valid(parsed(parent.summary?.backupEnd)));
+  const date = (text: string | undefined) => {
+    const ms = text ? Date.parse(text) : Number.NaN;
+    return Number.isNaN(ms) ? undefined : new Date(ms);
+  };
+  return racyTimes(date(parent.summary?.backupStart) ?? date(parent.time), date(parent.summary?.backupEnd));
 }
 
 /** The sources' facts in one record; a fact two sources state differently keeps both values ("a; b"). */

@@ -32,7 +32,10 @@ export interface RacyTimes {
  * missed by it); `parentEnd`: when it ended, if known. Without a start every file is read once.
  */
 export function racyTimes(parentStart: Date | undefined, parentEnd?: Date): RacyTimes {
-  if (parentStart === undefined || Number.isNaN(parentStart.getTime())) return { fine: formatNanos(-(2n ** 62n)), coarse: formatNanos(-(2n ** 62n)) };
+  if (parentStart === undefined || Number.isNaN(parentStart.getTime())) {
+    const always = formatNanos(-(2n ** 62n));
+    return { fine: always, coarse: always };
+  }
   const start = BigInt(parentStart.getTime()) * 1_000_000n;
   const racy: RacyTimes = { fine: formatNanos(start - FINE_TICK_NS), coarse: formatNanos(start - COARSE_TICK_NS) };
   if (parentEnd !== undefined && !Number.isNaN(parentEnd.getTime())) racy.until = formatNanos(BigInt(parentEnd.getTime() + 1) * 1_000_000n + COARSE_TICK_NS);
