@@ -13,7 +13,7 @@ export function addGlobalOptions(program: Command): Command {
   return program
     .option("-r, --repo <path>", "repository location (default: $CAIRN_REPOSITORY, else ~/.local/share/cairn)")
     .option("--json", "print machine-readable JSON (one object per line)", false)
-    .option("-q, --quiet", "print only errors", false)
+    .option("-q, --quiet", "print only errors, warnings and what was asked for (listings, tables): no progress or summaries", false)
     .option("--retry-lock <duration>", "wait this long for a repository lock (e.g. 30s, 5m)", "0");
 }
 

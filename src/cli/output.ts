@@ -1,6 +1,7 @@
 /**
  * Where a command's words go: human text on stdout, or one JSON object per line with --json;
- * warnings and errors always on stderr. --quiet keeps only errors.
+ * warnings and errors always on stderr. --quiet keeps errors, warnings and what was asked for
+ * (listings, tables, statistics): it silences only the commentary around them, as in restic.
  */
 export class Output {
   constructor(
@@ -10,9 +11,14 @@ export class Output {
     private readonly stderr: NodeJS.WritableStream = process.stderr,
   ) {}
 
-  /** A line of the command's result (not shown with --json, which prints `data` instead). */
+  /** A line of what the command reports (not shown with --json, which prints records instead, nor with --quiet). */
   line(text: string): void {
-    if (!this.json && !this.quiet) this.stdout.write(text + "\n");
+    if (!this.quiet) this.result(text);
+  }
+
+  /** A line of what the user asked to see (a listing, a table): --quiet keeps it, --json replaces it. */
+  result(text: string): void {
+    if (!this.json) this.stdout.write(text + "\n");
   }
 
   /** A machine-readable record; only with --json. */

@@ -228,6 +228,32 @@ describe("snapshots --group-by", () => {
   });
 });
 
+describe("--quiet", () => {
+  it("keeps what was asked for (listings, tables, changes) and drops only the commentary", async () => {
+    const ls = await cairn("--quiet", "ls", short(s1));
+    expect(ls.code, ls.stderr).toBe(0);
+    // The paths alone, as a script wants them: no "snapshot … of …" heading.
+    expect(ls.stdout.split("\n")).toContain(`${src}/a.txt`);
+    expect(ls.stdout).not.toContain("snapshot ");
+
+    const snapshots = await cairn("--quiet", "snapshots", "--host", "web");
+    expect(snapshots.stdout).toContain(short(s3));
+    expect(snapshots.stdout).not.toMatch(/^3 snapshots$/m);
+
+    const find = await cairn("--quiet", "find", "n.txt");
+    expect(find.stdout).toContain(`  ${src}/new/n.txt\n`);
+    expect(find.stdout).not.toContain("matches in");
+
+    const diff = await cairn("--quiet", "diff", `${short(s1)}:${src}`, `${short(s2)}:${src}`);
+    expect(diff.stdout).toContain("+    /c.txt\n");
+    expect(diff.stdout).not.toContain("comparing snapshot");
+
+    const stats = await cairn("--quiet", "stats", short(s1));
+    expect(stats.stdout).toContain("Restore size:");
+    expect(stats.stderr).toBe("");
+  });
+});
+
 describe("tag", () => {
   async function listed(...filters: string[]): Promise<{ id: string; tags: string[]; original?: string; hostname: string }[]> {
     const r = await cairn("--json", "snapshots", ...filters);

@@ -72,13 +72,13 @@ export function registerDiff(program: Command): void {
         const trees = { before: await rootTree(repo, a, older.path), after: await rootTree(repo, b, newer.path) };
         for await (const change of diffTrees(repo, trees.before, trees.after)) {
           stats.add(change);
-          out.line(`${MODIFIER[change.kind].padEnd(5)}${displayPath(change)}`);
+          out.result(`${MODIFIER[change.kind].padEnd(5)}${displayPath(change)}`);
           const record: Record<string, unknown> = { message_type: "change", path: change.path, modifier: MODIFIER[change.kind], kind: change.kind, type: (change.after ?? change.before)!.type };
           if (change.fields) record.fields = change.fields;
           out.record(record);
         }
         const s = await stats.finish(repo, trees);
-        printStats((text) => out.line(text), s);
+        printStats((text) => out.result(text), s);
         out.record({
           message_type: "statistics",
           source_snapshot: a.id,

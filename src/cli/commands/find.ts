@@ -39,8 +39,8 @@ export function registerFind(program: Command): void {
           if (matches.length === 0) continue;
           total += matches.length;
           holding++;
-          out.line(`Found ${matches.length} in snapshot ${shortId(snapshot.id)} of [${snapshot.paths.join(" ")}] at ${snapshot.time.replace("T", " ").slice(0, 19)} (${snapshot.hostname}):`);
-          for (const m of matches) out.line(`  ${m.path}${m.node.type === "dir" ? "/" : ""}`);
+          out.result(`Found ${matches.length} in snapshot ${shortId(snapshot.id)} of [${snapshot.paths.join(" ")}] at ${snapshot.time.replace("T", " ").slice(0, 19)} (${snapshot.hostname}):`);
+          for (const m of matches) out.result(`  ${m.path}${m.node.type === "dir" ? "/" : ""}`);
           out.record({ snapshot: snapshot.id, time: snapshot.time, hostname: snapshot.hostname, paths: snapshot.paths, hits: matches.length, matches: matches.map(matchJson) });
         }
         out.line(total === 0 ? `no match in ${snapshots.length} snapshot${snapshots.length === 1 ? "" : "s"}` : `${total} match${total === 1 ? "" : "es"} in ${holding} of ${snapshots.length} snapshots`);

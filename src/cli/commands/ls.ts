@@ -29,9 +29,9 @@ export function registerLs(program: Command): void {
           out.record({ path, name: node.name, type: node.type, mode: node.mode, uid: node.uid, gid: node.gid, user: node.user, group: node.group, size: node.size, mtime: node.mtime, linktarget: node.linkTarget });
           if (flags.long) {
             const owner = `${node.user ?? node.uid}/${node.group ?? node.gid}`;
-            out.line(`${modeString(node)} ${owner.padEnd(15)} ${String(node.size ?? 0).padStart(12)} ${node.mtime.slice(0, 19).replace("T", " ")} ${path}${node.type === "symlink" ? ` -> ${node.linkTarget}` : ""}`);
+            out.result(`${modeString(node)} ${owner.padEnd(15)} ${String(node.size ?? 0).padStart(12)} ${node.mtime.slice(0, 19).replace("T", " ")} ${path}${node.type === "symlink" ? ` -> ${node.linkTarget}` : ""}`);
           } else {
-            out.line(path);
+            out.result(path);
           }
         }
       });

@@ -80,17 +80,17 @@ export function registerSnapshots(program: Command): void {
           const groups = groupBy(snapshots, flags.groupBy).map((g) => ({ key: g.key, snapshots: newest(g.snapshots) }));
           out.document(groups.map((g) => ({ group_key: { hostname: g.key.hostname ?? "", paths: g.key.paths ?? [], tags: g.key.tags ?? [] }, snapshots: g.snapshots.map(snapshotJson) })));
           for (const g of groups) {
-            out.line(`snapshots for ${describeKey(g.key) || "all"}:`);
-            out.line(snapshotTable(g.snapshots, flags.compact));
+            out.result(`snapshots for ${describeKey(g.key) || "all"}:`);
+            out.result(snapshotTable(g.snapshots, flags.compact));
             out.line(`${g.snapshots.length} snapshot${g.snapshots.length === 1 ? "" : "s"}`);
-            out.line("");
+            out.result("");
           }
           return;
         }
         // As in restic: the newest n of each host and set of paths, listed together by time.
         const shown = latest === undefined ? snapshots : groupBy(snapshots, "host,paths").flatMap((g) => newest(g.snapshots)).sort(byTime);
         out.document(shown.map(snapshotJson));
-        out.line(snapshotTable(shown, flags.compact));
+        out.result(snapshotTable(shown, flags.compact));
         out.line(`${shown.length} snapshot${shown.length === 1 ? "" : "s"}`);
       });
     });

@@ -54,8 +54,8 @@ function statsJson(s: SnapshotStats, mode: Mode): Record<string, unknown> {
 
 function printStats(out: Output, s: SnapshotStats, mode: Mode): void {
   const r = s.rawData;
-  const row = (label: string, value: string) => out.line(`  ${(label + ":").padEnd(22)}${value}`);
-  out.line(`Stats for ${s.snapshots} snapshot${s.snapshots === 1 ? "" : "s"}:`);
+  const row = (label: string, value: string) => out.result(`  ${(label + ":").padEnd(22)}${value}`);
+  out.result(`Stats for ${s.snapshots} snapshot${s.snapshots === 1 ? "" : "s"}:`);
   if (mode === "all" || mode === "restore-size") {
     row("Restore size", `${formatBytes(s.restoreSize.bytes)} in ${s.restoreSize.files} files, ${s.restoreSize.dirs} dirs, ${s.restoreSize.others} others`);
   }
