@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import type { Command } from "commander";
 import type { SnapshotFilter } from "../store/snapshot/snapshot-filter.js";
 import { collect } from "./parse-options.js";
@@ -20,7 +21,8 @@ export function addSnapshotFilterOptions(command: Command): Command {
 }
 
 export function snapshotFilter(flags: FilterFlags): SnapshotFilter {
-  const filter: SnapshotFilter = { hosts: flags.host, tags: flags.tag, paths: flags.path };
+  // Snapshots record absolute, clean paths, as backup resolved them.
+  const filter: SnapshotFilter = { hosts: flags.host, tags: flags.tag, paths: flags.path.map((p) => resolve(p)) };
   if (flags.at !== undefined) filter.at = parseTime(flags.at);
   return filter;
 }

@@ -22,9 +22,10 @@ interface Found {
 const NOTHING: Found = { count: 0, items: [] };
 
 /**
- * Finds paths matching glob patterns in snapshot trees. A pattern with a slash is matched
- * against the whole path (`/home/ann/*.txt`); one without is matched
- * against the name alone (`*.jpg`), as `find -name` would. Results of each (tree, directory)
+ * Finds paths matching glob patterns in snapshot trees. A pattern starting with a slash is
+ * matched against the whole path (`/home/ann/*.txt`); another with a slash against the path's
+ * last components (`ann/*.txt` finds /home/ann/notes.txt), as restic's patterns are; one
+ * without against the name alone (`*.jpg`), as `find -name` would. Results of each (tree, directory)
  * pair are kept, so searching many snapshots of the same data walks the shared trees once.
  */
 export class PathFinder {
@@ -38,8 +39,12 @@ export class PathFinder {
   ) {
     const glob = { dot: true, nocase: options.ignoreCase ?? false };
     this.matchers = patterns.map((pattern) => {
-      const isMatch = compile(pattern, glob);
-      return pattern.includes("/") ? (path: string) => isMatch(path) : (_path: string, name: string) => isMatch(name);
+      if (!pattern.includes("/")) {
+        const isMatch = compile(pattern, glob);
+        return (_path: string, name: string) => isMatch(name);
+      }
+      const isMatch = compile(pattern.startsWith("/") ? pattern : `**/${pattern}`, glob, pattern);
+      return (path: string) => isMatch(path);
     });
   }
 
@@ -79,12 +84,12 @@ export class PathFinder {
 }
 
 /** picomatch throws a TypeError on an empty or overlong pattern: that is the caller's input, not a bug. */
-function compile(pattern: string, options: picomatch.PicomatchOptions): (path: string) => boolean {
+function compile(pattern: string, options: picomatch.PicomatchOptions, given = pattern): (path: string) => boolean {
   if (pattern === "") throw new UsageError("empty pattern: give a glob such as '*.jpg' or '/home/*/notes.txt'");
   try {
     return picomatch(pattern, options);
   } catch (err) {
-    throw new UsageError(`invalid pattern ${JSON.stringify(pattern.slice(0, 100))}: ${(err as Error).message}`);
+    throw new UsageError(`invalid pattern ${JSON.stringify(given.slice(0, 100))}: ${(err as Error).message}`);
   }
 }
 

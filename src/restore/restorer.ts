@@ -2,7 +2,7 @@ import { constants as fsConstants, mkdirSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import { dirname } from "node:path";
 import { CairnError, IntegrityError, InterruptedError, ioError } from "../errors.js";
-import { findNode } from "../store/tree/tree-walker.js";
+import { findNode, snapshotPathNames } from "../store/tree/tree-walker.js";
 import { decodeBlobInto } from "../store/blob-codec.js";
 import type { Id } from "../store/id.js";
 import { packKey } from "../store/pack/pack-format.js";
@@ -169,11 +169,13 @@ export class Restorer {
     const target = Buffer.from(this.options.target);
     if (!this.options.dryRun) await makeTarget(target);
     const start = await this.findSubtree(treeId);
+    // Filters see the path as the snapshot has it: without `.` or `..`.
+    const subpath = "/" + snapshotPathNames(this.options.subpath ?? "/").join("/");
     if (start.node && start.node.type !== "dir") {
       // A single file (or link) goes into the target directory under its own name.
-      await this.restoreNode(start.node, join(target, nodeNameBytes(start.node)), this.options.subpath ?? "/", true, false);
+      await this.restoreNode(start.node, join(target, nodeNameBytes(start.node)), subpath, true, false);
     } else {
-      await this.restoreTree(start.tree, target, start.node ? this.options.subpath ?? "/" : "", false);
+      await this.restoreTree(start.tree, target, start.node ? subpath : "", false);
     }
     await this.writePlanned();
     for (const link of this.links) {

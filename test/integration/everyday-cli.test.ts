@@ -254,6 +254,38 @@ describe("--quiet", () => {
   });
 });
 
+describe("paths as a shell reads them", () => {
+  it("resolves . and .. in snapshot paths and --path, and a trailing slash must name a directory", async () => {
+    const ls = await cairn("ls", short(s3), `${src}/new/../new/.`);
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stdout.split("\n")).toContain(`${src}/new/n.txt`);
+
+    const dump = await cairn("dump", short(s3), `${src}/./new/../a.txt`);
+    expect(dump.code, dump.stderr).toBe(0);
+    expect(dump.stdout).toBe("three\n");
+    const notDir = await cairn("dump", short(s3), `${src}/a.txt/`);
+    expect(notDir.code).toBe(2);
+    expect(notDir.stderr).toBe(`cairn: ${src}/a.txt/: not a directory in the snapshot\n`);
+
+    const target = join(t.work, "restored-dots");
+    const restore = await cairn("restore", `${short(s3)}:${src}/./new/..`, "--target", target, "--include", `${src}/new`);
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(await fs.readFile(join(target, "new", "n.txt"), "utf8")).toBe("en\n");
+    await expect(fs.access(join(target, "a.txt"))).rejects.toThrow();
+
+    const byPath = await cairn("--json", "snapshots", "--path", `${src}/`);
+    expect((JSON.parse(byPath.stdout) as { id: string }[]).map((s) => s.id)).toEqual([s1.id, s2.id, s3.id]);
+  });
+
+  it("find matches a relative pattern with a slash against the path's last components", async () => {
+    const r = await cairn("--json", "find", "new/*.txt", "--snapshot", short(s3));
+    expect(r.code, r.stderr).toBe(0);
+    expect((jsonLines(r.stdout)[0]!.matches as { path: string }[]).map((m) => m.path)).toEqual([`${src}/new/n.txt`]);
+    const none = await cairn("--json", "find", "ew/n.txt", "--snapshot", short(s3));
+    expect(none.stdout).toBe("");
+  });
+});
+
 describe("tag", () => {
   async function listed(...filters: string[]): Promise<{ id: string; tags: string[]; original?: string; hostname: string }[]> {
     const r = await cairn("--json", "snapshots", ...filters);

@@ -23,7 +23,7 @@ function matchJson(m: FindMatch): Record<string, unknown> {
 
 export function registerFind(program: Command): void {
   addSnapshotFilterOptions(program.command("find").description("find which snapshots hold paths matching glob patterns"))
-    .argument("<patterns...>", "glob patterns: with a slash, matched against the whole path (/home/*/notes.txt); without, against the name (*.jpg)")
+    .argument("<patterns...>", "glob patterns: from the root if they start with a slash (/home/*/notes.txt), else against the last components of each path (ann/*.txt) or, without a slash, its name (*.jpg)")
     .option("-s, --snapshot <id>", "search only this snapshot (repeatable; default: all that pass the filters)", collect, [])
     .option("-i, --ignore-case", "match regardless of case", false)
     .action(async (patterns: string[], flags: FindFlags, command: Command) => {

@@ -14,11 +14,24 @@ export interface WalkEntry {
   node: TreeNode;
 }
 
-/** Finds the node at an absolute snapshot path; the root itself has no node. */
+/** The names along an absolute snapshot path, with `.` and `..` resolved as a shell would (`..` of the root is the root). */
+export function snapshotPathNames(path: string): string[] {
+  const names: string[] = [];
+  for (const name of path.split("/")) {
+    if (name === "..") names.pop();
+    else if (name !== "" && name !== ".") names.push(name);
+  }
+  return names;
+}
+
+/**
+ * Finds the node at an absolute snapshot path; the root itself has no node. A path ending in a
+ * slash must name a directory, as in a shell.
+ */
 export async function findNode(repo: Repository, rootTree: Id, path: string): Promise<TreeNode | undefined> {
   let tree: Id | undefined = rootTree;
   let node: TreeNode | undefined;
-  for (const name of path.split("/").filter(Boolean)) {
+  for (const name of snapshotPathNames(path)) {
     if (!tree) throw new UsageError(`${path}: not a directory in the snapshot`);
     const matches: TreeNode[] = (await repo.loadTree(tree)).filter((n) => n.name === name);
     // Names that are not UTF-8 are matched by their text, where each bad byte reads U+FFFD:
@@ -28,12 +41,13 @@ export async function findNode(repo: Repository, rootTree: Id, path: string): Pr
     if (!node) throw new UsageError(`${path}: no such file or directory in the snapshot`);
     tree = node.subtree;
   }
+  if (node && node.type !== "dir" && /\/\.?$/.test(path)) throw new UsageError(`${path}: not a directory in the snapshot`);
   return node;
 }
 
 /** Walks a snapshot's tree depth-first in name order, yielding every node with its path. */
 export async function* walkTree(repo: Repository, rootTree: Id, options: WalkOptions = {}): AsyncGenerator<WalkEntry> {
-  const start = "/" + (options.start ?? "/").split("/").filter(Boolean).join("/");
+  const start = "/" + snapshotPathNames(options.start ?? "/").join("/");
   const node = await findNode(repo, rootTree, start);
   if (node && node.type !== "dir") {
     yield { path: start, node };
