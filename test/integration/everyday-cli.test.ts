@@ -286,6 +286,22 @@ describe("paths as a shell reads them", () => {
   });
 });
 
+describe("times", () => {
+  it("are shown in the machine's local time, the clock --at and forget read", async () => {
+    const tokyo = (...args: string[]) => runCairn(["-r", t.repoPath, ...args], { env: { TZ: "Asia/Tokyo" } });
+    // Tokyo is UTC+9 all year.
+    const plus9 = (iso: string) => new Date(Date.parse(iso) + 9 * 3600_000).toISOString().slice(0, 19).replace("T", " ");
+    const snapshots = await tokyo("snapshots", "--host", "web");
+    expect(snapshots.stdout).toContain(`${short(s1)}  2026-11-16 18:00:00  web`);
+    const find = await tokyo("find", "n.txt");
+    expect(find.stdout).toContain(`at 2026-11-17 17:00:00 (web)`);
+    const listed = jsonLines((await cairn("--json", "ls", short(s3), `${src}/a.txt`)).stdout);
+    const mtime = listed.find((r) => r.path === `${src}/a.txt`)!.mtime as string;
+    const long = await tokyo("ls", "-l", short(s3), `${src}/a.txt`);
+    expect(long.stdout).toContain(` ${plus9(mtime)} ${src}/a.txt`);
+  });
+});
+
 describe("tag", () => {
   async function listed(...filters: string[]): Promise<{ id: string; tags: string[]; original?: string; hostname: string }[]> {
     const r = await cairn("--json", "snapshots", ...filters);

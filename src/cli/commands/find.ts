@@ -3,6 +3,7 @@ import { PathFinder, type FindMatch } from "../../find/path-finder.js";
 import { shortId } from "../../store/id.js";
 import { selectSnapshots } from "../../store/snapshot/snapshot-filter.js";
 import { commandContext } from "../command-context.js";
+import { localTime } from "../local-time.js";
 import { collect } from "../parse-options.js";
 import { withRepository } from "../repository-session.js";
 import { addSnapshotFilterOptions, snapshotFilter } from "../snapshot-options.js";
@@ -39,7 +40,7 @@ export function registerFind(program: Command): void {
           if (matches.length === 0) continue;
           total += matches.length;
           holding++;
-          out.result(`Found ${matches.length} in snapshot ${shortId(snapshot.id)} of [${snapshot.paths.join(" ")}] at ${snapshot.time.replace("T", " ").slice(0, 19)} (${snapshot.hostname}):`);
+          out.result(`Found ${matches.length} in snapshot ${shortId(snapshot.id)} of [${snapshot.paths.join(" ")}] at ${localTime(snapshot.time)} (${snapshot.hostname}):`);
           for (const m of matches) out.result(`  ${m.path}${m.node.type === "dir" ? "/" : ""}`);
           out.record({ snapshot: snapshot.id, time: snapshot.time, hostname: snapshot.hostname, paths: snapshot.paths, hits: matches.length, matches: matches.map(matchJson) });
         }

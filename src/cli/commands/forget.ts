@@ -13,6 +13,7 @@ import type { Output } from "../output.js";
 import { collect } from "../parse-options.js";
 import { withBackend, withRepository } from "../repository-session.js";
 import { snapshotFilter } from "../snapshot-options.js";
+import { localTime } from "../local-time.js";
 import { formatTable } from "../table.js";
 import { addPruneOptions, pruneSettings, runPrune, type PruneFlags } from "./prune.js";
 
@@ -70,13 +71,6 @@ function policyFrom(flags: ForgetFlags): RetentionPolicy {
   return policy;
 }
 
-/** Local time, as the policy's days and months are counted. */
-function localTime(s: StoredSnapshot): string {
-  const d = new Date(s.time);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
-
 function snapshotRecord(s: StoredSnapshot, reasons?: string[]): Record<string, unknown> {
   return { id: s.id, short_id: shortId(s.id), time: s.time, hostname: s.hostname, paths: s.paths, tags: s.tags, ...(reasons ? { reasons } : {}) };
 }
@@ -91,11 +85,11 @@ function reportPlan(out: Output, plan: ForgetPlan, showKept: boolean): void {
     if (key) out.line(`snapshots of ${key}:`);
     if (showKept) {
       out.line(`keep ${plural(group.keep.length)}:`);
-      const rows = group.keep.map(({ snapshot: s, reasons }) => [shortId(s.id), localTime(s), s.hostname, s.tags.join(","), reasons.join(", "), s.paths.join(", ")]);
+      const rows = group.keep.map(({ snapshot: s, reasons }) => [shortId(s.id), localTime(s.time), s.hostname, s.tags.join(","), reasons.join(", "), s.paths.join(", ")]);
       if (rows.length > 0) out.line(formatTable(["ID", "Time", "Host", "Tags", "Reasons", "Paths"], rows));
     }
     out.line(`remove ${plural(group.remove.length)}:`);
-    const rows = group.remove.map((s) => [shortId(s.id), localTime(s), s.hostname, s.tags.join(","), s.paths.join(", ")]);
+    const rows = group.remove.map((s) => [shortId(s.id), localTime(s.time), s.hostname, s.tags.join(","), s.paths.join(", ")]);
     if (rows.length > 0) out.line(formatTable(["ID", "Time", "Host", "Tags", "Paths"], rows));
     out.line("");
     out.record({

@@ -3,6 +3,7 @@ import { walkTree } from "../../store/tree/tree-walker.js";
 import { selectSnapshot } from "../../store/snapshot/snapshot-filter.js";
 import { commandContext } from "../command-context.js";
 import { modeString } from "../file-mode.js";
+import { localTime } from "../local-time.js";
 import { withRepository } from "../repository-session.js";
 import { addSnapshotFilterOptions, snapshotFilter } from "../snapshot-options.js";
 
@@ -29,7 +30,7 @@ export function registerLs(program: Command): void {
           out.record({ path, name: node.name, type: node.type, mode: node.mode, uid: node.uid, gid: node.gid, user: node.user, group: node.group, size: node.size, mtime: node.mtime, linktarget: node.linkTarget });
           if (flags.long) {
             const owner = `${node.user ?? node.uid}/${node.group ?? node.gid}`;
-            out.result(`${modeString(node)} ${owner.padEnd(15)} ${String(node.size ?? 0).padStart(12)} ${node.mtime.slice(0, 19).replace("T", " ")} ${path}${node.type === "symlink" ? ` -> ${node.linkTarget}` : ""}`);
+            out.result(`${modeString(node)} ${owner.padEnd(15)} ${String(node.size ?? 0).padStart(12)} ${localTime(node.mtime)} ${path}${node.type === "symlink" ? ` -> ${node.linkTarget}` : ""}`);
           } else {
             out.result(path);
           }

@@ -8,6 +8,7 @@ import { groupSnapshots, parseGroupBy, type GroupKey } from "../../prune/snapsho
 import { withBackend } from "../repository-session.js";
 import { listSnapshots, unreadableSnapshotWarning } from "../../store/snapshot/snapshot-store.js";
 import { addSnapshotFilterOptions, snapshotFilter } from "../snapshot-options.js";
+import { localTime } from "../local-time.js";
 import { formatTable } from "../table.js";
 import { snakeCaseKeys } from "../output.js";
 
@@ -41,7 +42,7 @@ interface SnapshotsFlags {
 
 function snapshotTable(snapshots: readonly StoredSnapshot[], compact: boolean): string {
   const rows = snapshots.map((s) => {
-    const row = [shortId(s.id), s.time.replace("T", " ").slice(0, 19), s.hostname, s.tags.join(",")];
+    const row = [shortId(s.id), localTime(s.time), s.hostname, s.tags.join(",")];
     return compact ? row : [...row, s.paths.join(", "), s.summary ? formatBytes(s.summary.totalBytesProcessed) : ""];
   });
   return formatTable(compact ? ["ID", "Time", "Host", "Tags"] : ["ID", "Time", "Host", "Tags", "Paths", "Size"], rows);
