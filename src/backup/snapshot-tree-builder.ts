@@ -34,14 +34,15 @@ export class SnapshotTreeBuilder {
 
   /**
    * Whether a finished node already holds the path at `components` (it or a directory above it
-   * was archived by an earlier source), so another source for it would add nothing.
+   * was archived by an earlier source), so another source for it would add nothing. A symlink
+   * on the way holds nothing below it (backup /x/link /x/link/sub): that is ensureDir's to refuse.
    */
   covers(components: readonly string[]): boolean {
     let dir = this.root;
     for (const name of components) {
       const next = dir.children.get(Buffer.from(name, "utf8").toString("latin1"));
       if (next === undefined) return false;
-      if (!(next instanceof VirtualDir)) return true;
+      if (!(next instanceof VirtualDir)) return next.type === "dir";
       dir = next;
     }
     return false;
@@ -57,7 +58,7 @@ export class SnapshotTreeBuilder {
         dir = existing;
       } else if (existing !== undefined) {
         // Replacing it would silently drop everything an earlier source stored there.
-        throw new CairnError(`/${components.slice(0, depth + 1).join("/")} is already stored by another source of this backup`);
+        throw new CairnError(`/${components.slice(0, depth + 1).join("/")} is already stored by another source of this backup${existing.type === "dir" ? "" : ` as a ${existing.type}, so nothing below it can be`}`);
       } else {
         const created = new VirtualDir({ ...node, type: "dir" });
         dir.children.set(key(node), created);
@@ -79,7 +80,8 @@ export class SnapshotTreeBuilder {
       dir = next;
     }
     const existing = dir.children.get(key(node));
-    if (existing !== undefined && !(existing instanceof VirtualDir) && !sameContent(existing, node)) {
+    const conflict = existing instanceof VirtualDir ? node.type !== "dir" : existing !== undefined && !sameContent(existing, node);
+    if (conflict) {
       throw new CairnError(`/${[...parent, node.name].join("/")} is already stored by another source of this backup`);
     }
     dir.children.set(key(node), node);

@@ -1,10 +1,14 @@
 // Sources place their nodes into one snapshot tree: two that name the same path with different
 // contents are refused (the second used to replace the first without a word); the same node
-// placed twice is harmless.
+// placed twice is harmless; nothing is stored below a symlink another source stored.
+import * as fs from "node:fs/promises";
+import { join } from "node:path";
 import { expect, it } from "vitest";
 import { SnapshotTreeBuilder, syntheticDirNode } from "../../src/backup/snapshot-tree-builder.js";
 import { CairnError } from "../../src/errors.js";
 import type { TreeNode } from "../../src/store/tree/tree-node.js";
+import { findNode } from "../../src/store/tree/tree-walker.js";
+import { backup, createTestRepository, writeTree } from "../support/repo-fixture.js";
 
 const dump = (content: string): TreeNode => ({ name: "app.sql", type: "file", mode: 0o600, uid: 0, gid: 0, mtime: "2026-11-25T00:00:00Z", size: 10, content: [content.repeat(64)] });
 
@@ -25,4 +29,23 @@ it("accepts the same node placed twice", () => {
   const tree = builderWithDir();
   tree.put(["postgres", "localhost-5432"], dump("a"));
   expect(() => tree.put(["postgres", "localhost-5432"], dump("a"))).not.toThrow();
+});
+
+it("refuses a path below a symlink that another path of the backup stores as the link (it was dropped without a word)", async () => {
+  const t = await createTestRepository();
+  try {
+    const real = join(t.work, "real");
+    await writeTree(real, { "b/f": "data\n" });
+    const link = join(t.work, "lnk");
+    await fs.symlink(real, link);
+    for (const paths of [[link, join(link, "b")], [join(link, "b"), link]]) {
+      await expect(backup(t.repo, paths)).rejects.toThrow(`${link} is already stored by another source of this backup as a symlink, so nothing below it can be`);
+    }
+    expect(await t.repo.listSnapshots()).toEqual([]);
+    // Either path alone is fine: the link as a link, the path below it as the directory it leads to.
+    const below = await backup(t.repo, [join(link, "b")]);
+    expect((await findNode(t.repo, below.tree, `${link}/b/f`))?.size).toBe(5);
+  } finally {
+    await t.cleanup();
+  }
 });
