@@ -109,16 +109,18 @@ async function archiveFile(ctx: BackupContext, path: FsPath, st: BigIntStats, no
     return done("unmodified", node.size ?? 0);
   }
   const kind: ChangeKind = previous?.type === "file" ? "changed" : "new";
-  const linkKey = st.nlink > 1n ? `${st.dev}:${st.ino}` : undefined;
+  // With the change time and size: an inode freed and taken by a new file during the backup
+  // (or a file changed between reading two of its names) must not pass for the one read.
+  const linkKey = st.nlink > 1n ? `${st.dev}:${st.ino}:${st.ctimeNs}:${st.size}` : undefined;
   const sibling = linkKey ? ctx.hardlinks.get(linkKey) : undefined;
-  if (sibling) {
-    // Another link to this inode is read in this backup: one read serves both.
-    const saved = await sibling;
-    if (!saved) return false;
-    node.content = saved.content;
-    node.size = saved.size;
-    ctx.counters.bytesProcessed += saved.size;
-    return done(kind, saved.size);
+  // Another link to this inode is read in this backup: one read serves both. If that read
+  // failed (the other name vanished, say), this name is read on its own.
+  const fromSibling = sibling ? await sibling : undefined;
+  if (fromSibling) {
+    node.content = fromSibling.content;
+    node.size = fromSibling.size;
+    ctx.counters.bytesProcessed += fromSibling.size;
+    return done(kind, fromSibling.size);
   }
   const reading = readContent(ctx, path, st);
   if (linkKey) ctx.hardlinks.set(linkKey, reading);

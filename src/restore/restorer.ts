@@ -13,6 +13,7 @@ import { parseNanos } from "../store/tree/time.js";
 import { makeSpecialFile } from "../platform/special-files.js";
 import { linkTargetBytes, nodeNameBytes, type TreeNode } from "../store/tree/tree-node.js";
 import { FileWriteQueue, type WriteTarget } from "./file-write-queue.js";
+import { HardlinkGroups } from "../store/tree/hardlink-groups.js";
 import { RestorePlan, type FileTarget, type PlannedBlob } from "./restore-plan.js";
 import { applyMetadata, restoredMetadata, type RestoredMetadata } from "./restored-metadata.js";
 import { RestoreSelection, type DescendFilter, type RestoreFilter } from "./restore-selection.js";
@@ -138,7 +139,7 @@ function join(dir: Buffer, name: Buffer): Buffer {
 export class Restorer {
   private plan = new RestorePlan();
   private files: FileTarget[] = [];
-  private readonly hardlinks = new Map<string, FileTarget>();
+  private readonly hardlinks = new HardlinkGroups<FileTarget>();
   private readonly links: { path: Buffer; to: FileTarget }[] = [];
   private metadata: MetadataTarget[] = [];
   private readonly dirs: MetadataTarget[] = [];
@@ -147,7 +148,7 @@ export class Restorer {
   private writes?: FileWriteQueue;
 
   private readonly selection: RestoreSelection;
-  private readonly rehearsedLinks = new Set<string>();
+  private readonly rehearsedLinks = new HardlinkGroups<true>();
 
   constructor(
     private readonly repo: Repository,
@@ -290,9 +291,10 @@ export class Restorer {
     } else if (node.type === "file") {
       this.result.files++;
       // A hard link's data is written once, as in a real restore.
-      const link = node.links !== undefined && node.links > 1 && node.inode !== undefined ? `${node.deviceId ?? 0}:${node.inode}` : undefined;
-      if (!link || !this.rehearsedLinks.has(link)) this.result.bytes += node.size ?? 0;
-      if (link) this.rehearsedLinks.add(link);
+      if (!this.rehearsedLinks.find(node)) {
+        this.result.bytes += node.size ?? 0;
+        this.rehearsedLinks.add(node, true);
+      }
     } else {
       this.result.others++;
     }
@@ -401,15 +403,12 @@ export class Restorer {
       this.result.skipped++;
       return;
     }
-    if (node.links !== undefined && node.links > 1 && node.inode !== undefined) {
-      const key = `${node.deviceId ?? 0}:${node.inode}`;
-      const first = this.hardlinks.get(key);
-      if (first) {
-        this.links.push({ path, to: first });
-        return;
-      }
-      this.hardlinks.set(key, file);
+    const first = this.hardlinks.find(node);
+    if (first) {
+      this.links.push({ path, to: first });
+      return;
     }
+    this.hardlinks.add(node, file);
     this.files.push(file);
     let offset = 0;
     for (const id of node.content ?? []) {

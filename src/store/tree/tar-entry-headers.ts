@@ -1,5 +1,6 @@
 import { splitDev, type TarEntryType } from "../../tar/tar-header.js";
 import type { TarWriteHeader } from "../../tar/tar-writer.js";
+import { HardlinkGroups } from "./hardlink-groups.js";
 import { parseNanos } from "./time.js";
 import { linkTargetBytes, type TreeNode } from "./tree-node.js";
 
@@ -18,7 +19,7 @@ const TAR_TYPES: Partial<Record<TreeNode["type"], TarEntryType>> = {
  * the first written as a link to it. One per archive: it remembers the first names.
  */
 export class TarEntryHeaders {
-  private readonly firstNames = new Map<string, Buffer>();
+  private readonly firstNames = new HardlinkGroups<Buffer>();
 
   /** The header of `node` at `path`; undefined for a socket, which has no tar form. A file's holds its size: its content follows. */
   headerFor(node: TreeNode, path: Buffer): TarWriteHeader | undefined {
@@ -35,11 +36,10 @@ export class TarEntryHeaders {
       mtimeNs: parseNanos(node.mtime),
       xattrs: node.xattrs ?? [],
     };
-    if (node.type === "file" && node.links !== undefined && node.links > 1 && node.inode !== undefined) {
-      const key = `${node.deviceId ?? 0}:${node.inode}`;
-      const first = this.firstNames.get(key);
+    if (node.type === "file") {
+      const first = this.firstNames.find(node);
       if (first !== undefined) return { ...header, type: "hardlink", linkTarget: first };
-      this.firstNames.set(key, path);
+      this.firstNames.add(node, path);
     }
     if (node.type === "symlink") return { ...header, linkTarget: linkTargetBytes(node) };
     if (node.type === "chardev" || node.type === "blockdev") {
