@@ -6,6 +6,7 @@ import { shortId } from "../store/id.js";
 import { selectSnapshot } from "../store/snapshot/snapshot-filter.js";
 import { abortOnSignals } from "./abort-on-signals.js";
 import { commandContext } from "./command-context.js";
+import { localTime } from "./local-time.js";
 import { withRepository } from "./repository-session.js";
 import { splitSnapshotPath } from "./snapshot-argument.js";
 import { snapshotFilter } from "./snapshot-options.js";
@@ -48,7 +49,7 @@ export async function restoreIntoDocker(argument: string, flags: DockerRestoreFl
   const only = parseOnly(flags.only ?? []);
   await withRepository(globals, out, "shared", async (repo) => {
     const snapshot = selectSnapshot(await repo.listSnapshots(), selector, snapshotFilter(flags));
-    out.info(`restoring the Docker objects of snapshot ${shortId(snapshot.id)} (${snapshot.time}) into the engine at ${engineEndpoint()}`);
+    out.info(`restoring the Docker objects of snapshot ${shortId(snapshot.id)} (${localTime(snapshot.time)}) into the engine at ${engineEndpoint()}`);
     const result = await abortOnSignals((signal) => restoreToDocker(repo, snapshot.tree, { only, force: flags.force, onInfo: (m) => out.info(m), signal }));
     for (const p of result.problems) out.error(`${p.object}: ${p.message}`);
     const loaded = result.images.filter((i) => i.action === "loaded").length;

@@ -6,6 +6,7 @@ import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalBackend } from "../../src/store/backend/local-backend.js";
 import { loadSnapshot, listSnapshotIds, writeSnapshot } from "../../src/store/snapshot/snapshot-store.js";
+import { localTime } from "../../src/cli/local-time.js";
 import { runCairn, tempDir, type CliResult } from "../support/cli.js";
 import { expectOk, expectOneLineError } from "../support/cli-expect.js";
 
@@ -86,7 +87,7 @@ describe("init, backup, snapshots, ls, restore", () => {
 
     const ls = expectOk(await cairn(["-r", repo, "ls", "latest"]));
     const paths = ls.stdout.trim().split("\n");
-    expect(paths[0]).toBe(`snapshot ${first.slice(0, 8)} of [${src}] at ${list[0]!.time}:`);
+    expect(paths[0]).toBe(`snapshot ${first.slice(0, 8)} of [${src}] at ${localTime(list[0]!.time)}:`);
     for (const p of ["hello.txt", "link", "docs", "docs/empty", "docs/report.bin", "docs/ünïcode name.txt"]) expect(paths).toContain(`${src}/${p}`);
 
     const target = join(work.path, "restored");

@@ -266,6 +266,9 @@ describe("paths as a shell reads them", () => {
     const notDir = await cairn("dump", short(s3), `${src}/a.txt/`);
     expect(notDir.code).toBe(2);
     expect(notDir.stderr).toBe(`cairn: ${src}/a.txt/: not a directory in the snapshot\n`);
+    const lsNotDir = await cairn("ls", short(s3), `${src}/a.txt/.`);
+    expect(lsNotDir.code).toBe(2);
+    expect(lsNotDir.stderr).toBe(`cairn: ${src}/a.txt/.: not a directory in the snapshot\n`);
 
     const target = join(t.work, "restored-dots");
     const restore = await cairn("restore", `${short(s3)}:${src}/./new/..`, "--target", target, "--include", `${src}/new`);

@@ -25,7 +25,7 @@ export function registerLs(program: Command): void {
       const { globals, out } = commandContext(command);
       await withRepository(globals, out, "shared", async (repo) => {
         const snapshot = selectSnapshot(await repo.listSnapshots(), selector, snapshotFilter(flags));
-        out.line(`snapshot ${snapshot.id.slice(0, 8)} of [${snapshot.paths.join(" ")}] at ${snapshot.time}:`);
+        out.line(`snapshot ${snapshot.id.slice(0, 8)} of [${snapshot.paths.join(" ")}] at ${localTime(snapshot.time)}:`);
         for await (const { path, node } of walkTree(repo, snapshot.tree, { start: dir, recursive: flags.recursive })) {
           out.record({ path, name: node.name, type: node.type, mode: node.mode, uid: node.uid, gid: node.gid, user: node.user, group: node.group, size: node.size, mtime: node.mtime, linktarget: node.linkTarget });
           if (flags.long) {

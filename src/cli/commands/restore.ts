@@ -5,6 +5,7 @@ import { ExitCode, UsageError } from "../../errors.js";
 import { shortId } from "../../store/id.js";
 import { selectSnapshot } from "../../store/snapshot/snapshot-filter.js";
 import { commandContext } from "../command-context.js";
+import { localTime } from "../local-time.js";
 import { collect, formatBytes } from "../parse-options.js";
 import { restorePatternFilter } from "../../restore/restore-patterns.js";
 import { withRepository } from "../repository-session.js";
@@ -75,7 +76,7 @@ export function registerRestore(program: Command): void {
           },
         };
         if (path) options.subpath = path;
-        out.info(`restoring snapshot ${shortId(snapshot.id)} of [${snapshot.paths.join(" ")}] at ${snapshot.time} to ${flags.target}`);
+        out.info(`restoring snapshot ${shortId(snapshot.id)} of [${snapshot.paths.join(" ")}] at ${localTime(snapshot.time)} to ${flags.target}`);
         // Stopped between packs (and between directories and items of metadata), with what was
         // queued written and the repository's lock released: exit code 130.
         const result = await abortOnSignals((signal) => restoreSnapshot(repo, snapshot.tree, { ...options, signal }));

@@ -48,7 +48,8 @@ export async function findNode(repo: Repository, rootTree: Id, path: string): Pr
 /** Walks a snapshot's tree depth-first in name order, yielding every node with its path. */
 export async function* walkTree(repo: Repository, rootTree: Id, options: WalkOptions = {}): AsyncGenerator<WalkEntry> {
   const start = "/" + snapshotPathNames(options.start ?? "/").join("/");
-  const node = await findNode(repo, rootTree, start);
+  // Found as given: a trailing slash must name a directory.
+  const node = await findNode(repo, rootTree, options.start ?? "/");
   if (node && node.type !== "dir") {
     yield { path: start, node };
     return;
