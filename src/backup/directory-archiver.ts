@@ -96,17 +96,17 @@ export async function archiveEntry(ctx: BackupContext, path: FsPath, st: BigIntS
  * listing found (see ParentListings); unknown for a path given on its own, asked here then.
  */
 async function archiveFile(ctx: BackupContext, path: FsPath, st: BigIntStats, node: TreeNode, previous: TreeNode | undefined, reusable: boolean | undefined): Promise<boolean> {
-  const done = (kind: ChangeKind, size: number) => {
+  const done = (kind: ChangeKind) => {
     ctx.counters.filesProcessed++;
     if (kind === "unmodified") ctx.counters.filesUnmodified++;
     else if (kind === "changed") ctx.counters.filesChanged++;
     else ctx.counters.filesNew++;
-    if (kind === "unmodified") ctx.counters.bytesProcessed += size;
     return true;
   };
   if (isUnchanged(node, previous, ctx.changeDetection, ctx.racy) && (reusable ?? previous!.content!.every((id) => ctx.repo.hasBlob(id)))) {
     node.content = previous!.content!;
-    return done("unmodified", node.size ?? 0);
+    ctx.counters.bytesProcessed += node.size ?? 0;
+    return done("unmodified");
   }
   const kind: ChangeKind = previous?.type === "file" ? "changed" : "new";
   // With the change time and size: an inode freed and taken by a new file during the backup
@@ -120,15 +120,22 @@ async function archiveFile(ctx: BackupContext, path: FsPath, st: BigIntStats, no
     node.content = fromSibling.content;
     node.size = fromSibling.size;
     ctx.counters.bytesProcessed += fromSibling.size;
-    return done(kind, fromSibling.size);
+    return done(kind);
   }
   const reading = readContent(ctx, path, st);
   if (linkKey) ctx.hardlinks.set(linkKey, reading);
   const saved = await reading;
   if (!saved) return false;
+  // Read again only because its times were too close to the parent backup's (or its blobs were
+  // missing), and found as it was: unmodified, as restic counts a node equal to the parent's.
+  const asBefore = kind === "changed" && isUnchanged(node, previous, ctx.changeDetection) && sameIds(previous!.content!, saved.content);
   node.content = saved.content;
   node.size = saved.size;
-  return done(kind, saved.size);
+  return done(asBefore ? "unmodified" : kind);
+}
+
+function sameIds(a: readonly Id[], b: readonly Id[]): boolean {
+  return a.length === b.length && a.every((id, i) => id === b[i]);
 }
 
 async function readContent(ctx: BackupContext, path: FsPath, st: BigIntStats): Promise<SavedFile | undefined> {
@@ -144,8 +151,9 @@ async function readContent(ctx: BackupContext, path: FsPath, st: BigIntStats): P
   return { content: outcome.content, size: outcome.size };
 }
 
-function warnIfChanged(ctx: BackupContext, path: FsPath, before: BigIntStats, after: { size: bigint; mtimeNs: bigint }): void {
-  if (after.size !== before.size || after.mtimeNs !== before.mtimeNs) {
+/** The change time catches a rewrite that kept the size and set the mtime back (unless --ignore-ctime: some file systems' ctime cannot be trusted). */
+function warnIfChanged(ctx: BackupContext, path: FsPath, before: BigIntStats, after: { size: bigint; mtimeNs: bigint; ctimeNs: bigint }): void {
+  if (after.size !== before.size || after.mtimeNs !== before.mtimeNs || (!ctx.changeDetection.ignoreCtime && after.ctimeNs !== before.ctimeNs)) {
     ctx.warn({ path: display(path), message: "file changed while it was read" });
   }
 }

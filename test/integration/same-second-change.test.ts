@@ -66,4 +66,15 @@ describe.skipIf(!isRoot)("a change in the second a backup read the file (whole-s
     }
     expect(sameTimes).toBe(1);
   });
+
+  it("a file read again only because of that rule, and found as it was, counts as unmodified", async () => {
+    const file = join(mnt, "steady.txt");
+    await untilNextSecond();
+    await fs.writeFile(file, "steady\n");
+    const first = await runBackup(repo!, { sources: [new PathSource(file)] });
+    // Within 2 s of the parent backup on whole-second times: read again, and the same.
+    const parent = await repo!.loadSnapshot(first.snapshotId!);
+    const second = await runBackup(repo!, { sources: [new PathSource(file)], parent });
+    expect(second.snapshot.summary).toMatchObject({ filesRead: 1, filesUnmodified: 1, filesChanged: 0, filesNew: 0 });
+  });
 });

@@ -261,7 +261,8 @@ describe("a file changed just before a backup", () => {
       const right = await backup(await latest());
       expect(right.snapshot.summary!.filesNew).toBe(1);
       const next = await backup(await latest());
-      expect(next.snapshot.summary).toMatchObject({ filesRead: 1, filesUnmodified: FILES });
+      // Read again and found as it was: counted unmodified, as restic counts a node equal to the parent's.
+      expect(next.snapshot.summary).toMatchObject({ filesRead: 1, filesUnmodified: FILES + 1, filesChanged: 0 });
       const after = await backup(await latest());
       expect(after.snapshot.summary).toMatchObject({ filesRead: 0, filesUnmodified: FILES + 1 });
     } finally {
