@@ -25,11 +25,12 @@ const NOTHING: Found = { count: 0, items: [] };
  * Finds paths matching glob patterns in snapshot trees. A pattern starting with a slash is
  * matched against the whole path (`/home/ann/*.txt`); another with a slash against the path's
  * last components (`ann/*.txt` finds /home/ann/notes.txt), as restic's patterns are; one
- * without against the name alone (`*.jpg`), as `find -name` would. Results of each (tree, directory)
+ * without against the name alone (`*.jpg`), as `find -name` would; a trailing slash matches
+ * directories only. Results of each (tree, directory)
  * pair are kept, so searching many snapshots of the same data walks the shared trees once.
  */
 export class PathFinder {
-  private readonly matchers: ((path: string, name: string) => boolean)[];
+  private readonly matchers: ((path: string, node: TreeNode) => boolean)[];
   private readonly found = new Map<string, Found>();
 
   constructor(
@@ -38,13 +39,17 @@ export class PathFinder {
     options: FindOptions = {},
   ) {
     const glob = { dot: true, nocase: options.ignoreCase ?? false };
-    this.matchers = patterns.map((pattern) => {
+    this.matchers = patterns.map((given) => {
+      // A trailing slash, as in a shell or .gitignore, asks for directories only.
+      const dirsOnly = given.length > 1 && given.endsWith("/");
+      const pattern = dirsOnly ? given.slice(0, -1) : given;
+      const isType = (node: TreeNode) => !dirsOnly || node.type === "dir";
       if (!pattern.includes("/")) {
-        const isMatch = compile(pattern, glob);
-        return (_path: string, name: string) => isMatch(name);
+        const isMatch = compile(pattern, glob, given);
+        return (_path: string, node: TreeNode) => isType(node) && isMatch(node.name);
       }
-      const isMatch = compile(pattern.startsWith("/") ? pattern : `**/${pattern}`, glob, pattern);
-      return (path: string) => isMatch(path);
+      const isMatch = compile(pattern.startsWith("/") ? pattern : `**/${pattern}`, glob, given);
+      return (path: string, node: TreeNode) => isType(node) && isMatch(path);
     });
   }
 
@@ -53,8 +58,8 @@ export class PathFinder {
     yield* flatten(await this.search(rootTree, ""));
   }
 
-  private matches(path: string, name: string): boolean {
-    return this.matchers.some((m) => m(path, name));
+  private matches(path: string, node: TreeNode): boolean {
+    return this.matchers.some((m) => m(path, node));
   }
 
   private async search(tree: Id, dir: string): Promise<Found> {
@@ -65,7 +70,7 @@ export class PathFinder {
     let count = 0;
     for (const node of await this.repo.loadTree(tree)) {
       const path = `${dir}/${node.name}`;
-      if (this.matches(path, node.name)) {
+      if (this.matches(path, node)) {
         items.push({ path, node });
         count++;
       }

@@ -286,6 +286,9 @@ describe("paths as a shell reads them", () => {
     expect((jsonLines(r.stdout)[0]!.matches as { path: string }[]).map((m) => m.path)).toEqual([`${src}/new/n.txt`]);
     const none = await cairn("--json", "find", "ew/n.txt", "--snapshot", short(s3));
     expect(none.stdout).toBe("");
+    // A trailing slash asks for directories only.
+    const dirs = await cairn("--json", "find", "new/", "*.txt/", "--snapshot", short(s3));
+    expect((jsonLines(dirs.stdout)[0]!.matches as { path: string }[]).map((m) => m.path)).toEqual([`${src}/new`]);
   });
 });
 
