@@ -12,7 +12,7 @@ export interface ChunkedFile {
   /** Bytes read. */
   size: number;
   /** fstat after the read, to tell whether the file changed meanwhile. */
-  after?: { size: bigint; mtimeNs: bigint; ctimeNs: bigint };
+  after?: { size: bigint; mtimeNs: bigint };
   /** Why the file could not be read; chunks delivered before a read error belong to no file. */
   error?: { during: "open" | "read"; code: string };
 }
@@ -139,7 +139,7 @@ async function chunkFilesWith({ window, arena }: JobMemory, paths: readonly Uint
       }
       file.chunks += take(window.end());
       const after = reading(() => fstatSync(fd, { bigint: true }));
-      file.after = { size: after.size, mtimeNs: after.mtimeNs, ctimeNs: after.ctimeNs };
+      file.after = { size: after.size, mtimeNs: after.mtimeNs };
     } catch (err) {
       if (!(err instanceof FileReadError)) throw err;
       window.discard();
