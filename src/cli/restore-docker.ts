@@ -6,7 +6,7 @@ import { shortId } from "../store/id.js";
 import { selectSnapshot } from "../store/snapshot/snapshot-filter.js";
 import { abortOnSignals } from "./abort-on-signals.js";
 import { commandContext } from "./command-context.js";
-import { localTime } from "./local-time.js";
+import { localTime } from "../platform/local-time.js";
 import { withRepository } from "./repository-session.js";
 import { splitSnapshotPath } from "./snapshot-argument.js";
 import { snapshotFilter } from "./snapshot-options.js";

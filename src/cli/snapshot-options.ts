@@ -1,8 +1,8 @@
-import { resolve } from "node:path";
+import { posix } from "node:path";
 import type { Command } from "commander";
 import type { SnapshotFilter } from "../store/snapshot/snapshot-filter.js";
 import { collect } from "./parse-options.js";
-import { parseTime } from "./parse-time.js";
+import { parseTime, throughItsSecond } from "./parse-time.js";
 
 interface FilterFlags {
   host: string[];
@@ -20,9 +20,15 @@ export function addSnapshotFilterOptions(command: Command): Command {
     .option("--at <time>", 'as things were at this time: per host and path set, the newest snapshot at or before it (ISO 8601, or e.g. "2 days ago", "yesterday 09:00")');
 }
 
+/** Snapshots record file paths clean (`/srv/www`), as backup resolved them; other sources' names (`docker:all`) as given. */
+function cleanPath(path: string): string {
+  if (!path.startsWith("/")) return path;
+  const clean = posix.normalize(path);
+  return clean.length > 1 && clean.endsWith("/") ? clean.slice(0, -1) : clean;
+}
+
 export function snapshotFilter(flags: FilterFlags): SnapshotFilter {
-  // Snapshots record absolute, clean paths, as backup resolved them.
-  const filter: SnapshotFilter = { hosts: flags.host, tags: flags.tag, paths: flags.path.map((p) => resolve(p)) };
-  if (flags.at !== undefined) filter.at = parseTime(flags.at);
+  const filter: SnapshotFilter = { hosts: flags.host, tags: flags.tag, paths: flags.path.map(cleanPath) };
+  if (flags.at !== undefined) filter.at = throughItsSecond(flags.at, parseTime(flags.at));
   return filter;
 }

@@ -13,8 +13,9 @@ export interface CivilTime {
 
 /**
  * Converts instants to wall-clock fields and back in one time zone. `toDate` accepts
- * out-of-range fields (month 0, day -3, ...) and normalizes them the way `Date` and Go's
- * `time.Date` do, which is what calendar-aware subtraction relies on.
+ * out-of-range fields (month 0, day -3, ...) and normalizes them, and resolves a wall-clock
+ * time that a DST change skipped or repeated, the way Go's `time.Date` does: restic's
+ * --keep-within arithmetic, which calendar-aware subtraction must match.
  */
 export interface Calendar {
   fields(date: Date): CivilTime;
@@ -22,6 +23,20 @@ export interface Calendar {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The instant of wall-clock time `wall` (its fields read as UTC), given the zone's offset at
+ * any instant, as Go's `time.Date` finds it: the offset in effect at `wall` read as an instant,
+ * unless that offset does not hold at the instant it gives, then the offset there. So a skipped
+ * time takes the offset from before the change in zones east of UTC and after it west of UTC,
+ * and a repeated time resolves to its second occurrence east of UTC and its first west of it
+ * (JavaScript's Date moves a skipped time forward and takes the first occurrence).
+ */
+function goInstant(wall: number, offsetAt: (instant: number) => number): number {
+  const guess = offsetAt(wall);
+  const offset = offsetAt(wall - guess);
+  return wall - (offset === guess ? guess : offset);
+}
 
 const localCalendar: Calendar = {
   fields: (date) => ({
@@ -34,13 +49,9 @@ const localCalendar: Calendar = {
     millisecond: date.getMilliseconds(),
   }),
   toDate: (c) => {
-    const date = new Date(c.year, c.month - 1, c.day, c.hour, c.minute, c.second, c.millisecond);
-    // The Date constructor maps years 0-99 to 1900-1999.
-    if (c.year >= 0 && c.year <= 99) {
-      date.setFullYear(c.year, c.month - 1, c.day);
-      date.setHours(c.hour, c.minute, c.second, c.millisecond);
-    }
-    return date;
+    const wall = utcInstant(c);
+    if (Number.isNaN(wall)) return new Date(NaN);
+    return new Date(goInstant(wall, (instant) => -new Date(instant).getTimezoneOffset() * 60_000));
   },
 };
 
@@ -105,13 +116,7 @@ function zonedCalendar(timeZone: string): Calendar {
     fields,
     toDate: (c) => {
       const wall = utcInstant(c);
-      if (Number.isNaN(wall)) return new Date(NaN);
-      // The offsets a day either side bracket any DST change near `wall`. Like local Dates,
-      // a repeated hour resolves to its first occurrence and a skipped one moves forward.
-      const before = wall - offsetAt(wall - DAY_MS);
-      const after = wall - offsetAt(wall + DAY_MS);
-      const isWall = (instant: number) => utcInstant(fields(new Date(instant))) === wall;
-      return new Date(isWall(before) || !isWall(after) ? before : after);
+      return Number.isNaN(wall) ? new Date(NaN) : new Date(goInstant(wall, offsetAt));
     },
   };
 }

@@ -233,8 +233,9 @@ function formatTags(tags: readonly string[]): string {
   return `[${tags.join(", ")}]`;
 }
 
+/** At equal times the larger id counts as newer, as in the listing order `latest` takes its last from. */
 function newestFirst(a: PolicySnapshot, b: PolicySnapshot): number {
-  return b.time.getTime() - a.time.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return b.time.getTime() - a.time.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 }
 
 /** The reference point of every duration; restic ignores snapshots dated in the future. */

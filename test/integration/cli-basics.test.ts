@@ -6,7 +6,7 @@ import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalBackend } from "../../src/store/backend/local-backend.js";
 import { loadSnapshot, listSnapshotIds, writeSnapshot } from "../../src/store/snapshot/snapshot-store.js";
-import { localTime } from "../../src/cli/local-time.js";
+import { localTime } from "../../src/platform/local-time.js";
 import { runCairn, tempDir, type CliResult } from "../support/cli.js";
 import { expectOk, expectOneLineError } from "../support/cli-expect.js";
 

@@ -86,10 +86,16 @@ describe("subtractDuration", () => {
     expect(subtractDuration(noonMonday, d(0, 0, 0, 24), "Europe/Berlin")).toEqual(utc("2021-03-28T10:00:00"));
   });
 
-  it("resolves repeated and skipped wall-clock times like local Dates do", () => {
-    // 02:30 happened twice in Berlin on 2021-10-31 (first at 00:30Z) and never on 2021-03-28.
-    expect(subtractDuration(utc("2021-11-01T01:30:00"), d(0, 0, 1, 0), "Europe/Berlin")).toEqual(utc("2021-10-31T00:30:00"));
+  it("resolves repeated and skipped wall-clock times as Go's time.Date does, so --keep-within keeps what restic keeps", () => {
+    // 02:30 happened twice in Berlin on 2021-10-31 (at 00:30Z and 01:30Z; Go takes the second)
+    // and never on 2021-03-28 (Go takes the offset from before the change: 01:30Z).
+    expect(subtractDuration(utc("2021-11-01T01:30:00"), d(0, 0, 1, 0), "Europe/Berlin")).toEqual(utc("2021-10-31T01:30:00"));
     expect(subtractDuration(utc("2021-03-29T00:30:00"), d(0, 0, 1, 0), "Europe/Berlin")).toEqual(utc("2021-03-28T01:30:00"));
+    // West of UTC a skipped time takes the offset from after the change: 02:30 on 2026-03-08 in
+    // New York (never shown) is 06:30Z, so a snapshot at 06:45Z is within a day of 2026-03-09T06:30Z.
+    expect(subtractDuration(utc("2026-03-09T06:30:00"), d(0, 0, 1, 0), "America/New_York")).toEqual(utc("2026-03-08T06:30:00"));
+    // 01:30 on 2026-11-01 happened twice in New York (05:30Z and 06:30Z; Go takes the first).
+    expect(subtractDuration(utc("2026-11-02T06:30:00"), d(0, 0, 1, 0), "America/New_York")).toEqual(utc("2026-11-01T05:30:00"));
   });
 
   it("computes in the local zone by default, the same as naming that zone", () => {

@@ -52,10 +52,11 @@ describe("keep-last", () => {
     expect(removed(apply(snapshots, { last: 10 }))).toEqual([]);
   });
 
-  it("breaks ties between equal times by id, whatever the input order", () => {
+  it("breaks ties between equal times by id, whatever the input order, keeping the one `latest` names", () => {
+    // The listing sorts equal times by id and `latest` takes the last: the larger id is the newer.
     const twins = [snap("2021-01-01T10:00", { id: "b" }), snap("2021-01-01T10:00", { id: "a" })];
-    expect(kept(apply(twins, { last: 1 }))).toEqual(["a"]);
-    expect(kept(apply([...twins].reverse(), { last: 1 }))).toEqual(["a"]);
+    expect(kept(apply(twins, { last: 1 }))).toEqual(["b"]);
+    expect(kept(apply([...twins].reverse(), { last: 1 }))).toEqual(["b"]);
   });
 });
 
@@ -553,7 +554,8 @@ describe("properties", () => {
     const period = fc.constantFrom(...(Object.keys(buckets) as (keyof typeof buckets)[]));
     fc.assert(
       fc.property(snapshotsArb, period, fc.integer({ min: 1, max: 8 }), (snapshots, name, n) => {
-        const sorted = [...snapshots].sort((a, b) => b.time.getTime() - a.time.getTime() || (a.id < b.id ? -1 : 1));
+        // At equal times the larger id is the newer.
+        const sorted = [...snapshots].sort((a, b) => b.time.getTime() - a.time.getTime() || (a.id < b.id ? 1 : -1));
         const newestPerBucket = new Map<string, string>();
         for (const s of sorted) if (!newestPerBucket.has(buckets[name](s.time))) newestPerBucket.set(buckets[name](s.time), s.id);
         const expected = new Set([...newestPerBucket.values()].slice(0, n));

@@ -3,7 +3,7 @@ import { PathFinder, type FindMatch } from "../../find/path-finder.js";
 import { shortId } from "../../store/id.js";
 import { selectSnapshots } from "../../store/snapshot/snapshot-filter.js";
 import { commandContext } from "../command-context.js";
-import { localTime } from "../local-time.js";
+import { localTime } from "../../platform/local-time.js";
 import { collect } from "../parse-options.js";
 import { withRepository } from "../repository-session.js";
 import { addSnapshotFilterOptions, snapshotFilter } from "../snapshot-options.js";

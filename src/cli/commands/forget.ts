@@ -13,7 +13,7 @@ import type { Output } from "../output.js";
 import { collect } from "../parse-options.js";
 import { withBackend, withRepository } from "../repository-session.js";
 import { snapshotFilter } from "../snapshot-options.js";
-import { localTime } from "../local-time.js";
+import { localTime } from "../../platform/local-time.js";
 import { formatTable } from "../table.js";
 import { addPruneOptions, pruneSettings, runPrune, type PruneFlags } from "./prune.js";
 

@@ -3,7 +3,7 @@ import { walkTree } from "../../store/tree/tree-walker.js";
 import { selectSnapshot } from "../../store/snapshot/snapshot-filter.js";
 import { commandContext } from "../command-context.js";
 import { modeString } from "../file-mode.js";
-import { localTime } from "../local-time.js";
+import { localTime } from "../../platform/local-time.js";
 import { withRepository } from "../repository-session.js";
 import { addSnapshotFilterOptions, snapshotFilter } from "../snapshot-options.js";
 

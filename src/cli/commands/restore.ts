@@ -5,7 +5,7 @@ import { ExitCode, UsageError } from "../../errors.js";
 import { shortId } from "../../store/id.js";
 import { selectSnapshot } from "../../store/snapshot/snapshot-filter.js";
 import { commandContext } from "../command-context.js";
-import { localTime } from "../local-time.js";
+import { localTime } from "../../platform/local-time.js";
 import { collect, formatBytes } from "../parse-options.js";
 import { restorePatternFilter } from "../../restore/restore-patterns.js";
 import { withRepository } from "../repository-session.js";

@@ -8,7 +8,7 @@ import { groupSnapshots, parseGroupBy, type GroupKey } from "../../prune/snapsho
 import { withBackend } from "../repository-session.js";
 import { listSnapshots, unreadableSnapshotWarning } from "../../store/snapshot/snapshot-store.js";
 import { addSnapshotFilterOptions, snapshotFilter } from "../snapshot-options.js";
-import { localTime } from "../local-time.js";
+import { localTime } from "../../platform/local-time.js";
 import { formatTable } from "../table.js";
 import { snakeCaseKeys } from "../output.js";
 
