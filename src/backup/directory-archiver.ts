@@ -115,23 +115,23 @@ async function archiveFile(ctx: BackupContext, path: FsPath, st: BigIntStats, no
   const sibling = linkKey ? ctx.hardlinks.get(linkKey) : undefined;
   // Another link to this inode is read in this backup: one read serves both. If that read
   // failed (the other name vanished, say), this name is read on its own.
+  // Read again only because its times were too close to the parent backup's (or its blobs were
+  // missing), and found as it was: unmodified, as restic counts a node equal to the parent's.
+  const kindOf = (content: readonly Id[]) => (kind === "changed" && isUnchanged(node, previous, ctx.changeDetection) && sameIds(previous!.content!, content) ? "unmodified" : kind);
   const fromSibling = sibling ? await sibling : undefined;
   if (fromSibling) {
     node.content = fromSibling.content;
     node.size = fromSibling.size;
     ctx.counters.bytesProcessed += fromSibling.size;
-    return done(kind);
+    return done(kindOf(fromSibling.content));
   }
   const reading = readContent(ctx, path, st);
   if (linkKey) ctx.hardlinks.set(linkKey, reading);
   const saved = await reading;
   if (!saved) return false;
-  // Read again only because its times were too close to the parent backup's (or its blobs were
-  // missing), and found as it was: unmodified, as restic counts a node equal to the parent's.
-  const asBefore = kind === "changed" && isUnchanged(node, previous, ctx.changeDetection) && sameIds(previous!.content!, saved.content);
   node.content = saved.content;
   node.size = saved.size;
-  return done(asBefore ? "unmodified" : kind);
+  return done(kindOf(saved.content));
 }
 
 function sameIds(a: readonly Id[], b: readonly Id[]): boolean {

@@ -31,8 +31,16 @@ export class PathSource implements BackupSource {
 
   async archive(ctx: BackupContext, tree: SnapshotTreeBuilder, parent: ParentLookup): Promise<void> {
     const components = this.path.split("/").filter(Boolean);
-    // Inside a path another source already archived (backup /a /a/b): its content is there.
-    if (tree.covers(components)) return;
+    const coveredAt = tree.coveredAt(components);
+    if (coveredAt !== undefined) {
+      // Inside a path another source already archived (backup /a /a/b): its content is there,
+      // unless a symlink on the way leads elsewhere (backup /a /a/link/b): /a holds the link.
+      for (let depth = coveredAt + 1; depth < components.length - 1; depth++) {
+        const dir = "/" + components.slice(0, depth + 1).join("/");
+        if ((await fs.lstat(dir)).isSymbolicLink()) throw new CairnError(`${dir} is already stored by another source of this backup as a symlink, so nothing below it can be`);
+      }
+      return;
+    }
     const ancestors = components.slice(0, -1);
     const ancestorNodes: TreeNode[] = [];
     for (let depth = 0; depth < ancestors.length; depth++) {

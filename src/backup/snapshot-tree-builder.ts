@@ -33,19 +33,20 @@ export class SnapshotTreeBuilder {
   private readonly root = new VirtualDir(syntheticDirNode("/"));
 
   /**
-   * Whether a finished node already holds the path at `components` (it or a directory above it
-   * was archived by an earlier source), so another source for it would add nothing. A symlink
-   * on the way holds nothing below it (backup /x/link /x/link/sub): that is ensureDir's to refuse.
+   * Where a finished node already holds the path at `components`: the index of the component
+   * it stands for (the path itself, or a directory above it that an earlier source archived);
+   * undefined if none does. A file or symlink holds nothing below it (backup /x/link
+   * /x/link/sub): that is ensureDir's to refuse.
    */
-  covers(components: readonly string[]): boolean {
+  coveredAt(components: readonly string[]): number | undefined {
     let dir = this.root;
-    for (const name of components) {
+    for (const [depth, name] of components.entries()) {
       const next = dir.children.get(Buffer.from(name, "utf8").toString("latin1"));
-      if (next === undefined) return false;
-      if (!(next instanceof VirtualDir)) return next.type === "dir";
+      if (next === undefined) return undefined;
+      if (!(next instanceof VirtualDir)) return next.type === "dir" || depth === components.length - 1 ? depth : undefined;
       dir = next;
     }
-    return false;
+    return undefined;
   }
 
   /** Makes sure the directories along `components` exist, describing new ones with `describe`. */

@@ -1,3 +1,4 @@
+import { posix } from "node:path";
 import picomatch from "picomatch";
 import { UsageError } from "../errors.js";
 import type { Id } from "../store/id.js";
@@ -40,9 +41,11 @@ export class PathFinder {
   ) {
     const glob = { dot: true, nocase: options.ignoreCase ?? false };
     this.matchers = patterns.map((given) => {
+      // Read as the other commands read paths: `./a`, `a//b` and `a/x/../b` are `a`, `a/b`, `a/b`.
+      const clean = given === "" ? given : posix.normalize(given);
       // A trailing slash, as in a shell or .gitignore, asks for directories only.
-      const dirsOnly = given.length > 1 && given.endsWith("/");
-      const pattern = dirsOnly ? given.slice(0, -1) : given;
+      const dirsOnly = clean.length > 1 && clean.endsWith("/");
+      const pattern = dirsOnly ? clean.slice(0, -1) : clean;
       const isType = (node: TreeNode) => !dirsOnly || node.type === "dir";
       if (!pattern.includes("/")) {
         const isMatch = compile(pattern, glob, given);

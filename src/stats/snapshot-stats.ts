@@ -45,7 +45,7 @@ interface TreeTotals {
   dirs: number;
   others: number;
   bytes: number;
-  /** device:inode -> size, for files with more than one link. */
+  /** device:inode:content -> size, for files with more than one link. */
   hardlinks: Map<string, number>;
 }
 
@@ -97,9 +97,10 @@ export async function snapshotStats(repo: Repository, snapshots: readonly Stored
       } else if (node.type === "file") {
         const size = node.size ?? 0;
         t.files++;
-        if (node.links !== undefined && node.links > 1 && node.inode !== undefined) t.hardlinks.set(`${node.deviceId ?? 0}:${node.inode}`, size);
-        else t.bytes += size;
         const content = node.content!.join(",");
+        // Names of one inode are restored as one file only where they hold the same data (see HardlinkGroups).
+        if (node.links !== undefined && node.links > 1 && node.inode !== undefined) t.hardlinks.set(`${node.deviceId ?? 0}:${node.inode}:${content}`, size);
+        else t.bytes += size;
         if (!contents.has(content)) {
           contents.add(content);
           raw.uniqueFiles++;

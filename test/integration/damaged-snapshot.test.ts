@@ -63,6 +63,11 @@ it.each([
   expect(prune.stderr).toMatch(new RegExp(`^cairn: snapshot ${damagedId}.*nothing was deleted: remove it with cairn forget ID`, "m"));
   expect(await fs.readdir(join(repo, "data"), { recursive: true })).toEqual(dataBefore);
 
+  // --quiet keeps the findings: they are what check was asked for.
+  const quietCheck = await cairn("-q", "check");
+  expect(quietCheck.code).not.toBe(0);
+  expect(quietCheck.stdout).toMatch(new RegExp(`^error: .*${short}`, "m"));
+
   const forget = await cairn("forget", short);
   expect(forget.code, forget.stderr).toBe(0);
   expect(forget.stdout).toContain(`remove unreadable snapshot ${short}`);

@@ -269,6 +269,11 @@ describe("paths as a shell reads them", () => {
     const lsNotDir = await cairn("ls", short(s3), `${src}/a.txt/.`);
     expect(lsNotDir.code).toBe(2);
     expect(lsNotDir.stderr).toBe(`cairn: ${src}/a.txt/.: not a directory in the snapshot\n`);
+    // Only a directory can be followed by a name or `..`, as a shell has it.
+    for (const path of [`${src}/a.txt/nope/..`, `${src}/a.txt/..`]) {
+      const r = await cairn("ls", short(s3), path);
+      expect(r.stderr).toBe(`cairn: ${path}: not a directory in the snapshot\n`);
+    }
 
     const target = join(t.work, "restored-dots");
     const restore = await cairn("restore", `${short(s3)}:${src}/./new/..`, "--target", target, "--include", `${src}/new`);
@@ -286,6 +291,11 @@ describe("paths as a shell reads them", () => {
     expect((jsonLines(r.stdout)[0]!.matches as { path: string }[]).map((m) => m.path)).toEqual([`${src}/new/n.txt`]);
     const none = await cairn("--json", "find", "ew/n.txt", "--snapshot", short(s3));
     expect(none.stdout).toBe("");
+    // Patterns are read as paths are: `./`, `//` and `..` resolved.
+    for (const pattern of ["./new/n.txt", "new//n.txt", "new/x/../n.txt"]) {
+      const r = await cairn("--json", "find", pattern, "--snapshot", short(s3));
+      expect((jsonLines(r.stdout)[0]!.matches as { path: string }[]).map((m) => m.path), pattern).toEqual([`${src}/new/n.txt`]);
+    }
     // A trailing slash asks for directories only.
     const dirs = await cairn("--json", "find", "new/", "*.txt/", "--snapshot", short(s3));
     expect((jsonLines(dirs.stdout)[0]!.matches as { path: string }[]).map((m) => m.path)).toEqual([`${src}/new`]);

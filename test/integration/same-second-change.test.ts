@@ -68,13 +68,16 @@ describe.skipIf(!isRoot)("a change in the second a backup read the file (whole-s
   });
 
   it("a file read again only because of that rule, and found as it was, counts as unmodified", async () => {
-    const file = join(mnt, "steady.txt");
+    const dir = join(mnt, "steady");
+    await fs.mkdir(dir);
     await untilNextSecond();
-    await fs.writeFile(file, "steady\n");
-    const first = await runBackup(repo!, { sources: [new PathSource(file)] });
+    await fs.writeFile(join(dir, "one.txt"), "steady\n");
+    // A second name of the same file is served by the one read, and counted the same way.
+    await fs.link(join(dir, "one.txt"), join(dir, "two.txt"));
+    const first = await runBackup(repo!, { sources: [new PathSource(dir)] });
     // Within 2 s of the parent backup on whole-second times: read again, and the same.
     const parent = await repo!.loadSnapshot(first.snapshotId!);
-    const second = await runBackup(repo!, { sources: [new PathSource(file)], parent });
-    expect(second.snapshot.summary).toMatchObject({ filesRead: 1, filesUnmodified: 1, filesChanged: 0, filesNew: 0 });
+    const second = await runBackup(repo!, { sources: [new PathSource(dir)], parent });
+    expect(second.snapshot.summary).toMatchObject({ filesRead: 1, filesUnmodified: 2, filesChanged: 0, filesNew: 0 });
   });
 });

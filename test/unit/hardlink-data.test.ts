@@ -8,7 +8,9 @@ import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { dump } from "../../src/restore/dump.js";
 import { restoreSnapshot } from "../../src/restore/restorer.js";
+import { snapshotStats } from "../../src/stats/snapshot-stats.js";
 import type { Id } from "../../src/store/id.js";
+import type { StoredSnapshot } from "../../src/store/snapshot/snapshot.js";
 import type { TreeNode } from "../../src/store/tree/tree-node.js";
 import { createTestRepository, type TestRepository } from "../support/repo-fixture.js";
 
@@ -55,4 +57,10 @@ it("dump writes a link entry only for a name with the same data", async () => {
   expect(spawnSync("tar", ["-xf", archive, "-C", into]).status).toBe(0);
   expect(await fs.readFile(join(into, "top", "b"), "utf8")).toBe("new bytes, longer\n");
   expect(await fs.readFile(join(into, "top", "c"), "utf8")).toBe("old bytes\n");
+});
+
+it("stats counts the restore size as restore writes it: one copy per distinct data", async () => {
+  const snapshot: StoredSnapshot = { id: "0".repeat(64), time: "2026-01-01T00:00:00Z", tree: root, paths: ["/top"], hostname: "h", username: "u", tags: [], programVersion: "test" };
+  const stats = await snapshotStats(t.repo, [snapshot]);
+  expect(stats.restoreSize).toMatchObject({ files: 3, bytes: "old bytes\n".length + "new bytes, longer\n".length });
 });

@@ -41,10 +41,29 @@ it("refuses a path below a symlink that another path of the backup stores as the
     for (const paths of [[link, join(link, "b")], [join(link, "b"), link]]) {
       await expect(backup(t.repo, paths)).rejects.toThrow(`${link} is already stored by another source of this backup as a symlink, so nothing below it can be`);
     }
+    // The same through a directory another source stores whole, with the link inside it.
+    await expect(backup(t.repo, [t.work, join(link, "b")])).rejects.toThrow(`${link} is already stored by another source of this backup as a symlink, so nothing below it can be`);
     expect(await t.repo.listSnapshots()).toEqual([]);
     // Either path alone is fine: the link as a link, the path below it as the directory it leads to.
     const below = await backup(t.repo, [join(link, "b")]);
     expect((await findNode(t.repo, below.tree, `${link}/b/f`))?.size).toBe(5);
+  } finally {
+    await t.cleanup();
+  }
+});
+
+it("refuses to put a file where an earlier source made a directory (it replaced the directory and its contents)", () => {
+  const tree = builderWithDir();
+  expect(() => tree.put(["postgres"], { ...dump("a"), name: "localhost-5432" })).toThrow("/postgres/localhost-5432 is already stored by another source of this backup");
+});
+
+it("a file named twice is read and counted once", async () => {
+  const t = await createTestRepository();
+  try {
+    await writeTree(join(t.work, "src"), { "a.txt": "four" });
+    const file = join(t.work, "src", "a.txt");
+    const snapshot = await backup(t.repo, [file, join(t.work, "src", ".", "a.txt")]);
+    expect(snapshot.summary).toMatchObject({ filesNew: 1, filesRead: 1, totalBytesProcessed: 4 });
   } finally {
     await t.cleanup();
   }

@@ -80,5 +80,5 @@ export function registerCheck(program: Command): void {
 
 function printFinding(out: Output, finding: Finding): void {
   out.record({ message_type: "finding", ...snakeCaseKeys(finding) });
-  out.line(`${finding.level}: ${finding.message}`);
+  out.result(`${finding.level}: ${finding.message}`);
 }

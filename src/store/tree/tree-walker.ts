@@ -25,24 +25,31 @@ export function snapshotPathNames(path: string): string[] {
 }
 
 /**
- * Finds the node at an absolute snapshot path; the root itself has no node. A path ending in a
- * slash must name a directory, as in a shell.
+ * Finds the node at an absolute snapshot path; the root itself has no node. The path is read
+ * as a shell reads it: `.` and `..` (of the root, the root), and only a directory can be
+ * followed by another name, `.`, `..` or a trailing slash.
  */
 export async function findNode(repo: Repository, rootTree: Id, path: string): Promise<TreeNode | undefined> {
-  let tree: Id | undefined = rootTree;
-  let node: TreeNode | undefined;
-  for (const name of snapshotPathNames(path)) {
-    if (!tree) throw new UsageError(`${path}: not a directory in the snapshot`);
-    const matches: TreeNode[] = (await repo.loadTree(tree)).filter((n) => n.name === name);
+  // The nodes from the root down to where the path has led so far.
+  const along: TreeNode[] = [];
+  const parts = path.split("/");
+  for (const [index, name] of parts.entries()) {
+    const node = along.at(-1);
+    const last = index === parts.length - 1;
+    if (node && node.type !== "dir" && (name !== "" || last)) throw new UsageError(`${path}: not a directory in the snapshot`);
+    if (name === "" || name === ".") continue;
+    if (name === "..") {
+      along.pop();
+      continue;
+    }
+    const matches: TreeNode[] = (await repo.loadTree(node ? node.subtree! : rootTree)).filter((n) => n.name === name);
     // Names that are not UTF-8 are matched by their text, where each bad byte reads U+FFFD:
     // two such names can read the same, and taking the first would give the wrong file.
     if (matches.length > 1) throw new UsageError(`${path}: ambiguous: ${matches.length} entries differ only in bytes that are not UTF-8`);
-    node = matches[0];
-    if (!node) throw new UsageError(`${path}: no such file or directory in the snapshot`);
-    tree = node.subtree;
+    if (!matches[0]) throw new UsageError(`${path}: no such file or directory in the snapshot`);
+    along.push(matches[0]);
   }
-  if (node && node.type !== "dir" && /\/\.?$/.test(path)) throw new UsageError(`${path}: not a directory in the snapshot`);
-  return node;
+  return along.at(-1);
 }
 
 /** Walks a snapshot's tree depth-first in name order, yielding every node with its path. */
