@@ -3,7 +3,6 @@
 // the new file must be read, not given the deleted file's bytes because it has the same device
 // and inode (mounting needs root). One name of a pair vanishes before it is read: the other,
 // still there, must be stored all the same.
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { linkSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
@@ -16,31 +15,26 @@ import { dump } from "../../src/restore/dump.js";
 import { initLocalRepository, openLocalRepository } from "../../src/store/open-local.js";
 import type { Repository } from "../../src/store/repository.js";
 import { tempDir } from "../support/cli.js";
+import { mountExt4, type LoopMount } from "../support/loop-ext4.js";
 
 const isRoot = process.getuid?.() === 0;
 let work: { path: string; cleanup: () => Promise<void> };
 let mnt: string;
 let repo: Repository | undefined;
-let mounted = false;
+let mount: LoopMount | undefined;
 
 beforeAll(async () => {
   work = await tempDir("cairn-hardlinks-");
-  mnt = join(work.path, "mnt");
-  await fs.mkdir(mnt);
   if (!isRoot) return;
-  const image = join(work.path, "ext4.img");
-  await fs.writeFile(image, "");
-  await fs.truncate(image, 32 * 1024 * 1024);
-  execFileSync("mkfs.ext4", ["-q", "-F", image], { stdio: "ignore" });
-  execFileSync("mount", ["-o", "loop", image, mnt]);
-  mounted = true;
+  mount = mountExt4(work.path, { mib: 32 });
+  mnt = mount.path;
   await initLocalRepository(join(work.path, "repo"));
   repo = await openLocalRepository(join(work.path, "repo"));
 });
 
 afterAll(async () => {
   await repo?.close();
-  if (mounted) execFileSync("umount", [mnt]);
+  mount?.unmount();
   await work?.cleanup();
 });
 

@@ -2,7 +2,6 @@
 // on a file system whose times count whole seconds (ext4 with 128-byte inodes): its size, mtime
 // and ctime stay as they were, so only a re-read shows the change. The next backup must store
 // the new content. Mounting needs root.
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,31 +11,27 @@ import { initLocalRepository, openLocalRepository } from "../../src/store/open-l
 import type { Repository } from "../../src/store/repository.js";
 import { findNode } from "../../src/store/tree/tree-walker.js";
 import { tempDir } from "../support/cli.js";
+import { mountExt4, type LoopMount } from "../support/loop-ext4.js";
 
 const isRoot = process.getuid?.() === 0;
 let work: { path: string; cleanup: () => Promise<void> };
 let mnt: string;
 let repo: Repository | undefined;
-let mounted = false;
+let mount: LoopMount | undefined;
 
 beforeAll(async () => {
   work = await tempDir("cairn-same-second-");
-  mnt = join(work.path, "mnt");
-  await fs.mkdir(mnt);
   if (!isRoot) return;
-  const image = join(work.path, "seconds.img");
-  await fs.writeFile(image, "");
-  await fs.truncate(image, 16 * 1024 * 1024);
-  execFileSync("mkfs.ext4", ["-q", "-F", "-I", "128", image], { stdio: "ignore" });
-  execFileSync("mount", ["-o", "loop", image, mnt]);
-  mounted = true;
+  // 128-byte inodes have no room for sub-second times.
+  mount = mountExt4(work.path, { mib: 16, mkfsArgs: ["-I", "128"] });
+  mnt = mount.path;
   await initLocalRepository(join(work.path, "repo"));
   repo = await openLocalRepository(join(work.path, "repo"));
 });
 
 afterAll(async () => {
   await repo?.close();
-  if (mounted) execFileSync("umount", [mnt]);
+  mount?.unmount();
   await work?.cleanup();
 });
 
