@@ -123,6 +123,15 @@ describe("empty and comma-separated values", () => {
   });
 });
 
+describe("restore into an engine or a database", () => {
+  it("refuses the options of a restore into a directory: a --dry-run would restore for real", async () => {
+    expectUsageError(await cairn("restore", "latest", "--to-docker", "--dry-run"), /^cairn: --dry-run goes with --target, not with --to-docker$/);
+    expectUsageError(await cairn("restore", "latest", "--to-docker", "--include", "x", "--delete"), /^cairn: --include, --delete go with --target, not with --to-docker$/);
+    expectUsageError(await cairn("restore", "latest", "--to-postgres", "postgres://localhost/db", "--verify"), /^cairn: --verify goes with --target, not with --to-postgres$/);
+    expectUsageError(await cairn("restore", "latest", "--to-docker", "--to-postgres", "postgres://localhost/db"), /^cairn: give one of --target, --to-docker and --to-postgres$/);
+  });
+});
+
 describe("find", () => {
   it("an empty pattern is a usage error", async () => {
     expectUsageError(await cairn("find", ""), /^cairn: empty pattern/);

@@ -1,8 +1,8 @@
 // Containers and images that are unusual but common on real hosts, backed up and put back on a
 // real engine: a container that changed nothing, one on several networks, one sharing another's
 // network namespace, an image restored under one of several tags; what a backup does when a
-// container or the engine goes away half-way; a restore interrupted with Ctrl-C; and labels
-// that select nothing.
+// container or the engine goes away half-way; a restore interrupted with Ctrl-C; a read-only
+// container with --tmpfs and --init; a volume on a host directory; and labels that select nothing.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
@@ -228,6 +228,40 @@ describe("--only container", () => {
     await expectOk(["restore", "latest", "--to-docker", "--only", "container", "edge-vol"]);
     expect(await volumeListing(engine, "edge-data", IMAGE)).toEqual(before);
     expect(before.get("v/kept")).toMatchObject({ uid: 7, gid: 7, size: 7 });
+  });
+});
+
+describe("a read-only container with --tmpfs and --init", () => {
+  it("comes back: the tmpfs mount point and the init binary the engine lists as changes are not written into it", async () => {
+    await createContainer(engine, "edge-ro", { Image: IMAGE, HostConfig: { ReadonlyRootfs: true, Tmpfs: { "/run": "" }, Init: true } });
+    await dockerCall(engine, "POST", "/containers/edge-ro/start");
+    await expectOk(["backup", "docker:container/edge-ro"]);
+    const out = await expectOk(["restore", "latest", "--to-docker", "--only", "container", "edge-ro", "--force"]);
+    expect(out).toMatch(/container edge-ro: \S+ from image edge\/base:1, started/);
+    expect((await inspectContainer(engine, "edge-ro")).HostConfig).toMatchObject({ ReadonlyRootfs: true, Tmpfs: { "/run": "" }, Init: true });
+  });
+});
+
+describe("a volume whose storage is a host directory (local driver, bind options)", () => {
+  it("is not filled over data its directory holds without --force; with it, the snapshot's files come back", async () => {
+    const device = join(work.path, "bind-device");
+    await fs.mkdir(device);
+    await fs.writeFile(join(device, "state"), "as backed up\n");
+    await api(engine, "POST", "/volumes/create", { Name: "edge-bind", DriverOpts: { type: "none", o: "bind", device } });
+    await createContainer(engine, "edge-bindc", { Image: IMAGE, HostConfig: { Binds: ["edge-bind:/data"] } });
+    await expectOk(["backup", "docker:container/edge-bindc"]);
+    await remove(engine, "containers", "edge-bindc");
+    await remove(engine, "volumes", "edge-bind");
+    // Life went on in the directory: a new machine pointed at the same storage must not roll it back.
+    await fs.writeFile(join(device, "state"), "newer\n");
+
+    const refused = await cairn(["restore", "latest", "--to-docker", "--only", "volume", "edge-bind"]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(`cairn: volume edge-bind: its storage (device ${device}) already holds data; nothing was restored; use --force`);
+    expect(await fs.readFile(join(device, "state"), "utf8")).toBe("newer\n");
+
+    await expectOk(["restore", "latest", "--to-docker", "--only", "volume", "edge-bind", "--force"]);
+    expect(await fs.readFile(join(device, "state"), "utf8")).toBe("as backed up\n");
   });
 });
 

@@ -35,6 +35,22 @@ interface RestoreFlags {
 
 const OVERWRITE: readonly OverwritePolicy[] = ["always", "if-changed", "if-newer", "never"];
 
+/**
+ * Options of a restore into a directory, refused with --to-docker and --to-postgres: ignored,
+ * they would mislead (a --dry-run that restores for real).
+ */
+function directoryOnlyOptions(flags: RestoreFlags): string[] {
+  const given: [boolean, string][] = [
+    [flags.dryRun, "--dry-run"],
+    [flags.include.length > 0, "--include"],
+    [flags.exclude.length > 0, "--exclude"],
+    [flags.delete, "--delete"],
+    [flags.verify, "--verify"],
+    [flags.overwrite !== "always", "--overwrite"],
+  ];
+  return given.filter(([isGiven]) => isGiven).map(([, name]) => name);
+}
+
 export function registerRestore(program: Command): void {
   addSnapshotFilterOptions(program.command("restore").description("restore a snapshot (or SNAPSHOT:PATH, a part of one) into a directory"))
     .argument("<snapshot>", "snapshot id, unique prefix or latest, optionally :/path/inside")
@@ -52,6 +68,10 @@ export function registerRestore(program: Command): void {
     .option("--only <kind-and-name...>", "with --to-docker: only this image, container or volume, e.g. --only container web (repeatable)")
     .option("--force", "with --to-docker: replace containers of the same name and non-empty volumes, move image tags", false)
     .action(async (argument: string, flags: RestoreFlags, command: Command) => {
+      if (flags.toPostgres && flags.toDocker) throw new UsageError("give one of --target, --to-docker and --to-postgres");
+      const into = flags.toDocker ? "--to-docker" : flags.toPostgres ? "--to-postgres" : undefined;
+      const misplaced = into ? directoryOnlyOptions(flags) : [];
+      if (misplaced.length > 0) throw new UsageError(`${misplaced.join(", ")} ${misplaced.length === 1 ? "goes" : "go"} with --target, not with ${into}`);
       if (flags.toPostgres) return restoreIntoPostgres(argument, flags, command);
       if (flags.toDocker) return restoreIntoDocker(argument, flags, command);
       if (flags.only || flags.force) throw new UsageError("--only and --force go with --to-docker");

@@ -46,7 +46,8 @@ export interface DockerRestoreResult {
   problems: { object: string; message: string }[];
 }
 
-type VolumeState = "missing" | "empty" | "replace";
+/** "attach": missing, with storage outside the engine: created at the end of the plan, to see what it holds. */
+type VolumeState = "missing" | "attach" | "empty" | "replace";
 
 interface Plan {
   images: StoredImage[];
@@ -63,9 +64,27 @@ function findStoredImage(images: StoredImage[], name: string): StoredImage | und
   return images.find((i) => i.ref === wanted) ?? images.find((i) => i.inspect.Id === name || (i.inspect.RepoTags ?? []).includes(wanted));
 }
 
-/** Paths a container mounts something at: never written into the container, they are not its own. */
+/**
+ * Paths a container mounts something at: never written into the container, they are not its
+ * own. Besides its mounts, the tmpfs of `--tmpfs` and the init binary of `--init`, which the
+ * engine lists as changes. In a read-only root file system the directories the engine made for
+ * them are its doing too (the container cannot write), and could not be written back.
+ */
 function underMount(container: ContainerInspect, path: string): boolean {
-  return container.Mounts.some((m) => path === m.Destination || path.startsWith(m.Destination.replace(/\/$/, "") + "/"));
+  const host = container.HostConfig as { Tmpfs?: Record<string, string> | null; Init?: boolean | null; ReadonlyRootfs?: boolean | null };
+  const points = [...container.Mounts.map((m) => m.Destination), ...Object.keys(host.Tmpfs ?? {}), ...(host.Init ? [INIT_BINARY] : [])].map((p) => p.replace(/\/$/, ""));
+  return points.some((point) => path === point || path.startsWith(point + "/") || (host.ReadonlyRootfs === true && point.startsWith(path.replace(/\/$/, "") + "/")));
+}
+
+/** Where the engine mounts its init process into a container started with --init. */
+const INIT_BINARY = "/sbin/docker-init";
+
+/**
+ * A volume whose driver or options reach storage outside the engine (a bind device, an NFS
+ * share, a plugin's disk): created anew, it may hold data already, which filling would roll back.
+ */
+function reachesStorage(volume: StoredVolume): boolean {
+  return (volume.inspect.Driver ?? "local") !== "local" || Object.keys(volume.inspect.Options ?? {}).length > 0;
 }
 
 /** Names of the containers `container` needs to exist first (network, IPC or PID namespace, volumes-from, links). */
@@ -246,14 +265,15 @@ export class DockerRestorer {
     for (const image of neededImages) if (!(await this.client.findImage(image.inspect.Id))) plan.images.push(image);
     for (const volume of volumes) {
       const existing = await this.client.findVolume(volume.name);
-      if (!existing) plan.volumes.push({ volume, state: "missing" });
+      if (!existing && reachesStorage(volume)) plan.volumes.push({ volume, state: "attach" });
+      else if (!existing) plan.volumes.push({ volume, state: "missing" });
       else if (await this.volumeIsEmpty(volume.name)) plan.volumes.push({ volume, state: "empty" });
       else if (this.options.force) plan.volumes.push({ volume, state: "replace" });
       else throw new AlreadyExistsError(`volume ${volume.name} already exists and is not empty; use --force to replace it`);
     }
     // A volume the container needs is filled when it is missing or empty, as in a full restore; one with files is its data.
     for (const volume of neededVolumes) {
-      if (!(await this.client.findVolume(volume.name))) plan.volumes.push({ volume, state: "missing" });
+      if (!(await this.client.findVolume(volume.name))) plan.volumes.push({ volume, state: reachesStorage(volume) ? "attach" : "missing" });
       else if (await this.volumeIsEmpty(volume.name)) plan.volumes.push({ volume, state: "empty" });
     }
 
@@ -261,6 +281,17 @@ export class DockerRestorer {
     for (const image of plan.images) await checkComplete(this.repo, image.config, `image ${image.ref}`);
     for (const { volume } of plan.volumes) if (volume.data) await checkComplete(this.repo, volume.data, `volume ${volume.name}`);
     for (const c of plan.containers) await checkComplete(this.repo, c.rootfs, `container ${c.name}`);
+    // Last of all, as the one check that changes the engine: such a volume is created to see
+    // what its storage holds. It is left in place if that is data (it is the data's, not ours).
+    for (const entry of plan.volumes.filter((v) => v.state === "attach")) {
+      const { name, inspect } = entry.volume;
+      await this.client.createVolume({ Name: name, Driver: inspect.Driver, DriverOpts: inspect.Options ?? {}, Labels: inspect.Labels ?? {} });
+      if (!(await this.volumeIsEmpty(name)) && !this.options.force) {
+        const where = inspect.Options?.device ? `device ${inspect.Options.device}` : `driver ${inspect.Driver ?? "local"}`;
+        throw new AlreadyExistsError(`volume ${name}: its storage (${where}) already holds data; nothing was restored; use --force to restore over it (files the snapshot lacks stay)`);
+      }
+      entry.state = "empty";
+    }
     return plan;
   }
 
