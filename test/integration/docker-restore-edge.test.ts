@@ -212,6 +212,15 @@ describe("an image with several tags", () => {
       expect((await api<{ Id: string }>(engine, "GET", `/images/${tag}/json`)).Id).toBe(id);
     }
   });
+
+  it("comes back with every tag it had, not only the one it was stored under", async () => {
+    const id = (await api<{ Id: string }>(engine, "GET", `/images/${IMAGE}/json`)).Id;
+    await dockerCall(engine, "POST", `/images/${IMAGE}/tag?repo=edge/also&tag=latest`);
+    await expectOk(["backup", `docker:image/${IMAGE}`]);
+    for (const tag of [IMAGE, "edge/also:latest"]) await dockerCall(engine, "DELETE", `/images/${tag}?force=1`);
+    await expectOk(["restore", "latest", "--to-docker", "--only", "image", IMAGE]);
+    for (const tag of [IMAGE, "edge/also:latest"]) expect((await api<{ Id: string }>(engine, "GET", `/images/${tag}/json`)).Id, tag).toBe(id);
+  });
 });
 
 describe("--only container", () => {

@@ -315,7 +315,9 @@ export class DockerRestorer {
 
   private async restoreImage(image: StoredImage, requestedTags: string[]): Promise<void> {
     const id = image.inspect.Id;
-    const tags = [...(image.manifest.RepoTags ?? []), ...requestedTags];
+    // Every tag the image had: `docker save` of one name lists only that name in its manifest,
+    // the stored inspect all of them (compose files may use any).
+    const tags = [...new Set([...(image.manifest.RepoTags ?? []), ...(image.inspect.RepoTags ?? []).filter((t) => t !== "<none>:<none>"), ...requestedTags])];
     const keptTags: string[] = [];
     const freeTags: string[] = [];
     for (const tag of tags) {
