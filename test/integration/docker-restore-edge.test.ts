@@ -2,8 +2,9 @@
 // real engine: a container that changed nothing, one on several networks, one sharing another's
 // network namespace, an image restored under one of several tags; what a backup does when a
 // container or the engine goes away half-way; a restore interrupted with Ctrl-C; a read-only
-// container with --tmpfs and --init; a volume on a host directory; and labels that select nothing.
-import { spawn } from "node:child_process";
+// container with --tmpfs and --init; a volume on a host directory; a file name that is not
+// UTF-8; and labels that select nothing.
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import * as fs from "node:fs/promises";
@@ -271,6 +272,26 @@ describe("a volume whose storage is a host directory (local driver, bind options
 
     await expectOk(["restore", "latest", "--to-docker", "--only", "volume", "edge-bind", "--force"]);
     expect(await fs.readFile(join(device, "state"), "utf8")).toBe("as backed up\n");
+  });
+});
+
+describe("a name that is not UTF-8 among a container's own changes", () => {
+  it("comes back with its bytes, not with U+FFFD", async () => {
+    await createContainer(engine, "edge-bytes", { Image: IMAGE });
+    const dir = join(work.path, "bytes-src");
+    await fs.mkdir(join(dir, "new"), { recursive: true });
+    const name = Buffer.from([0x6e, 0xe9, 0x2e, 0x74, 0x78, 0x74]); // "n\xe9.txt"
+    await fs.writeFile(Buffer.concat([Buffer.from(join(dir, "new") + "/"), name]), "x\n");
+    await dockerCall(engine, "PUT", "/containers/edge-bytes/archive?path=/", execFileSync("tar", ["-C", dir, "-cf", "-", "new"]));
+    await expectOk(["backup", "docker:container/edge-bytes"]);
+    await remove(engine, "containers", "edge-bytes");
+
+    const out = await expectOk(["restore", "latest", "--to-docker", "--only", "container", "edge-bytes"]);
+    expect(out).toMatch(/container edge-bytes: \S+ from image edge\/base:1/);
+    const into = join(work.path, "bytes-out");
+    await fs.mkdir(into);
+    execFileSync("tar", ["-C", into, "-xf", "-"], { input: await dockerCall(engine, "GET", "/containers/edge-bytes/archive?path=/new") });
+    expect(await fs.readdir(join(into, "new"), { encoding: "buffer" })).toEqual([name]);
   });
 });
 

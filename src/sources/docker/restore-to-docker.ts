@@ -3,7 +3,7 @@ import { AlreadyExistsError, IntegrityError, InterruptedError, NotFoundError } f
 import { isObjectFailure } from "./docker-run.js";
 import type { Id } from "../../store/id.js";
 import type { Repository } from "../../store/repository.js";
-import type { TreeNode } from "../../store/tree/tree-node.js";
+import { nodeNameBytes, type TreeNode } from "../../store/tree/tree-node.js";
 import { normalizeImageRef, splitImageRef } from "./docker-uri.js";
 import { additionalEndpoints, createOptionsFor } from "./container-create-options.js";
 import { EngineClient, type ContainerInspect, type NetworkInspect } from "./engine-client.js";
@@ -130,13 +130,21 @@ async function checkComplete(repo: Repository, node: TreeNode, where: string): P
   if (node.type === "dir" && node.subtree) for (const child of await repo.loadTree(node.subtree)) await checkComplete(repo, child, `${where}/${child.name}`);
 }
 
-async function nodeAtPath(repo: Repository, root: TreeNode, path: string): Promise<TreeNode | undefined> {
+/**
+ * The stored node at a path of the engine's change list, with its path as the stored bytes: the
+ * engine's JSON carries a name that is not UTF-8 with U+FFFD in place of its bad bytes, which
+ * the node's name reads the same way, and the archive must carry the original name.
+ */
+async function nodeAtPath(repo: Repository, root: TreeNode, path: string): Promise<{ node: TreeNode; path: Buffer } | undefined> {
   let node: TreeNode | undefined = root;
+  const names: Buffer[] = [];
   for (const name of path.split("/").filter(Boolean)) {
     if (node?.type !== "dir" || !node.subtree) return undefined;
     node = (await repo.loadTree(node.subtree)).find((n) => n.name === name);
+    if (!node) return undefined;
+    names.push(nodeNameBytes(node));
   }
-  return node;
+  return node && { node, path: Buffer.concat(names.flatMap((name, i) => (i === 0 ? [name] : [Buffer.from("/"), name]))) };
 }
 
 /**
@@ -414,8 +422,8 @@ export class DockerRestorer {
       if (fromImage && changes && changes.length > 0) {
         const items: TarItem[] = [];
         for (const change of [...changes].sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0))) {
-          const node = await nodeAtPath(this.repo, stored.rootfs, change.Path);
-          if (node) items.push({ path: Buffer.from(change.Path.replace(/^\/+/, "")), node, recursive: false });
+          const found = await nodeAtPath(this.repo, stored.rootfs, change.Path);
+          if (found) items.push({ path: found.path, node: found.node, recursive: false });
         }
         this.info(`container ${name}: putting back ${items.length} changed path(s)`);
         await this.client.putArchive(id, "/", this.upload(treeToTar(this.repo, items)));
