@@ -6,7 +6,7 @@ import { syntheticDirNode, type SnapshotTreeBuilder } from "../../backup/snapsho
 import { formatNanos } from "../../store/tree/time.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
 import { CairnError, InterruptedError, NotFoundError } from "../../errors.js";
-import { EngineClient, EngineError } from "./engine-client.js";
+import { EngineClient, EngineError, engineEndpoint } from "./engine-client.js";
 
 export type VolumeAccess = "auto" | "engine";
 
@@ -44,6 +44,12 @@ export class DockerSession {
     this.pause = options.pause ?? true;
     this.labels = options.labels ?? [];
     this.volumeAccess = options.volumeAccess ?? "auto";
+  }
+
+  /** The engine reached over the network (tcp://, ssh://), if it is not one on this host. */
+  get remoteEndpoint(): string | undefined {
+    const endpoint = engineEndpoint(this.env);
+    return endpoint.includes("://") ? endpoint : undefined;
   }
 
   get client(): EngineClient {

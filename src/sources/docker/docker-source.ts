@@ -12,8 +12,10 @@ import { archiveVolume } from "./volume-source.js";
 /**
  * A `docker:` argument of a backup: docker:image/NAME[:TAG], docker:container/NAME (with its
  * image and volumes), docker:volume/NAME, or docker:all (every container, or with labels only
- * those carrying them, plus the volumes carrying them). Its snapshot path is the URI itself;
- * what it stores lives under /docker in the snapshot.
+ * those carrying them, plus the volumes carrying them). Its snapshot path is the URI, with
+ * what tells it apart from the same URI on another engine or with other labels (retention and
+ * parent snapshots go by host and paths): `docker:all@tcp://10.0.0.5:2375?label=tier=db`. What
+ * it stores lives under /docker in the snapshot.
  */
 export class DockerSource implements BackupSource {
   readonly path: string;
@@ -24,7 +26,9 @@ export class DockerSource implements BackupSource {
     private readonly session: DockerSession,
   ) {
     this.target = parseDockerUri(uri);
-    this.path = uri;
+    const remote = session.remoteEndpoint;
+    const labels = this.target.kind === "all" ? [...session.labels].sort() : [];
+    this.path = `${uri}${remote ? `@${remote}` : ""}${labels.length > 0 ? `?${labels.map((l) => `label=${l}`).join("&")}` : ""}`;
   }
 
   get facts(): Record<string, string> {
