@@ -130,6 +130,23 @@ describe("networking", () => {
   });
 });
 
+describe("a container backed up twice, unchanged", () => {
+  it("shows no difference: mounts and changes are stored in a fixed order", async () => {
+    await api(engine, "POST", "/volumes/create", { Name: "edge-m1" });
+    await api(engine, "POST", "/volumes/create", { Name: "edge-m2" });
+    await createContainer(engine, "edge-twice", { Image: IMAGE, HostConfig: { Binds: ["edge-m2:/m2", "edge-m1:/m1"] } });
+    await putFiles(engine, "edge-twice", [{ name: "b", mode: 0o644, content: "b" }, { name: "a", mode: 0o644, content: "a" }]);
+    await expectOk(["backup", "docker:container/edge-twice"]);
+    const first = JSON.parse((await cairn(["--json", "snapshots"])).stdout).at(-1).id as string;
+    await expectOk(["backup", "docker:container/edge-twice"]);
+    const diff = await cairn(["diff", first.slice(0, 8), "latest"]);
+    expect(diff.code, diff.stderr).toBe(0);
+    expect(diff.stdout).not.toMatch(/^M /m);
+    const mounts = JSON.parse((await cairn(["dump", "latest", "/docker/containers/edge-twice/config.json"])).stdout).Mounts as { Destination: string }[];
+    expect(mounts.map((m) => m.Destination)).toEqual(["/m1", "/m2"]);
+  });
+});
+
 describe("a container its owner had paused", () => {
   it("stays paused through the backup and comes back paused", async () => {
     await createContainer(engine, "edge-paused", { Image: IMAGE });

@@ -21,6 +21,10 @@ export function containerName(container: ContainerInspect): string {
   return container.Name.replace(/^\//, "");
 }
 
+function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /**
  * Stores a container: its image (under /docker/images), its configuration and change list,
  * its whole file system as a tree of files (rootfs/), the volumes it mounts and the
@@ -59,7 +63,11 @@ export async function archiveContainer(run: DockerRun, nameOrId: string): Promis
     }
     const rootNode: TreeNode = { name: ROOTFS_DIR, type: "dir", mode: 0o755, uid: 0, gid: 0, mtime: formatNanos(BigInt(createdAt(container.Created).getTime()) * 1_000_000n), subtree: rootfs.tree };
     const created = createdAt(container.Created);
-    nodes = [await savedFileNode(run, CONTAINER_CONFIG, jsonBytes(container), created), await savedFileNode(run, CONTAINER_CHANGES, jsonBytes(changes), created), rootNode];
+    // In a fixed order: the engine lists mounts and changes in any order, and diff showed both
+    // files modified between two backups of a container that had not changed.
+    const config = { ...container, Mounts: [...container.Mounts].sort((a, b) => byText(a.Destination, b.Destination)) };
+    const changeList = Array.isArray(changes) ? [...changes].sort((a, b) => byText(a.Path, b.Path)) : changes;
+    nodes = [await savedFileNode(run, CONTAINER_CONFIG, jsonBytes(config), created), await savedFileNode(run, CONTAINER_CHANGES, jsonBytes(changeList), created), rootNode];
     failed = false;
   } finally {
     if (pause) await unpause(run, container.Id, name, failed);
