@@ -127,6 +127,12 @@ describe("networking", () => {
     const host = await api<Networked>(engine, "GET", "/containers/edge-host/json");
     expect(host.HostConfig.NetworkMode).toBe("host");
     expect(host.State.Running).toBe(true);
+
+    // --only the container in another's namespace brings that one back too, when the engine lacks it.
+    for (const name of ["edge-side", "edge-multi"]) await remove(engine, "containers", name);
+    await expectOk(["restore", "latest", "--to-docker", "--only", "container", "edge-side"]);
+    const again = await api<Networked>(engine, "GET", "/containers/edge-multi/json");
+    expect((await api<Networked>(engine, "GET", "/containers/edge-side/json")).HostConfig.NetworkMode).toBe(`container:${again.Id}`);
   });
 });
 

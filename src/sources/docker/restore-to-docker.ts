@@ -240,6 +240,17 @@ export class DockerRestorer {
               return found;
             });
     const containers = [...new Set(pick(catalog.containers, "container", (list, n) => list.find((c) => c.name === n)))];
+    // The containers a chosen one needs (its network namespace, --volumes-from, links) come too
+    // when the engine lacks them; one that is in neither the engine nor the snapshot stops here.
+    const names = idsToNames(catalog.containers);
+    for (let i = 0; i < containers.length; i++) {
+      for (const dep of dependencies(containers[i]!.inspect, names)) {
+        if (containers.some((c) => c.name === dep) || (await this.client.findContainer(dep))) continue;
+        const stored = catalog.containers.find((c) => c.name === dep);
+        if (!stored) throw new NotFoundError(`container ${containers[i]!.name} needs container ${dep}, which is neither in the engine nor in the snapshot`);
+        containers.push(stored);
+      }
+    }
     const images = new Set(pick(catalog.images, "image", findStoredImage));
     const volumes = new Set(pick(catalog.volumes, "volume", (list, n) => list.find((v) => v.name === n)));
     // The tag the user named must exist afterwards, even when the image was stored under another.
