@@ -167,6 +167,8 @@ describe("restore into PostgreSQL stops at the first error and commits nothing",
     // pg_dump wraps large objects in their own BEGIN/COMMIT; the GRANT after them fails here.
     await pg.psql("postgres", "CREATE DATABASE blobs; CREATE ROLE reader");
     await pg.psql("blobs", "CREATE TABLE t (x int PRIMARY KEY); INSERT INTO t VALUES (1); SELECT lo_from_bytea(0, 'large'); GRANT SELECT ON t TO reader");
+    // A body with lines that read like a large-object section must come back as it was.
+    await pg.psql("blobs", "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT '\nBEGIN;\nSELECT pg_catalog.lo_open(1, 1);\nCOMMIT;\n'::text $$");
     const own = await createRepo(pg);
     try {
       expect((await own.cairn(["backup", passwordlessUrl(pg, "blobs")])).code).toBe(0);
@@ -183,6 +185,8 @@ describe("restore into PostgreSQL stops at the first error and commits nothing",
       expect((await own.cairn(["restore", "latest", "--to-postgres", passwordlessUrl(pg, "blobs_copy")])).code).toBe(0);
       expect(await pg.psql("blobs_copy", "SELECT count(*) FROM t")).toBe("1\n");
       expect(await pg.psql("blobs_copy", "SELECT convert_from(lo_get(oid), 'UTF8') FROM pg_largeobject_metadata")).toBe("large\n");
+      const body = "SELECT md5(prosrc) FROM pg_proc WHERE proname = 'f'";
+      expect(await pg.psql("blobs_copy", body)).toBe(await pg.psql("blobs", body));
     } finally {
       await own.cleanup();
     }

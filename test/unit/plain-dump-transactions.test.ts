@@ -58,3 +58,69 @@ it("gives the same output whatever the chunk boundaries", async () => {
 it("keeps a dump that does not end in a newline, and a BEGIN; at its very end", async () => {
   expect(await filtered([Buffer.from("SELECT 1;\nBEGIN;")])).toBe("SELECT 1;\nBEGIN;");
 });
+
+/** The filter's output at several chunk sizes, which must all agree. */
+async function filteredAtEverySize(text: string): Promise<string> {
+  const bytes = Buffer.from(text);
+  const outputs = new Set<string>();
+  for (const size of [1, 2, 3, 7, 64, bytes.length]) {
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.subarray(at, at + size));
+    outputs.add(await filtered(chunks));
+  }
+  expect(outputs.size).toBe(1);
+  return [...outputs][0]!;
+}
+
+const LARGE_OBJECTS = ["BEGIN;", "", "SELECT pg_catalog.lo_open('16385', 131072);", "SELECT pg_catalog.lowrite(0, '\\x78');", "SELECT pg_catalog.lo_close(0);", "", "COMMIT;", ""];
+// The same without its BEGIN; and COMMIT; lines.
+const LARGE_OBJECTS_KEPT = LARGE_OBJECTS.filter((line) => line !== "BEGIN;" && line !== "COMMIT;");
+
+it("leaves alone what only looks like a large-object section: in a function body, a string, a comment, COPY data", async () => {
+  const lookalike = ["BEGIN;", "SELECT pg_catalog.lo_open(1, 1);", "COMMIT;"];
+  const dump = [
+    "\\restrict abc123",
+    "SET standard_conforming_strings = on;",
+    "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT '",
+    ...lookalike,
+    "'::text $$;",
+    "CREATE FUNCTION g() RETURNS text LANGUAGE sql AS $body$ SELECT $q$",
+    ...lookalike,
+    "$q$ $body$;",
+    "COMMENT ON TABLE t IS '",
+    ...lookalike,
+    "it''s';",
+    "SELECT E'\\'';",
+    "/* BEGIN; /* nested */",
+    ...lookalike,
+    "*/",
+    // A table name with a newline splits the COPY header over two lines.
+    'COPY public."nl',
+    'tab" (t) FROM stdin;',
+    ...lookalike,
+    "keep me",
+    "\\.",
+    ...LARGE_OBJECTS,
+    "\\unrestrict abc123",
+    "",
+  ].join("\n");
+  const expected = dump.replace(LARGE_OBJECTS.join("\n"), LARGE_OBJECTS_KEPT.join("\n"));
+  expect(expected).not.toBe(dump);
+  expect(await filteredAtEverySize(dump)).toBe(expected);
+});
+
+it("is not misled by a line in a function body that reads like a COPY header", async () => {
+  // The old line filter took this for COPY data and let the large objects' COMMIT; through.
+  const dump = ["CREATE FUNCTION h() RETURNS void LANGUAGE plpgsql AS $$", "BEGIN", "COPY public.items FROM stdin;", "END $$;", ...LARGE_OBJECTS, "GRANT EXECUTE ON FUNCTION h() TO r;", ""].join("\n");
+  const expected = dump.replace(LARGE_OBJECTS.join("\n"), LARGE_OBJECTS_KEPT.join("\n"));
+  expect(await filteredAtEverySize(dump)).toBe(expected);
+});
+
+it("passes a very long COPY row through in one piece", async () => {
+  const row = "x".repeat(3 * 1024 * 1024);
+  const dump = `COPY public.big (b) FROM stdin;\n${row}\n\\.\n${LARGE_OBJECTS.join("\n")}`;
+  const chunks: Buffer[] = [];
+  const bytes = Buffer.from(dump);
+  for (let at = 0; at < bytes.length; at += 65536) chunks.push(bytes.subarray(at, at + 65536));
+  expect(await filtered(chunks)).toBe(`COPY public.big (b) FROM stdin;\n${row}\n\\.\n${LARGE_OBJECTS_KEPT.join("\n")}`);
+});
