@@ -54,6 +54,16 @@ describe("failed PostgreSQL backups leave no snapshot", () => {
     expect(stderr).not.toContain("wrong-secret");
   });
 
+  it("a URI libpq cannot read: its message repeats the URI, never the password", async () => {
+    for (const uri of [`postgresql://cairn:Sup3rS3cretPW@[::1:${pg.port}/shop`, `postgresql://cairn:Sup3r%ZZsecret@127.0.0.1:${pg.port}/shop`]) {
+      const result = await repo.cairn(["backup", uri], { PGPASSWORD: "" });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/^cairn: backup of .* failed: /m);
+      expect(result.stderr).not.toMatch(/Sup3r/);
+      expect(await repo.snapshots()).toEqual([]);
+    }
+  });
+
   it("no password at all: never waits for one to be typed", async () => {
     const stderr = await failedBackup([passwordlessUrl(pg, "shop")], { PGPASSWORD: "" });
     expect(stderr).toMatch(/no password supplied/);

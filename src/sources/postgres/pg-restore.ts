@@ -82,9 +82,10 @@ async function* dumpBytes(repo: Repository, content: readonly Id[]): AsyncGenera
 }
 
 async function createDatabase(target: PostgresUri, database: string, options: PgToolOptions): Promise<void> {
-  // psql quotes the name itself (:"db"), so any database name is safe.
+  // psql quotes the name itself (:"db"), so any database name is safe. From template0, as
+  // pg_dump's documentation asks: what a site added to template1 would clash with the dump's.
   const proc = PgProcess.start("psql", ["--no-psqlrc", "--no-password", "--quiet", "--set=ON_ERROR_STOP=1", `--set=db=${database}`, `--dbname=${target.withDatabase("postgres")}`, "--file=-"], { ...options, stdin: true });
-  proc.stdin.end('CREATE DATABASE :"db";\n');
+  proc.stdin.end('CREATE DATABASE :"db" TEMPLATE template0;\n');
   await proc.finish();
 }
 

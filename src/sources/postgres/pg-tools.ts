@@ -37,6 +37,7 @@ export class PgProcess {
     readonly tool: PgTool,
     private readonly child: ChildProcess,
     private readonly toolPath: string,
+    private readonly secrets: readonly string[],
   ) {
     child.stderr!.setEncoding("utf8");
     child.stderr!.on("data", (text: string) => {
@@ -56,7 +57,7 @@ export class PgProcess {
       stdio: [options.stdin ? "pipe" : "ignore", options.stdout ? "pipe" : "ignore", "pipe"],
     });
     child.stdin?.on("error", () => {}); // EPIPE when the program stops reading: its exit status tells why
-    return new PgProcess(tool, child, toolPath);
+    return new PgProcess(tool, child, toolPath, secretsIn(args));
   }
 
   get stdin(): Writable {
@@ -85,8 +86,36 @@ export class PgProcess {
           : `cannot run ${this.toolPath}: ${error.message}`,
       );
     }
-    if (code !== 0) throw new CairnError(describeFailure(this.tool, code, signal, this.stderrTail));
+    if (code !== 0) throw new CairnError(describeFailure(this.tool, code, signal, withoutSecrets(this.stderrTail, this.secrets)));
   }
+}
+
+/**
+ * The passwords in the connection URIs among a program's arguments, as written and decoded:
+ * libpq repeats a URI it cannot parse (or the bad token of one) in its error message.
+ */
+export function secretsIn(args: readonly string[]): string[] {
+  const secrets: string[] = [];
+  const add = (raw: string) => {
+    if (raw === "") return;
+    secrets.push(raw);
+    try {
+      secrets.push(decodeURIComponent(raw));
+    } catch {
+      // Not valid percent-encoding: libpq shows it as written.
+    }
+  };
+  for (const arg of args) {
+    const userinfo = /postgres(?:ql)?:\/\/([^/?#]*)@/i.exec(arg)?.[1];
+    if (userinfo?.includes(":")) add(userinfo.slice(userinfo.indexOf(":") + 1));
+    for (const param of arg.matchAll(/[?&](?:ssl)?password=([^&]*)/gi)) add(param[1]!);
+  }
+  // Longest first, so a password containing another is replaced whole.
+  return [...new Set(secrets)].sort((a, b) => b.length - a.length);
+}
+
+function withoutSecrets(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((scrubbed, secret) => scrubbed.split(secret).join("***"), text);
 }
 
 /** "pg_dump exited with code 1: <what it said>", on one line. */
