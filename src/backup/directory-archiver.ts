@@ -113,11 +113,11 @@ async function archiveFile(ctx: BackupContext, path: FsPath, st: BigIntStats, no
   // (or a file changed between reading two of its names) must not pass for the one read.
   const linkKey = st.nlink > 1n ? `${st.dev}:${st.ino}:${st.ctimeNs}:${st.size}` : undefined;
   const sibling = linkKey ? ctx.hardlinks.get(linkKey) : undefined;
-  // Another link to this inode is read in this backup: one read serves both. If that read
-  // failed (the other name vanished, say), this name is read on its own.
   // Read again only because its times were too close to the parent backup's (or its blobs were
   // missing), and found as it was: unmodified, as restic counts a node equal to the parent's.
   const kindOf = (content: readonly Id[]) => (kind === "changed" && isUnchanged(node, previous, ctx.changeDetection) && sameIds(previous!.content!, content) ? "unmodified" : kind);
+  // Another link to this inode is read in this backup: one read serves both. If that read
+  // failed (the other name vanished, say), this name is read on its own.
   const fromSibling = sibling ? await sibling : undefined;
   if (fromSibling) {
     node.content = fromSibling.content;
