@@ -318,6 +318,21 @@ describe("a name that is not UTF-8 among a container's own changes", () => {
   });
 });
 
+describe("a container restored twice from its stored file system", () => {
+  it("leaves no dangling image behind: the earlier restore's image goes when the new one takes its name", async () => {
+    await createContainer(engine, "edge-twofs", { Image: IMAGE });
+    // A change list that is not one: the container comes back from its stored file system.
+    await backupWithChanges(["docker:container/edge-twofs"], { unexpected: true });
+    await remove(engine, "containers", "edge-twofs");
+    const dangling = async () => (await api<unknown[]>(engine, "GET", `/images/json?filters=${encodeURIComponent(JSON.stringify({ dangling: ["true"] }))}`)).length;
+    await expectOk(["restore", "latest", "--to-docker", "--only", "container", "edge-twofs"]);
+    const before = await dangling();
+    const out = await expectOk(["restore", "latest", "--to-docker", "--only", "container", "edge-twofs", "--force"]);
+    expect(out).toContain("importing its stored file system as the image cairn-restore/edge-twofs");
+    expect(await dangling()).toBe(before);
+  });
+});
+
 describe("an interrupted restore --to-docker", () => {
   it("130: SIGINT while a volume is filled removes its helper; the restore run again with --force completes", async () => {
     await api(engine, "POST", "/volumes/create", { Name: "edge-big" });

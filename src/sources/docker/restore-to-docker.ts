@@ -424,8 +424,11 @@ export class DockerRestorer {
       this.info(`container ${name}: ${why}; importing its stored file system as the image cairn-restore/${name}`);
       const rootfs = stored.rootfs.subtree ? await this.repo.loadTree(stored.rootfs.subtree) : [];
       const items = rootfs.map((node) => ({ path: Buffer.from(node.nameRaw ?? node.name), node, recursive: true }));
-      await this.client.importImage(this.upload(treeToTar(this.repo, items)), `cairn-restore/${name}`, "latest");
       image = `cairn-restore/${name}:latest`;
+      const previous = await this.client.findImage(image);
+      const imported = await this.client.importImage(this.upload(treeToTar(this.repo, items)), `cairn-restore/${name}`, "latest");
+      // The image of an earlier restore lost its name to this one: removed, unless a container still uses it.
+      if (previous && previous.Id !== imported) await this.client.removeImage(previous.Id).catch(() => undefined);
     }
     const id = await this.client.createContainer(createOptionsFor(saved, image, names));
     try {
