@@ -124,3 +124,23 @@ it("passes a very long COPY row through in one piece", async () => {
   for (let at = 0; at < bytes.length; at += 65536) chunks.push(bytes.subarray(at, at + 65536));
   expect(await filtered(chunks)).toBe(`COPY public.big (b) FROM stdin;\n${row}\n\\.\n${LARGE_OBJECTS_KEPT.join("\n")}`);
 });
+
+it("reads SQL that pg_dump does not write but psql does: copy in any case and with options, a comment before $$, $ inside a name", async () => {
+  const lookalike = ["BEGIN;", "SELECT pg_catalog.lo_open(1, 1);", "COMMIT;"];
+  const dump = [
+    "copy t from stdin;",
+    ...lookalike,
+    "\\.",
+    "COPY t FROM STDIN (FORMAT csv);",
+    ...lookalike,
+    "\\.",
+    "INSERT INTO t SELECT text/**/$$",
+    ...lookalike,
+    "$$;",
+    "SELECT a$$b$ FROM t;",
+    ...LARGE_OBJECTS,
+  ].join("\n");
+  const expected = dump.replace(LARGE_OBJECTS.join("\n"), LARGE_OBJECTS_KEPT.join("\n"));
+  expect(expected).not.toBe(dump);
+  expect(await filteredAtEverySize(dump)).toBe(expected);
+});

@@ -39,8 +39,11 @@ class PlainDumpScanner {
   private atStart = true;
   /** The current statement's first code characters (whitespace as one space, a quoted part as its quote). */
   private head = "";
-  /** Its last code characters, to tell a COPY … FROM stdin. */
+  /** A COPY statement's last code characters, upper-cased, to see `FROM STDIN` go by. */
   private tail = "";
+  private fromStdin = false;
+  /** Whether the statement starts with COPY (known once its head holds five characters). */
+  private copy = false;
   /** The code bytes before the current one (for E'' and `$`). */
   private prev = -1;
   private prevPrev = -1;
@@ -262,10 +265,13 @@ class PlainDumpScanner {
       this.pending = -1;
       if (first === DASH && b === DASH) {
         this.mode = "line-comment";
+        // A comment separates words as a space does (text/**/$$ opens a dollar quote).
+        this.prev = 0x20;
         return false;
       }
       if (first === SLASH && b === STAR) {
         this.mode = "block-comment";
+        this.prev = 0x20;
         this.commentDepth = 1;
         this.commentPrev = -1;
         return false;
@@ -282,7 +288,7 @@ class PlainDumpScanner {
   /** A byte of a statement's code, outside strings and comments; says whether it starts the statement. */
   private codeByte(b: number): boolean {
     if (isSpace(b)) {
-      if (!this.atStart) this.note(" ");
+      if (!this.atStart) this.note(0x20);
       this.prevPrev = this.prev;
       this.prev = b;
       return false;
@@ -297,10 +303,12 @@ class PlainDumpScanner {
       this.atStart = false;
       this.head = "";
       this.tail = "";
+      this.fromStdin = false;
+      this.copy = false;
       started = true;
     }
     if (b === SEMICOLON) {
-      const isCopy = this.head.startsWith("COPY ") && this.tail.trimEnd().endsWith(" FROM stdin");
+      const isCopy = this.copy && this.fromStdin;
       this.atStart = true;
       this.prev = this.prevPrev = -1;
       if (isCopy) this.mode = "copy-header";
@@ -308,18 +316,27 @@ class PlainDumpScanner {
     }
     if (b === QUOTE) this.mode = (this.prev === 0x45 || this.prev === 0x65) && !isWordByte(this.prevPrev) ? "escape-quote" : "quote";
     else if (b === DQUOTE) this.mode = "ident";
-    else if (b === DOLLAR && !isWordByte(this.prev)) {
+    else if (b === DOLLAR && !isWordByte(this.prev) && this.prev !== DOLLAR) {
       this.mode = "dollar-tag";
       this.dollarTag = [];
     }
-    this.note(String.fromCharCode(b));
+    this.note(b);
     this.prevPrev = this.prev;
     this.prev = b;
     return started;
   }
 
-  private note(c: string): void {
-    if (this.head.length <= LO_OPEN.length && !(c === " " && this.head.endsWith(" "))) this.head += c;
-    if (!(c === " " && this.tail.endsWith(" "))) this.tail = (this.tail + c).slice(-16);
+  /** Notes a code byte (a space for any whitespace) in the statement's head and, for a COPY, its tail. */
+  private note(b: number): void {
+    const space = b === 0x20;
+    if (this.head.length <= LO_OPEN.length) {
+      if (!(space && this.head.endsWith(" "))) this.head += String.fromCharCode(b);
+      if (this.head.length === 5) this.copy = this.head.toUpperCase() === "COPY ";
+    }
+    // Only a COPY needs its tail (FROM STDIN, any case, options after it): the many INSERTs of a
+    // dump made with --inserts skip the work.
+    if (!this.copy || (space && this.tail.endsWith(" "))) return;
+    this.tail = (this.tail + String.fromCharCode(b).toUpperCase()).slice(-12);
+    if (this.tail.endsWith(" FROM STDIN")) this.fromStdin = true;
   }
 }
