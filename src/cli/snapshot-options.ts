@@ -1,6 +1,6 @@
-import { posix } from "node:path";
 import type { Command } from "commander";
 import type { SnapshotFilter } from "../store/snapshot/snapshot-filter.js";
+import { snapshotPathNames } from "../store/tree/tree-walker.js";
 import { collect } from "./parse-options.js";
 import { parseTime, throughItsSecond } from "./parse-time.js";
 
@@ -22,9 +22,7 @@ export function addSnapshotFilterOptions(command: Command): Command {
 
 /** Snapshots record file paths clean (`/srv/www`), as backup resolved them; other sources' names (`docker:all`) as given. */
 function cleanPath(path: string): string {
-  if (!path.startsWith("/")) return path;
-  const clean = posix.normalize(path);
-  return clean.length > 1 && clean.endsWith("/") ? clean.slice(0, -1) : clean;
+  return path.startsWith("/") ? "/" + snapshotPathNames(path).join("/") : path;
 }
 
 export function snapshotFilter(flags: FilterFlags): SnapshotFilter {

@@ -1,6 +1,7 @@
 import type { Id } from "../store/id.js";
 import type { Repository } from "../store/repository.js";
 import type { StoredSnapshot } from "../store/snapshot/snapshot.js";
+import { hardlinkKey } from "../store/tree/hardlink-groups.js";
 
 /** What restoring the snapshots would write, each snapshot counted in full. */
 export interface RestoreSize {
@@ -99,7 +100,8 @@ export async function snapshotStats(repo: Repository, snapshots: readonly Stored
         t.files++;
         const content = node.content!.join(",");
         // Names of one inode are restored as one file only where they hold the same data (see HardlinkGroups).
-        if (node.links !== undefined && node.links > 1 && node.inode !== undefined) t.hardlinks.set(`${node.deviceId ?? 0}:${node.inode}:${content}`, size);
+        const link = hardlinkKey(node);
+        if (link) t.hardlinks.set(`${link}:${content}`, size);
         else t.bytes += size;
         if (!contents.has(content)) {
           contents.add(content);

@@ -7,40 +7,26 @@ import { randomBytes } from "node:crypto";
 import { linkSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackup } from "../../src/backup/archiver.js";
 import { PathSource } from "../../src/backup/path-source.js";
-import { dump } from "../../src/restore/dump.js";
-import { initLocalRepository, openLocalRepository } from "../../src/store/open-local.js";
-import type { Repository } from "../../src/store/repository.js";
-import { tempDir } from "../support/cli.js";
-import { mountExt4, type LoopMount } from "../support/loop-ext4.js";
+import { createTestRepository, dumpBytes } from "../support/repo-fixture.js";
+import { ext4Repository, type Ext4Repository } from "../support/loop-ext4.js";
 
 const isRoot = process.getuid?.() === 0;
-let work: { path: string; cleanup: () => Promise<void> };
-let mnt: string;
-let repo: Repository | undefined;
-let mount: LoopMount | undefined;
+let ext4: Ext4Repository | undefined;
 
 beforeAll(async () => {
-  work = await tempDir("cairn-hardlinks-");
-  if (!isRoot) return;
-  mount = mountExt4(work.path, { mib: 32 });
-  mnt = mount.path;
-  await initLocalRepository(join(work.path, "repo"));
-  repo = await openLocalRepository(join(work.path, "repo"));
+  if (isRoot) ext4 = await ext4Repository("cairn-hardlinks-", { mib: 32 });
 });
 
 afterAll(async () => {
-  await repo?.close();
-  mount?.unmount();
-  await work?.cleanup();
+  await ext4?.cleanup();
 });
 
 describe.skipIf(!isRoot)("an inode freed and taken again during a backup (ext4, needs root)", () => {
   it("the new file is read, not given the deleted file's bytes", async () => {
-    const src = join(mnt, "src");
+    const src = join(ext4!.mnt, "src");
     await fs.mkdir(join(src, "a"), { recursive: true });
     await fs.mkdir(join(src, "m"));
     await fs.mkdir(join(src, "z"));
@@ -52,7 +38,7 @@ describe.skipIf(!isRoot)("an inode freed and taken again during a backup (ext4, 
     for (let i = 0; i < 40; i++) writeFileSync(join(src, "m", `f${String(i).padStart(2, "0")}`), randomBytes(3000));
     const newContent = randomBytes(5000);
     let newInode: number | undefined;
-    await runBackup(repo!, {
+    await runBackup(ext4!.repo, {
       sources: [new PathSource(src)],
       onFile: (path) => {
         if (!path.endsWith("/m/f39")) return;
@@ -65,48 +51,34 @@ describe.skipIf(!isRoot)("an inode freed and taken again during a backup (ext4, 
     });
     // The case only arises if the inode number came back: ext4 gives the lowest free one.
     expect(newInode, "Y took X's freed inode number").toBe(oldInode);
-    const snapshot = (await repo!.listSnapshots()).at(-1)!;
+    const snapshot = (await ext4!.repo.listSnapshots()).at(-1)!;
     for (const name of ["Y", "Y2"]) {
-      const out = new PassThrough();
-      const chunks: Buffer[] = [];
-      out.on("data", (c: Buffer) => chunks.push(c));
-      await dump(repo!, snapshot.tree, join(src, "z", name), out);
-      expect(Buffer.concat(chunks).equals(newContent), `${name} holds the new file's bytes`).toBe(true);
+      expect((await dumpBytes(ext4!.repo, snapshot.tree, join(src, "z", name))).equals(newContent), `${name} holds the new file's bytes`).toBe(true);
     }
   });
 });
 
 describe("a hard link whose other name vanishes before it is read", () => {
   it("is read on its own and stored", async () => {
-    const scratch = await tempDir("cairn-hardlink-vanish-");
+    const t = await createTestRepository();
     try {
-      await initLocalRepository(join(scratch.path, "repo"));
-      const own = await openLocalRepository(join(scratch.path, "repo"));
-      const src = join(scratch.path, "src");
+      const src = join(t.work, "src");
       await fs.mkdir(src);
       const content = randomBytes(5000);
       writeFileSync(join(src, "A"), content);
       linkSync(join(src, "A"), join(src, "B"));
       const warnings: string[] = [];
-      try {
-        await runBackup(own, {
-          sources: [new PathSource(src)],
-          // Both names were listed (two links each); A goes just before it is opened.
-          onFile: (path) => path.endsWith("/A") && unlinkSync(path),
-          onWarning: (w) => warnings.push(`${w.path}: ${w.message}`),
-        });
-        const snapshot = (await own.listSnapshots()).at(-1)!;
-        const out = new PassThrough();
-        const chunks: Buffer[] = [];
-        out.on("data", (c: Buffer) => chunks.push(c));
-        await dump(own, snapshot.tree, join(src, "B"), out);
-        expect(Buffer.concat(chunks).equals(content)).toBe(true);
-        expect(warnings).toEqual([`${join(src, "A")}: cannot open: ENOENT`]);
-      } finally {
-        await own.close();
-      }
+      await runBackup(t.repo, {
+        sources: [new PathSource(src)],
+        // Both names were listed (two links each); A goes just before it is opened.
+        onFile: (path) => path.endsWith("/A") && unlinkSync(path),
+        onWarning: (w) => warnings.push(`${w.path}: ${w.message}`),
+      });
+      const snapshot = (await t.repo.listSnapshots()).at(-1)!;
+      expect((await dumpBytes(t.repo, snapshot.tree, join(src, "B"))).equals(content)).toBe(true);
+      expect(warnings).toEqual([`${join(src, "A")}: cannot open: ENOENT`]);
     } finally {
-      await scratch.cleanup();
+      await t.cleanup();
     }
   });
 });

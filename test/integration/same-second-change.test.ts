@@ -7,32 +7,19 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runBackup } from "../../src/backup/archiver.js";
 import { PathSource } from "../../src/backup/path-source.js";
-import { initLocalRepository, openLocalRepository } from "../../src/store/open-local.js";
-import type { Repository } from "../../src/store/repository.js";
 import { findNode } from "../../src/store/tree/tree-walker.js";
-import { tempDir } from "../support/cli.js";
-import { mountExt4, type LoopMount } from "../support/loop-ext4.js";
+import { ext4Repository, type Ext4Repository } from "../support/loop-ext4.js";
 
 const isRoot = process.getuid?.() === 0;
-let work: { path: string; cleanup: () => Promise<void> };
-let mnt: string;
-let repo: Repository | undefined;
-let mount: LoopMount | undefined;
+let ext4: Ext4Repository | undefined;
 
 beforeAll(async () => {
-  work = await tempDir("cairn-same-second-");
-  if (!isRoot) return;
   // 128-byte inodes have no room for sub-second times.
-  mount = mountExt4(work.path, { mib: 16, mkfsArgs: ["-I", "128"] });
-  mnt = mount.path;
-  await initLocalRepository(join(work.path, "repo"));
-  repo = await openLocalRepository(join(work.path, "repo"));
+  if (isRoot) ext4 = await ext4Repository("cairn-same-second-", { mib: 16, mkfsArgs: ["-I", "128"] });
 });
 
 afterAll(async () => {
-  await repo?.close();
-  mount?.unmount();
-  await work?.cleanup();
+  await ext4?.cleanup();
 });
 
 async function untilNextSecond(): Promise<void> {
@@ -41,38 +28,38 @@ async function untilNextSecond(): Promise<void> {
 
 describe.skipIf(!isRoot)("a change in the second a backup read the file (whole-second times, needs root)", () => {
   it("is stored by the next backup, though size, mtime and ctime are as they were", async () => {
-    const file = join(mnt, "config.txt");
+    const file = join(ext4!.mnt, "config.txt");
     let sameTimes = 0;
     for (let round = 0; round < 5 && sameTimes === 0; round++) {
       await untilNextSecond();
       await fs.writeFile(file, `round ${round} version A\n`);
       const before = await fs.stat(file, { bigint: true });
-      const first = await runBackup(repo!, { sources: [new PathSource(mnt)] });
+      const first = await runBackup(ext4!.repo, { sources: [new PathSource(ext4!.mnt)] });
       await fs.writeFile(file, `round ${round} version B\n`);
       const after = await fs.stat(file, { bigint: true });
       // The round counts only if the rewrite stayed within the same second.
       if (after.mtimeNs !== before.mtimeNs || after.ctimeNs !== before.ctimeNs) continue;
       sameTimes++;
-      const parent = await repo!.loadSnapshot(first.snapshotId!);
-      const second = await runBackup(repo!, { sources: [new PathSource(mnt)], parent });
-      const node = await findNode(repo!, second.snapshot.tree, file);
-      const stored = Buffer.concat(await Promise.all(node!.content!.map((id) => repo!.loadBlob(id))));
+      const parent = await ext4!.repo.loadSnapshot(first.snapshotId!);
+      const second = await runBackup(ext4!.repo, { sources: [new PathSource(ext4!.mnt)], parent });
+      const node = await findNode(ext4!.repo, second.snapshot.tree, file);
+      const stored = Buffer.concat(await Promise.all(node!.content!.map((id) => ext4!.repo.loadBlob(id))));
       expect(stored.toString()).toBe(`round ${round} version B\n`);
     }
     expect(sameTimes).toBe(1);
   });
 
   it("a file read again only because of that rule, and found as it was, counts as unmodified", async () => {
-    const dir = join(mnt, "steady");
+    const dir = join(ext4!.mnt, "steady");
     await fs.mkdir(dir);
     await untilNextSecond();
     await fs.writeFile(join(dir, "one.txt"), "steady\n");
     // A second name of the same file is served by the one read, and counted the same way.
     await fs.link(join(dir, "one.txt"), join(dir, "two.txt"));
-    const first = await runBackup(repo!, { sources: [new PathSource(dir)] });
+    const first = await runBackup(ext4!.repo, { sources: [new PathSource(dir)] });
     // Within 2 s of the parent backup on whole-second times: read again, and the same.
-    const parent = await repo!.loadSnapshot(first.snapshotId!);
-    const second = await runBackup(repo!, { sources: [new PathSource(dir)], parent });
+    const parent = await ext4!.repo.loadSnapshot(first.snapshotId!);
+    const second = await runBackup(ext4!.repo, { sources: [new PathSource(dir)], parent });
     expect(second.snapshot.summary).toMatchObject({ filesRead: 1, filesUnmodified: 2, filesChanged: 0, filesNew: 0 });
   });
 });

@@ -2,8 +2,11 @@
 import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PassThrough } from "node:stream";
 import { runBackup } from "../../src/backup/archiver.js";
 import { PathSource } from "../../src/backup/path-source.js";
+import { dump } from "../../src/restore/dump.js";
+import type { Id } from "../../src/store/id.js";
 import { initLocalRepository, openLocalRepository } from "../../src/store/open-local.js";
 import type { InitOptions, Repository } from "../../src/store/repository.js";
 import type { StoredSnapshot } from "../../src/store/snapshot/snapshot.js";
@@ -17,6 +20,15 @@ export interface TestRepository {
   close(): Promise<void>;
   reopen(): Promise<void>;
   cleanup(): Promise<void>;
+}
+
+/** What `cairn dump` writes for `path` in a snapshot tree: a file's bytes, or a tar of a directory. */
+export async function dumpBytes(repo: Repository, tree: Id, path: string): Promise<Buffer> {
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on("data", (c: Buffer) => chunks.push(c));
+  await dump(repo, tree, path, out);
+  return Buffer.concat(chunks);
 }
 
 export async function createTestRepository(options: InitOptions = {}): Promise<TestRepository> {

@@ -4,15 +4,13 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs/promises";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { dump } from "../../src/restore/dump.js";
 import { restoreSnapshot } from "../../src/restore/restorer.js";
 import { snapshotStats } from "../../src/stats/snapshot-stats.js";
 import type { Id } from "../../src/store/id.js";
 import type { StoredSnapshot } from "../../src/store/snapshot/snapshot.js";
 import type { TreeNode } from "../../src/store/tree/tree-node.js";
-import { createTestRepository, type TestRepository } from "../support/repo-fixture.js";
+import { createTestRepository, dumpBytes, type TestRepository } from "../support/repo-fixture.js";
 
 let t: TestRepository;
 let root: Id;
@@ -42,12 +40,8 @@ it("restore links only the names with the same data", async () => {
 });
 
 it("dump writes a link entry only for a name with the same data", async () => {
-  const out = new PassThrough();
-  const chunks: Buffer[] = [];
-  out.on("data", (c: Buffer) => chunks.push(c));
-  await dump(t.repo, root, "/top", out);
   const archive = join(t.work, "links.tar");
-  await fs.writeFile(archive, Buffer.concat(chunks));
+  await fs.writeFile(archive, await dumpBytes(t.repo, root, "/top"));
   const listing = spawnSync("tar", ["-tvf", archive], { encoding: "utf8" });
   expect(listing.status).toBe(0);
   expect(listing.stdout).toMatch(/top\/c link to top\/a/);

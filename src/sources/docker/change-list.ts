@@ -13,6 +13,11 @@ function bufferBytes(value: unknown): Buffer | undefined {
   return undefined;
 }
 
+/** Changes in path order: the engine lists them in any order. */
+export function byPath(changes: readonly FilesystemChange[]): FilesystemChange[] {
+  return [...changes].sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0));
+}
+
 /**
  * A container's change list from the engine's answer or from a stored changes.json, or
  * undefined when it is not one. The engine answers `null` for a container that changed

@@ -2,6 +2,7 @@ import { CairnError, NotFoundError } from "../../errors.js";
 import { formatNanos } from "../../store/tree/time.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
 import { consumeStream, createdAt, ensureDir, jsonBytes, savedFileNode, tolerate, type DockerRun } from "./docker-run.js";
+import { byPath } from "./change-list.js";
 import { normalizeImageRef } from "./docker-uri.js";
 import type { ContainerInspect } from "./engine-client.js";
 import { archiveImage } from "./image-source.js";
@@ -19,10 +20,6 @@ export function imageRefOf(container: ContainerInspect, tags: readonly string[])
 
 export function containerName(container: ContainerInspect): string {
   return container.Name.replace(/^\//, "");
-}
-
-function byText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
@@ -65,8 +62,8 @@ export async function archiveContainer(run: DockerRun, nameOrId: string): Promis
     const created = createdAt(container.Created);
     // In a fixed order: the engine lists mounts and changes in any order, and diff showed both
     // files modified between two backups of a container that had not changed.
-    const config = { ...container, Mounts: [...container.Mounts].sort((a, b) => byText(a.Destination, b.Destination)) };
-    const changeList = Array.isArray(changes) ? [...changes].sort((a, b) => byText(a.Path, b.Path)) : changes;
+    const config = { ...container, Mounts: [...container.Mounts].sort((a, b) => (a.Destination < b.Destination ? -1 : a.Destination > b.Destination ? 1 : 0)) };
+    const changeList = Array.isArray(changes) ? byPath(changes) : changes;
     nodes = [await savedFileNode(run, CONTAINER_CONFIG, jsonBytes(config), created), await savedFileNode(run, CONTAINER_CHANGES, jsonBytes(changeList), created), rootNode];
     failed = false;
   } finally {

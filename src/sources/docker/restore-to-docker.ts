@@ -4,6 +4,7 @@ import { isObjectFailure } from "./docker-run.js";
 import type { Id } from "../../store/id.js";
 import type { Repository } from "../../store/repository.js";
 import { nodeNameBytes, type TreeNode } from "../../store/tree/tree-node.js";
+import { byPath } from "./change-list.js";
 import { normalizeImageRef, splitImageRef } from "./docker-uri.js";
 import { additionalEndpoints, createOptionsFor } from "./container-create-options.js";
 import { EngineClient, type ContainerInspect, type NetworkInspect } from "./engine-client.js";
@@ -64,6 +65,9 @@ function findStoredImage(images: StoredImage[], name: string): StoredImage | und
   return images.find((i) => i.ref === wanted) ?? images.find((i) => i.inspect.Id === name || (i.inspect.RepoTags ?? []).includes(wanted));
 }
 
+/** Where the engine mounts its init process into a container started with --init. */
+const INIT_BINARY = "/sbin/docker-init";
+
 /**
  * Paths a container mounts something at: never written into the container, they are not its
  * own. Besides its mounts, the tmpfs of `--tmpfs` and the init binary of `--init`, which the
@@ -73,11 +77,9 @@ function findStoredImage(images: StoredImage[], name: string): StoredImage | und
 function underMount(container: ContainerInspect, path: string): boolean {
   const host = container.HostConfig as { Tmpfs?: Record<string, string> | null; Init?: boolean | null; ReadonlyRootfs?: boolean | null };
   const points = [...container.Mounts.map((m) => m.Destination), ...Object.keys(host.Tmpfs ?? {}), ...(host.Init ? [INIT_BINARY] : [])].map((p) => p.replace(/\/$/, ""));
-  return points.some((point) => path === point || path.startsWith(point + "/") || (host.ReadonlyRootfs === true && point.startsWith(path.replace(/\/$/, "") + "/")));
+  const dir = path.replace(/\/$/, "") + "/";
+  return points.some((point) => path === point || path.startsWith(point + "/") || (host.ReadonlyRootfs === true && point.startsWith(dir)));
 }
-
-/** Where the engine mounts its init process into a container started with --init. */
-const INIT_BINARY = "/sbin/docker-init";
 
 /**
  * A volume whose driver or options reach storage outside the engine (a bind device, an NFS
@@ -435,7 +437,8 @@ export class DockerRestorer {
       for (const [network, endpoint] of additionalEndpoints(saved)) await this.client.connectNetwork(network, id, endpoint);
       if (fromImage && changes && changes.length > 0) {
         const items: TarItem[] = [];
-        for (const change of [...changes].sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0))) {
+        // Older snapshots stored the engine's order.
+        for (const change of byPath(changes)) {
           const found = await nodeAtPath(this.repo, stored.rootfs, change.Path);
           if (found) items.push({ path: found.path, node: found.node, recursive: false });
         }

@@ -22,7 +22,7 @@ export class HardlinkGroups<T> {
 
   /** What was recorded for another name of this node's file with the same data, if any. */
   find(node: TreeNode): T | undefined {
-    const key = linkKey(node);
+    const key = hardlinkKey(node);
     if (key === undefined) return undefined;
     const data = { size: node.size ?? 0, content: node.content ?? [] };
     return this.groups.get(key)?.find((member) => sameData(member, data))?.value;
@@ -30,7 +30,7 @@ export class HardlinkGroups<T> {
 
   /** Records the name whose data the file's other names will share; nodes of files with one name are not kept. */
   add(node: TreeNode, value: T): void {
-    const key = linkKey(node);
+    const key = hardlinkKey(node);
     if (key === undefined) return;
     const members = this.groups.get(key) ?? [];
     members.push({ size: node.size ?? 0, content: node.content ?? [], value });
@@ -38,6 +38,7 @@ export class HardlinkGroups<T> {
   }
 }
 
-function linkKey(node: TreeNode): string | undefined {
+/** `device:inode` of a file recorded with more than one name; undefined for one with a single name. */
+export function hardlinkKey(node: TreeNode): string | undefined {
   return node.links !== undefined && node.links > 1 && node.inode !== undefined ? `${node.deviceId ?? 0}:${node.inode}` : undefined;
 }
