@@ -19,6 +19,8 @@ export interface BlobSink {
   saveFiles(paths: Uint8Array[], options?: FileReadOptions): Promise<SavedFileChunks>;
   saveTree(nodes: readonly TreeNode[]): Promise<Id>;
   loadTree(id: Id, options?: { cache?: boolean }): Promise<TreeNode[]>;
+  /** A stored blob's bytes, verified (the parent snapshot's, to compare with). */
+  loadBlob(id: Id): Promise<Buffer>;
   flush(): Promise<void>;
 }
 
@@ -83,6 +85,10 @@ export class DryRunSink implements BlobSink {
 
   async loadTree(id: Id, options?: { cache?: boolean }): Promise<TreeNode[]> {
     return this.trees.get(id) ?? this.repo.loadTree(id, options);
+  }
+
+  loadBlob(id: Id): Promise<Buffer> {
+    return this.repo.loadBlob(id);
   }
 
   async flush(): Promise<void> {}

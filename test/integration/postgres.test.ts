@@ -270,3 +270,84 @@ describe("restore into PostgreSQL stops at the first error and commits nothing",
     }
   });
 });
+
+describe("a database's own definition", () => {
+  /** What CREATE DATABASE, ALTER DATABASE, GRANT and COMMENT set, the same whatever the database's name. */
+  const definitionOf = (db: string) =>
+    pg.psql(
+      "postgres",
+      `SELECT pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, d.datconnlimit,
+         (SELECT string_agg(a::text, ' ' ORDER BY a::text) FROM unnest(d.datacl) a), shobj_description(d.oid, 'pg_database'),
+         (SELECT string_agg(coalesce(r.rolname, '*') || '=' || array_to_string(s.setconfig, ','), ' ' ORDER BY r.rolname NULLS FIRST)
+            FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole WHERE s.setdatabase = d.oid)
+       FROM pg_database d WHERE d.datname = '${db}'`,
+    );
+
+  it("is backed up beside each dump and restored with --create, under another name too", async () => {
+    await pg.psql("postgres", "CREATE ROLE ledger_owner; CREATE ROLE ledger_reader");
+    await pg.psql("postgres", "CREATE DATABASE legacy OWNER ledger_owner ENCODING 'LATIN1' LOCALE 'C' TEMPLATE template0 CONNECTION LIMIT 7");
+    await pg.psql(
+      "postgres",
+      `COMMENT ON DATABASE legacy IS 'till 2019, ''café'' edition'; ALTER DATABASE legacy SET work_mem = '7MB';
+       ALTER ROLE ledger_owner IN DATABASE legacy SET search_path = ledger, public;
+       REVOKE CONNECT, TEMPORARY ON DATABASE legacy FROM PUBLIC; GRANT CONNECT ON DATABASE legacy TO ledger_reader`,
+    );
+    await pg.psql("legacy", "CREATE TABLE ledger (id int PRIMARY KEY, entry text); INSERT INTO ledger VALUES (1, 'café crème')");
+    const own = await createRepo(pg);
+    try {
+      const backup = await own.cairn(["backup", `postgresql://${pg.user}@127.0.0.1:${pg.port}/`, "--all-databases"]);
+      expect(backup.code, backup.stderr).toBe(0);
+      const listing = (await own.cairn(["ls", "latest", `${serverDir(pg)}/create-database`])).stdout.split("\n");
+      for (const db of ["legacy", "postgres", "template1"]) expect(listing).toContain(`${serverDir(pg)}/create-database/${db}.sql`);
+
+      const restore = await own.cairn(["restore", `latest:${serverDir(pg)}/legacy.sql`, "--to-postgres", passwordlessUrl(pg, "legacy restored"), "--create"]);
+      expect(restore.code, restore.stderr).toBe(0);
+      expect(restore.stderr).toContain(`created database "legacy restored" as "legacy" was`);
+      const original = await definitionOf("legacy");
+      expect(original).toBe(
+        "ledger_owner|LATIN1|C|C|7|ledger_owner=CTc/ledger_owner ledger_reader=c/ledger_owner|till 2019, 'café' edition|*=work_mem=7MB ledger_owner=search_path=ledger, public\n",
+      );
+      expect(await definitionOf("legacy restored")).toBe(original);
+      expect(await dumpDatabase(pg, "legacy restored")).toBe(await dumpDatabase(pg, "legacy"));
+
+      // A grant to a role the target server lacks: the contents are in, and the message says what is not.
+      await pg.psql("postgres", `DROP DATABASE "legacy restored"; REVOKE CONNECT ON DATABASE legacy FROM ledger_reader; DROP ROLE ledger_reader`);
+      const partial = await own.cairn(["restore", `latest:${serverDir(pg)}/legacy.sql`, "--to-postgres", passwordlessUrl(pg, "legacy_partial"), "--create"]);
+      expect(partial.code).toBe(1);
+      expect(partial.stderr).toMatch(/the contents were restored and committed, but the database's settings, grants and comment could not all be set: psql exited with code 3: .*role "ledger_reader" does not exist/);
+      expect(await pg.psql("legacy_partial", "SELECT entry FROM ledger")).toBe("café crème\n");
+
+      // An owner the target server lacks: the database is made, but the message says it is empty.
+      await pg.psql("postgres", `DROP DATABASE legacy; DROP DATABASE legacy_partial; DROP ROLE ledger_owner`);
+      const ownerless = await own.cairn(["restore", `latest:${serverDir(pg)}/legacy.sql`, "--to-postgres", passwordlessUrl(pg, "legacy"), "--create"]);
+      expect(ownerless.code).toBe(1);
+      expect(ownerless.stderr).toMatch(/created database "legacy" as "legacy" was \(owner, encoding, locale\), but not all of its definition could be applied \(it is empty: drop it before trying again\): psql exited with code 3: .*role "ledger_owner" does not exist/);
+      expect(await tables(pg, "legacy")).toEqual([]);
+
+      // Its file is not a dump: named, it is refused; the snapshot's only dump is still found.
+      const named = await own.cairn(["restore", `latest:${serverDir(pg)}/create-database/legacy.sql`, "--to-postgres", passwordlessUrl(pg, "x")]);
+      expect(named.code).toBe(2);
+      expect(named.stderr).toMatch(/create-database\/legacy\.sql is the definition of a database, not a dump/);
+    } finally {
+      await own.cleanup();
+      for (const db of ["legacy", "legacy restored", "legacy_partial"]) await pg.psql("postgres", `DROP DATABASE IF EXISTS "${db}"`);
+      await pg.psql("postgres", "DROP ROLE IF EXISTS ledger_owner; DROP ROLE IF EXISTS ledger_reader");
+    }
+  });
+
+  it("is restored with a database backed up alone, in the custom format too", async () => {
+    await pg.psql("postgres", "CREATE DATABASE solo ENCODING 'SQL_ASCII' LOCALE 'C' TEMPLATE template0; COMMENT ON DATABASE solo IS 'on its own'");
+    const own = await createRepo(pg);
+    try {
+      const backup = await own.cairn(["backup", passwordlessUrl(pg, "solo"), "--pg-format", "custom"]);
+      expect(backup.code, backup.stderr).toBe(0);
+      const restore = await own.cairn(["restore", "latest", "--to-postgres", passwordlessUrl(pg, "solo_copy"), "--create"]);
+      expect(restore.code, restore.stderr).toBe(0);
+      expect(await definitionOf("solo_copy")).toBe(await definitionOf("solo"));
+      expect(await definitionOf("solo_copy")).toMatch(/^cairn\|SQL_ASCII\|C\|C\|-1\|\|on its own\|\n$/);
+    } finally {
+      await own.cleanup();
+      for (const db of ["solo", "solo_copy"]) await pg.psql("postgres", `DROP DATABASE IF EXISTS ${db}`);
+    }
+  });
+});

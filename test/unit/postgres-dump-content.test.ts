@@ -37,6 +37,9 @@ class MemorySink implements BlobSink {
   async loadTree(): Promise<never> {
     throw new Error("not used");
   }
+  async loadBlob(): Promise<never> {
+    throw new Error("not used");
+  }
   async flush(): Promise<void> {}
 }
 

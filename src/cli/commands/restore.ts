@@ -120,6 +120,6 @@ async function restoreIntoPostgres(argument: string, flags: RestoreFlags, comman
     const snapshot = selectSnapshot(await repo.listSnapshots(), selector, snapshotFilter(flags));
     const result = await abortOnSignals((signal) => restoreToPostgres(repo, snapshot.tree, { target: flags.toPostgres!, create: flags.create, path, binDir: flags.pgBin, onInfo: (m) => out.info(m), signal }));
     out.line(`restored ${result.path} (${formatBytes(result.bytes)}) from snapshot ${shortId(snapshot.id)} into ${result.target}`);
-    out.record({ message_type: "summary", snapshot_id: snapshot.id, dump: result.path, format: result.format, target: result.target, bytes_restored: result.bytes, database_created: result.created });
+    out.record({ message_type: "summary", snapshot_id: snapshot.id, dump: result.path, format: result.format, target: result.target, bytes_restored: result.bytes, database_created: result.created, database_definition_restored: result.asItWas });
   });
 }

@@ -1,6 +1,7 @@
 /**
  * Where database dumps live in a snapshot: `/postgres/<server>/<dbname>.sql` (plain SQL) or
- * `<dbname>.dump` (pg_dump's custom format), and `globals.sql` for roles and tablespaces.
+ * `<dbname>.dump` (pg_dump's custom format), `globals.sql` for roles and tablespaces, and
+ * `create-database/<dbname>.sql` for each database's own definition.
  */
 export type DumpFormat = "plain" | "custom";
 
@@ -18,6 +19,19 @@ const EXTENSION: Record<DumpFormat, string> = { plain: ".sql", custom: ".dump" }
 export function safeName(name: string): string {
   const encoded = name.replace(/[%/\0]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, "0").toUpperCase()}`);
   return encoded === "." || encoded === ".." ? encoded.replace(/\./g, "%2E") : encoded;
+}
+
+/**
+ * Beside the dumps, one file per database with what `pg_restore --create` prints for the
+ * database itself (see create-database-script.ts). A directory: no dump file name lacks an
+ * extension, so none can clash with it.
+ */
+export const CREATE_DATABASE_DIR = "create-database";
+
+/** The definition file of the database dumped as `dumpFile`: `shop.sql` and `shop.dump` both give `shop.sql`. */
+export function createDatabaseFileName(dumpFile: string): string {
+  const format = dumpFormatOf(dumpFile);
+  return (format ? dumpFile.slice(0, -EXTENSION[format].length) : dumpFile) + EXTENSION.plain;
 }
 
 export function dumpFileName(database: string, format: DumpFormat): string {

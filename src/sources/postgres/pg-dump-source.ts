@@ -1,3 +1,5 @@
+import type { Readable } from "node:stream";
+import type { BlobSink } from "../../backup/blob-sink.js";
 import type { BackupContext } from "../../backup/backup-context.js";
 import type { BackupSource } from "../../backup/backup-source.js";
 import type { ParentLookup } from "../../backup/parent-lookup.js";
@@ -5,8 +7,10 @@ import { saveContent, type SavedContent } from "../../backup/file-saver.js";
 import { syntheticDirNode, type SnapshotTreeBuilder } from "../../backup/snapshot-tree-builder.js";
 import { CairnError, InterruptedError, UsageError } from "../../errors.js";
 import { formatNanos } from "../../store/tree/time.js";
+import type { TreeNode } from "../../store/tree/tree-node.js";
+import { sameDefinition } from "./create-database-script.js";
 import { saveDumpContent } from "./dump-content.js";
-import { dumpFileName, GLOBALS_FILE, POSTGRES_DIR, safeName, type DumpFormat } from "./dump-layout.js";
+import { CREATE_DATABASE_DIR, createDatabaseFileName, dumpFileName, GLOBALS_FILE, POSTGRES_DIR, safeName, type DumpFormat } from "./dump-layout.js";
 import { PostgresUri } from "./postgres-uri.js";
 import { PgProcess, runPgTool, type PgTool, type PgToolOptions } from "./pg-tools.js";
 
@@ -28,6 +32,20 @@ interface ServerFacts {
 
 /** Databases pg_dumpall would dump: every one that accepts connections (template0 does not). */
 const LIST_DATABASES = "SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname";
+
+/**
+ * How a database's own definition is taken: a schema-only archive of it with `--create` (nothing
+ * of its schemas), of which pg_restore prints only the database's entries (a schema name longer
+ * than PostgreSQL allows matches nothing else), in UTF-8 whatever the database's encoding.
+ */
+const DEFINITION_DUMP_OPTIONS = ["--no-password", "--format=custom", "--create", "--schema-only", "--exclude-schema=*", "--encoding=UTF8"];
+const DEFINITION_RESTORE_OPTIONS = ["--create", `--schema=${"x".repeat(64)}`, "--file=-"];
+
+/** One program of a dump: its output goes to the next one's input, the last one's into the repository. */
+interface PgCommand {
+  tool: PgTool;
+  args: string[];
+}
 
 /** The database an all-databases backup connects to first, as pg_dumpall does. */
 const MAINTENANCE_DATABASE = "postgres";
@@ -76,20 +94,28 @@ export class PgDumpSource implements BackupSource {
       "postgres.pg_dump_version": server.pgDumpVersion,
       "postgres.format": this.format,
       "postgres.dump_options": dumpArgs.join(" "),
+      "postgres.definition_options": `${DEFINITION_DUMP_OPTIONS.join(" ")} | pg_restore ${DEFINITION_RESTORE_OPTIONS.join(" ")}`,
     });
+    const dumpDatabase = async (uri: string, name: string) => {
+      await this.dump(ctx, tree, parent, dir, name, this.format === "plain" ? saveDumpContent : saveContent, [{ tool: "pg_dump", args: [`--dbname=${uri}`, ...dumpArgs] }]);
+      await this.dump(ctx, tree, parent, [...dir, CREATE_DATABASE_DIR], createDatabaseFileName(name), saveDefinition, [
+        { tool: "pg_dump", args: [`--dbname=${uri}`, ...DEFINITION_DUMP_OPTIONS] },
+        { tool: "pg_restore", args: DEFINITION_RESTORE_OPTIONS },
+      ]);
+    };
     if (!this.options.allDatabases) {
-      await this.dump(ctx, tree, parent, dir, dumpFileName(this.uri.database!, this.format), "pg_dump", [`--dbname=${this.options.uri}`, ...dumpArgs]);
+      await dumpDatabase(this.options.uri, dumpFileName(this.uri.database!, this.format));
       return;
     }
     this.recorded["postgres.databases"] = server.databases.join(",");
     this.recorded["postgres.dumpall_options"] = "--globals-only --no-password";
-    await this.dump(ctx, tree, parent, dir, GLOBALS_FILE, "pg_dumpall", [`--dbname=${this.options.uri}`, "--globals-only", "--no-password"]);
+    await this.dump(ctx, tree, parent, dir, GLOBALS_FILE, saveDumpContent, [{ tool: "pg_dumpall", args: [`--dbname=${this.options.uri}`, "--globals-only", "--no-password"] }]);
     const names = new Set([GLOBALS_FILE]);
     for (const database of server.databases) {
       const name = dumpFileName(database, this.format);
       if (names.has(name)) throw new CairnError(`database ${JSON.stringify(database)} would be stored as ${name}, which is taken: back it up on its own`);
       names.add(name);
-      await this.dump(ctx, tree, parent, dir, name, "pg_dump", [`--dbname=${this.uri.withDatabase(database)}`, ...dumpArgs]);
+      await dumpDatabase(this.uri.withDatabase(database), name);
     }
   }
 
@@ -111,33 +137,36 @@ export class PgDumpSource implements BackupSource {
   }
 
   /**
-   * Streams one program's output into the repository as the file `dir/name`, then waits for the
-   * program's exit status: anything but 0 throws, so the snapshot is never written.
+   * Streams the output of a program (or of programs piped into each other) into the repository
+   * as the file `dir/name`, then waits for their exit status: anything but 0 throws, so the
+   * snapshot is never written.
    */
-  private async dump(ctx: BackupContext, tree: SnapshotTreeBuilder, parent: ParentLookup, dir: string[], name: string, tool: PgTool, args: string[]): Promise<void> {
+  private async dump(ctx: BackupContext, tree: SnapshotTreeBuilder, parent: ParentLookup, dir: string[], name: string, save: SaveOutput, commands: PgCommand[]): Promise<void> {
     if (ctx.signal?.aborted) throw new InterruptedError();
     const components = [...dir, name];
     const started = new Date();
     tree.ensureDir(dir, (depth) => syntheticDirNode(dir[depth]!, started));
     ctx.onFile?.("/" + components.join("/"));
     ctx.counters.filesRead++;
-    const proc = PgProcess.start(tool, args, { ...this.options, stdout: true });
-    const stop = () => proc.kill();
+    const previous = await parent.nodeAt(components);
+    const procs = commands.map(({ tool, args }, i) => PgProcess.start(tool, args, { ...this.options, stdin: i > 0, stdout: true }));
+    procs.slice(1).forEach((proc, i) => procs[i]!.stdout.pipe(proc.stdin));
+    const output = procs.at(-1)!.stdout;
+    const stop = () => procs.forEach((proc) => proc.kill());
     ctx.signal?.addEventListener("abort", stop);
     let saved: SavedContent;
     try {
       const onBytes = (n: number) => (ctx.counters.bytesProcessed += n);
-      saved = this.format === "plain" || tool === "pg_dumpall" ? await saveDumpContent(ctx.repo, proc.stdout, onBytes) : await saveContent(ctx.repo, proc.stdout, onBytes);
-      await proc.finish();
+      saved = await save(ctx.repo, output, onBytes, previous);
+      await finishAll(procs);
     } catch (err) {
-      proc.kill();
-      await proc.finish().catch(() => {});
+      stop();
+      await finishAll(procs).catch(() => {});
       if (ctx.signal?.aborted) throw new InterruptedError();
       throw this.failure(err, err instanceof CairnError ? "; no snapshot was written" : "");
     } finally {
       ctx.signal?.removeEventListener("abort", stop);
     }
-    const previous = await parent.nodeAt(components);
     ctx.counters.filesProcessed++;
     if (previous?.type !== "file") ctx.counters.filesNew++;
     else if (previous.content?.join() === saved.content.join()) ctx.counters.filesUnmodified++;
@@ -159,4 +188,29 @@ export class PgDumpSource implements BackupSource {
     if (!(err instanceof CairnError) || err instanceof InterruptedError) return err as Error;
     return new CairnError(`backup of ${this.uri.redacted()} failed: ${err.message}${outcome}`);
   }
+}
+
+/** How a program's output is stored; `previous` is the parent snapshot's file of the same name. */
+type SaveOutput = (repo: BlobSink, output: Readable, onBytes: (n: number) => void, previous: TreeNode | undefined) => Promise<SavedContent>;
+
+/** A database's definition is small: read whole, and yesterday's file kept when only its random keys differ. */
+async function saveDefinition(repo: BlobSink, output: Readable, onBytes: (n: number) => void, previous: TreeNode | undefined): Promise<SavedContent> {
+  const parts: Buffer[] = [];
+  for await (const part of output) {
+    parts.push(part as Buffer);
+    onBytes((part as Buffer).length);
+  }
+  const bytes = Buffer.concat(parts);
+  if (previous?.type === "file" && previous.content) {
+    const before = await Promise.all(previous.content.map((id) => repo.loadBlob(id))).catch(() => undefined);
+    if (before && sameDefinition(Buffer.concat(before), bytes)) return { content: previous.content, size: previous.size ?? bytes.length };
+  }
+  return saveContent(repo, [bytes]);
+}
+
+/** Waits for every program of a pipe; the first to fail in pipe order is the one reported (the others fail for lack of its output). */
+async function finishAll(procs: readonly PgProcess[]): Promise<void> {
+  const outcomes = await Promise.allSettled(procs.map((proc) => proc.finish()));
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+  if (failed) throw failed.reason;
 }

@@ -5,7 +5,8 @@ import type { Id } from "../../store/id.js";
 import type { Repository } from "../../store/repository.js";
 import { findNode, walkTree } from "../../store/tree/tree-walker.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
-import { dumpFormatOf, GLOBALS_FILE, POSTGRES_DIR, type DumpFormat } from "./dump-layout.js";
+import { planCreateDatabase, type CreateDatabaseScript } from "./create-database-script.js";
+import { CREATE_DATABASE_DIR, createDatabaseFileName, dumpFormatOf, GLOBALS_FILE, POSTGRES_DIR, type DumpFormat } from "./dump-layout.js";
 import { withoutLargeObjectTransactions } from "./plain-dump-transactions.js";
 import { PostgresUri } from "./postgres-uri.js";
 import { PgProcess, type PgToolOptions } from "./pg-tools.js";
@@ -13,7 +14,10 @@ import { PgProcess, type PgToolOptions } from "./pg-tools.js";
 export interface PostgresRestoreOptions extends PgToolOptions {
   /** libpq URI of the database to restore into. */
   target: string;
-  /** Create the target database first (through the server's `postgres` database). */
+  /**
+   * Create the target database first (through the server's `postgres` database): as it was
+   * (owner, encoding, locale, settings, grants) when the snapshot holds its definition.
+   */
   create?: boolean;
   /** The dump inside the snapshot; by default the snapshot's only database dump. */
   path?: string;
@@ -30,6 +34,8 @@ export interface PostgresRestoreResult {
   target: string;
   bytes: number;
   created: boolean;
+  /** Whether the database was created from its stored definition (and its settings, grants and comment set). */
+  asItWas: boolean;
 }
 
 interface DumpFile {
@@ -38,12 +44,17 @@ interface DumpFile {
   format: DumpFormat;
 }
 
+function isDefinition(path: string): boolean {
+  return path.split("/").at(-2) === CREATE_DATABASE_DIR;
+}
+
 /** The dump to restore: the one named, or the only database dump in the snapshot. */
 async function chooseDump(repo: Repository, rootTree: Id, path: string | undefined): Promise<DumpFile> {
   if (path !== undefined) {
     const node = await findNode(repo, rootTree, path);
     const format = node?.type === "file" ? dumpFormatOf(node.name) : undefined;
     if (!node || !format) throw new UsageError(`${path} is not a PostgreSQL dump (a .sql or .dump file under /${POSTGRES_DIR})`);
+    if (isDefinition(path)) throw new UsageError(`${path} is the definition of a database, not a dump: restore its dump with --create, which uses it`);
     return { path, node, format };
   }
   const root = await repo.loadTree(rootTree);
@@ -51,18 +62,31 @@ async function chooseDump(repo: Repository, rootTree: Id, path: string | undefin
   const dumps: DumpFile[] = [];
   for await (const { path: p, node } of walkTree(repo, rootTree, { start: `/${POSTGRES_DIR}` })) {
     const format = node.type === "file" ? dumpFormatOf(node.name) : undefined;
-    if (format && node.name !== GLOBALS_FILE) dumps.push({ path: p, node, format });
+    if (format && node.name !== GLOBALS_FILE && !isDefinition(p)) dumps.push({ path: p, node, format });
   }
   if (dumps.length === 1) return dumps[0]!;
   if (dumps.length === 0) throw new UsageError(`the snapshot holds no PostgreSQL database dump under /${POSTGRES_DIR}`);
   throw new UsageError(`the snapshot holds ${dumps.length} database dumps (${dumps.map((d) => d.path).join(", ")}): choose one with SNAPSHOT:PATH`);
 }
 
-/** Every blob of the dump must be in the index before the target database is touched. */
-function checkComplete(repo: Repository, dump: DumpFile): void {
-  for (const id of dump.node.content ?? []) {
-    if (!repo.lookupBlob(id)) throw new IntegrityError(`${dump.path}: data blob ${id} is missing from the repository; nothing was restored`);
+/** Every blob of a file must be in the index before the target database is touched. */
+function checkComplete(repo: Repository, file: { path: string; node: TreeNode }): void {
+  for (const id of file.node.content ?? []) {
+    if (!repo.lookupBlob(id)) throw new IntegrityError(`${file.path}: data blob ${id} is missing from the repository; nothing was restored`);
   }
+}
+
+/** The stored definition of the dumped database, beside the dump; older snapshots have none. */
+async function storedDefinition(repo: Repository, rootTree: Id, dump: DumpFile): Promise<{ path: string; node: TreeNode } | undefined> {
+  const path = [...dump.path.split("/").slice(0, -1), CREATE_DATABASE_DIR, createDatabaseFileName(dump.node.name)].join("/");
+  const node = await findNode(repo, rootTree, path).catch(() => undefined);
+  return node?.type === "file" ? { path, node } : undefined;
+}
+
+async function readWhole(repo: Repository, content: readonly Id[]): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of dumpBytes(repo, content)) parts.push(part);
+  return Buffer.concat(parts);
 }
 
 /** The dump's bytes, each blob verified against its hash as it is read; the next one is read ahead. */
@@ -81,12 +105,43 @@ async function* dumpBytes(repo: Repository, content: readonly Id[]): AsyncGenera
   }
 }
 
-async function createDatabase(target: PostgresUri, database: string, options: PgToolOptions): Promise<void> {
-  // psql quotes the name itself (:"db"), so any database name is safe. From template0, as
-  // pg_dump's documentation asks: what a site added to template1 would clash with the dump's.
-  const proc = PgProcess.start("psql", ["--no-psqlrc", "--no-password", "--quiet", "--set=ON_ERROR_STOP=1", `--set=db=${database}`, `--dbname=${target.withDatabase("postgres")}`, "--file=-"], { ...options, stdin: true });
-  proc.stdin.end('CREATE DATABASE :"db" TEMPLATE template0;\n');
+/** Runs a script through psql, stopping at its first error; not in a transaction (CREATE DATABASE refuses one). Returns what it printed. */
+async function runScript(uri: string, script: Buffer | string, options: PgToolOptions, variables: string[] = []): Promise<string> {
+  const proc = PgProcess.start("psql", ["--no-psqlrc", "--no-password", "--quiet", "--tuples-only", "--no-align", "--set=ON_ERROR_STOP=1", ...variables, `--dbname=${uri}`, "--file=-"], { ...options, stdin: true, stdout: true });
+  const printed: Buffer[] = [];
+  proc.stdout.on("data", (chunk: Buffer) => printed.push(chunk));
+  proc.stdin.end(script);
   await proc.finish();
+  return Buffer.concat(printed).toString("utf8");
+}
+
+async function databaseExists(maintenance: string, database: string, options: PgToolOptions): Promise<boolean> {
+  return (await runScript(maintenance, "SELECT count(*) FROM pg_database WHERE datname = :'db';\n", options, [`--set=db=${database}`])).trim() !== "0";
+}
+
+/**
+ * Creates the target database: from its stored definition when there is one, else a plain
+ * database. psql quotes the name itself (:"db"), so any name is safe. From template0, as
+ * pg_dump's documentation asks: what a site added to template1 would clash with the dump's.
+ * A definition's CREATE DATABASE and the statements after it cannot share a transaction: when
+ * one of those fails, the database exists, empty, and the message says so.
+ */
+async function createDatabase(target: PostgresUri, database: string, definition: CreateDatabaseScript | undefined, options: PgToolOptions): Promise<void> {
+  const maintenance = target.withDatabase("postgres");
+  const name = JSON.stringify(database);
+  if (await databaseExists(maintenance, database, options)) throw new CairnError(`could not create database ${name}: database ${name} already exists`);
+  try {
+    if (definition) await runScript(maintenance, definition.create, options);
+    else await runScript(maintenance, 'CREATE DATABASE :"db" TEMPLATE template0;\n', options, [`--set=db=${database}`]);
+  } catch (err) {
+    const created = definition !== undefined && (await databaseExists(maintenance, database, options).catch(() => false));
+    if (created) throw new CairnError(`created database ${name}${asItWas(definition)}, but not all of its definition could be applied (it is empty: drop it before trying again): ${(err as Error).message}`);
+    throw new CairnError(`could not create database ${name}${asItWas(definition)}: ${(err as Error).message}`);
+  }
+}
+
+function asItWas(definition: CreateDatabaseScript | undefined): string {
+  return definition ? ` as ${JSON.stringify(Buffer.from(definition.original, "latin1").toString("utf8"))} was (owner, encoding, locale)` : "";
 }
 
 /**
@@ -101,15 +156,19 @@ export async function restoreToPostgres(repo: Repository, rootTree: Id, options:
   if (database === undefined) throw new UsageError(`${target.redacted()}: name the database to restore into (postgres://host/DBNAME)`);
   const dump = await chooseDump(repo, rootTree, options.path);
   checkComplete(repo, dump);
+  const definitionFile = options.create ? await storedDefinition(repo, rootTree, dump) : undefined;
+  if (definitionFile) checkComplete(repo, definitionFile);
 
   const where = `restore of ${dump.path} into ${target.redacted()}`;
+  let definition: CreateDatabaseScript | undefined;
   if (options.create) {
     try {
-      await createDatabase(target, database, options);
+      definition = definitionFile && planCreateDatabase(await readWhole(repo, definitionFile.node.content ?? []), database);
+      await createDatabase(target, database, definition, options);
     } catch (err) {
-      throw new CairnError(`${where}: could not create database ${JSON.stringify(database)}: ${(err as Error).message}`);
+      throw new CairnError(`${where}: ${(err as Error).message}`);
     }
-    options.onInfo?.(`created database ${JSON.stringify(database)}`);
+    options.onInfo?.(`created database ${JSON.stringify(database)}${asItWas(definition)}`);
   }
   const createdNote = options.create ? ` (database ${JSON.stringify(database)} was created and is left empty)` : "";
 
@@ -156,5 +215,13 @@ export async function restoreToPostgres(repo: Repository, rootTree: Id, options:
     if (options.signal?.aborted) throw new InterruptedError(`${where} interrupted${outcome}${createdNote}`);
     throw new CairnError(`${where} stopped at the first error${outcome}${createdNote}: ${(err as Error).message}`);
   }
-  return { path: dump.path, format: dump.format, target: target.redacted(), bytes, created: options.create ?? false };
+  if (definition && definition.properties.length > 0) {
+    try {
+      await runScript(options.target, definition.properties, options);
+    } catch (err) {
+      throw new CairnError(`${where}: the contents were restored and committed, but the database's settings, grants and comment could not all be set: ${(err as Error).message}`);
+    }
+    options.onInfo?.(`set the database's settings, grants and comment as they were`);
+  }
+  return { path: dump.path, format: dump.format, target: target.redacted(), bytes, created: options.create ?? false, asItWas: definition !== undefined };
 }
