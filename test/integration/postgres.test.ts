@@ -314,14 +314,16 @@ describe("a database's own definition", () => {
       await pg.psql("postgres", `DROP DATABASE "legacy restored"; REVOKE CONNECT ON DATABASE legacy FROM ledger_reader; DROP ROLE ledger_reader`);
       const partial = await own.cairn(["restore", `latest:${serverDir(pg)}/legacy.sql`, "--to-postgres", passwordlessUrl(pg, "legacy_partial"), "--create"]);
       expect(partial.code).toBe(1);
-      expect(partial.stderr).toMatch(/the contents were restored and committed, but the database's settings, grants and comment could not all be set: psql exited with code 3: .*role "ledger_reader" does not exist/);
+      expect(partial.stderr).toMatch(/the contents were restored and committed, but the database's settings, grants and comment were not set: psql exited with code 3: .*role "ledger_reader" does not exist/);
       expect(await pg.psql("legacy_partial", "SELECT entry FROM ledger")).toBe("café crème\n");
+      // All or nothing: the comment and settings before the failed grant were not kept either.
+      expect(await definitionOf("legacy_partial")).toBe("ledger_owner|LATIN1|C|C|-1|||\n");
 
       // An owner the target server lacks: the database is made, but the message says it is empty.
       await pg.psql("postgres", `DROP DATABASE legacy; DROP DATABASE legacy_partial; DROP ROLE ledger_owner`);
       const ownerless = await own.cairn(["restore", `latest:${serverDir(pg)}/legacy.sql`, "--to-postgres", passwordlessUrl(pg, "legacy"), "--create"]);
       expect(ownerless.code).toBe(1);
-      expect(ownerless.stderr).toMatch(/created database "legacy" as "legacy" was \(owner, encoding, locale\), but not all of its definition could be applied \(it is empty: drop it before trying again\): psql exited with code 3: .*role "ledger_owner" does not exist/);
+      expect(ownerless.stderr).toMatch(/could not apply all of the definition of "legacy" to database "legacy" \(database "legacy" was created and is left empty, perhaps without its owner: drop it before trying again\): psql exited with code 3: .*role "ledger_owner" does not exist/);
       expect(await tables(pg, "legacy")).toEqual([]);
 
       // Its file is not a dump: named, it is refused; the snapshot's only dump is still found.
@@ -332,6 +334,79 @@ describe("a database's own definition", () => {
       await own.cleanup();
       for (const db of ["legacy", "legacy restored", "legacy_partial"]) await pg.psql("postgres", `DROP DATABASE IF EXISTS "${db}"`);
       await pg.psql("postgres", "DROP ROLE IF EXISTS ledger_owner; DROP ROLE IF EXISTS ledger_reader");
+    }
+  });
+
+  it("is taken in the database's own encoding, so a comment written from a database of another encoding does not stop the backup", async () => {
+    await pg.psql("postgres", "CREATE DATABASE eucdb ENCODING 'EUC_JP' LOCALE 'C' TEMPLATE template0");
+    await pg.psql("postgres", "COMMENT ON DATABASE eucdb IS 'Japanese shop — café'");
+    const own = await createRepo(pg);
+    try {
+      const backup = await own.cairn(["backup", passwordlessUrl(pg, "eucdb")]);
+      expect(backup.code, backup.stderr).toBe(0);
+      // The comment's bytes are UTF-8, which EUC_JP does not accept back (pg_dumpall's script
+      // fails the same way): the database comes back with its encoding and locale, the message says what did not.
+      const restore = await own.cairn(["restore", "latest", "--to-postgres", passwordlessUrl(pg, "eucdb_copy"), "--create"]);
+      expect(restore.code).toBe(1);
+      expect(restore.stderr).toMatch(/the contents were restored and committed, but the database's settings, grants and comment were not set: .*invalid byte sequence for encoding "EUC_JP"/);
+      expect(await definitionOf("eucdb_copy")).toBe("cairn|EUC_JP|C|C|-1|||\n");
+      // A new name outside ASCII cannot be written in EUC_JP: refused before anything is made.
+      const refused = await own.cairn(["restore", "latest", "--to-postgres", passwordlessUrl(pg, "café"), "--create"]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/create-database\/eucdb\.sql: its definition is in the EUC_JP encoding, in which the name "café" cannot be written: create the database by hand and restore without --create/);
+      expect(await pg.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname = 'café'")).toBe("0\n");
+    } finally {
+      await own.cleanup();
+      for (const db of ["eucdb", "eucdb_copy"]) await pg.psql("postgres", `DROP DATABASE IF EXISTS ${db}`);
+    }
+  });
+
+  it("is left out, with a warning, for a name with a line break, which pg_restore refuses", async () => {
+    await pg.psql("postgres", `CREATE DATABASE "new\nline"`);
+    const own = await createRepo(pg);
+    try {
+      const backup = await own.cairn(["backup", passwordlessUrl(pg, "new\nline")]);
+      expect(backup.code).toBe(3);
+      expect(backup.stderr).toMatch(/the database's name holds a line break, so its definition \(owner, encoding, settings, grants\) cannot be taken; restore --create makes a plain database/);
+      const restore = await own.cairn(["restore", "latest", "--to-postgres", passwordlessUrl(pg, "newline_copy"), "--create"]);
+      expect(restore.code, restore.stderr).toBe(0);
+      expect(await dumpDatabase(pg, "newline_copy")).toBe(await dumpDatabase(pg, "new\nline"));
+    } finally {
+      await own.cleanup();
+      for (const db of ["new\nline", "newline_copy"]) await pg.psql("postgres", `DROP DATABASE IF EXISTS "${db}"`);
+    }
+  });
+
+  it("130: SIGTERM while CREATE DATABASE waits stops psql at once", async () => {
+    await pg.psql("postgres", "CREATE DATABASE waiting");
+    const own = await createRepo(pg);
+    // CREATE DATABASE … TEMPLATE template0 waits for this lock on template0 until it is released.
+    const locker = spawn(join(pg.binDir, "psql"), ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", pg.url("postgres")], { stdio: ["pipe", "ignore", "ignore"] });
+    try {
+      expect((await own.cairn(["backup", passwordlessUrl(pg, "waiting")])).code).toBe(0);
+      locker.stdin.write("BEGIN; COMMENT ON DATABASE template0 IS 'locked';\n");
+      const restore = spawn(process.execPath, [CAIRN_BIN, "-r", own.path, "restore", "latest", "--to-postgres", passwordlessUrl(pg, "waiting_copy"), "--create"], {
+        env: { ...process.env, PGPASSWORD: pg.env.PGPASSWORD, CAIRN_PG_BIN: pg.binDir },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      restore.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      for (let i = 0; i < 100; i++) {
+        const waiting = await pg.psql("postgres", "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'CREATE DATABASE%'");
+        if (waiting === "1\n") break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const stoppedAt = Date.now();
+      restore.kill("SIGTERM");
+      const [code] = (await once(restore, "close")) as [number];
+      expect(code).toBe(130);
+      expect(Date.now() - stoppedAt).toBeLessThan(5000);
+      expect(stderr).toMatch(/restore of .*waiting\.sql into .*waiting_copy: interrupted while creating database "waiting_copy"/);
+    } finally {
+      locker.stdin.end("ROLLBACK;\n");
+      await once(locker, "close");
+      await own.cleanup();
+      for (const db of ["waiting", "waiting_copy"]) await pg.psql("postgres", `DROP DATABASE IF EXISTS ${db}`);
     }
   });
 
@@ -348,6 +423,28 @@ describe("a database's own definition", () => {
     } finally {
       await own.cleanup();
       for (const db of ["solo", "solo_copy"]) await pg.psql("postgres", `DROP DATABASE IF EXISTS ${db}`);
+    }
+  });
+});
+
+describe("globals.sql restored into a server", () => {
+  it("skips the roles the server has, re-creates the missing ones with their attributes and memberships", async () => {
+    await pg.psql("postgres", `CREATE ROLE "night owl" LOGIN CONNECTION LIMIT 3 PASSWORD 'hoot'; CREATE ROLE readers; GRANT readers TO "night owl"`);
+    const own = await createRepo(pg);
+    try {
+      const backup = await own.cairn(["backup", `postgresql://${pg.user}@127.0.0.1:${pg.port}/`, "--all-databases"]);
+      expect(backup.code, backup.stderr).toBe(0);
+      await pg.psql("postgres", `DROP ROLE "night owl"`);
+
+      const restore = await own.cairn(["restore", `latest:${serverDir(pg)}/globals.sql`, "--to-postgres", passwordlessUrl(pg, "postgres")]);
+      expect(restore.code, restore.stderr).toBe(0);
+      expect(restore.stderr).toMatch(/left out the CREATE of what the server has \(attributes and memberships are still set\): .*role cairn/);
+      expect(restore.stderr).not.toContain("role night owl");
+      expect(await pg.psql("postgres", `SELECT rolcanlogin, rolconnlimit, rolpassword IS NOT NULL FROM pg_authid WHERE rolname = 'night owl'`)).toBe("t|3|t\n");
+      expect(await pg.psql("postgres", `SELECT pg_has_role('night owl', 'readers', 'MEMBER')`)).toBe("t\n");
+    } finally {
+      await own.cleanup();
+      await pg.psql("postgres", `DROP ROLE IF EXISTS "night owl"; DROP ROLE IF EXISTS readers`);
     }
   });
 });

@@ -70,10 +70,10 @@ describe("planCreateDatabase", () => {
   });
 
   it("renames bare names, and writes a new name with quotes and UTF-8 quoted", () => {
-    const bare = "CREATE DATABASE shop WITH TEMPLATE = template0;\nALTER DATABASE shop OWNER TO shop;\n\\connect shop\nCOMMENT ON DATABASE shop IS 'shop';\nGRANT CONNECT ON DATABASE shop_old TO shop;\n";
+    const bare = "SET client_encoding = 'UTF8';\nCREATE DATABASE shop WITH TEMPLATE = template0;\nALTER DATABASE shop OWNER TO shop;\n\\connect shop\nCOMMENT ON DATABASE shop IS 'shop';\nGRANT CONNECT ON DATABASE shop_old TO shop;\n";
     const renamed = planCreateDatabase(Buffer.from(bare), 'Läden "2"');
     expect(renamed.original).toBe("shop");
-    expect(renamed.create.toString()).toBe(`CREATE DATABASE "Läden ""2""" WITH TEMPLATE = template0;\nALTER DATABASE "Läden ""2""" OWNER TO shop;\n`);
+    expect(renamed.create.toString()).toBe(`SET client_encoding = 'UTF8';\nCREATE DATABASE "Läden ""2""" WITH TEMPLATE = template0;\nALTER DATABASE "Läden ""2""" OWNER TO shop;\n`);
     expect(renamed.properties.toString()).toBe(`\nCOMMENT ON DATABASE "Läden ""2""" IS 'shop';\nGRANT CONNECT ON DATABASE shop_old TO shop;\n`);
   });
 
@@ -82,6 +82,18 @@ describe("planCreateDatabase", () => {
     const plan = planCreateDatabase(latin1, "t");
     expect(plan.create).toEqual(Buffer.from('CREATE DATABASE "t";\n'));
     expect(plan.properties).toEqual(Buffer.concat([Buffer.from(`\nCOMMENT ON DATABASE "t" IS '`), Buffer.from([0xff, 0xfe]), Buffer.from("';\n")]));
+  });
+
+  it("refuses a name outside ASCII where the definition's encoding cannot hold it", () => {
+    const latin1 = "SET client_encoding = 'LATIN1';\nCREATE DATABASE shop;\n";
+    expect(() => planCreateDatabase(Buffer.from(latin1), "Läden")).toThrow(/its definition is in the LATIN1 encoding, in which the name "Läden" cannot be written: create the database by hand and restore without --create/);
+    expect(planCreateDatabase(Buffer.from(latin1), "laden").create.toString()).toContain('CREATE DATABASE "laden";');
+    expect(planCreateDatabase(Buffer.from(latin1.replace("LATIN1", "SQL_ASCII")), "Läden").create.toString()).toContain('CREATE DATABASE "Läden";');
+  });
+
+  it("leaves a role called database alone", () => {
+    const script = `CREATE DATABASE "with";\n\\connect "with"\nGRANT CONNECT ON DATABASE "with" TO database WITH GRANT OPTION;\nALTER ROLE database IN DATABASE "with" SET x TO '1';\n`;
+    expect(planCreateDatabase(Buffer.from(script), "w2").properties.toString()).toBe(`\nGRANT CONNECT ON DATABASE "w2" TO database WITH GRANT OPTION;\nALTER ROLE database IN DATABASE "w2" SET x TO '1';\n`);
   });
 
   it("refuses a definition without CREATE DATABASE", () => {
@@ -95,5 +107,8 @@ describe("sameDefinition", () => {
     expect(sameDefinition(Buffer.from(DEFINITION), Buffer.from(other))).toBe(true);
     expect(sameDefinition(Buffer.from(DEFINITION), Buffer.from(other.replace("'7MB'", "'8MB'")))).toBe(false);
     expect(sameDefinition(Buffer.from(DEFINITION), Buffer.from(other.replace("\\restrict Q9z\n", "")))).toBe(false);
+    // A comment's line that reads like one is the comment's text, compared as it is.
+    const runbook = (key: string) => Buffer.from(`CREATE DATABASE x;\n\\connect x\nCOMMENT ON DATABASE x IS 'Runbook:\n\\restrict ${key}\nend';\n`);
+    expect(sameDefinition(runbook("ALPHA"), runbook("OMEGA"))).toBe(false);
   });
 });

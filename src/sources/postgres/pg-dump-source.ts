@@ -36,9 +36,10 @@ const LIST_DATABASES = "SELECT datname FROM pg_database WHERE datallowconn ORDER
 /**
  * How a database's own definition is taken: a schema-only archive of it with `--create` (nothing
  * of its schemas), of which pg_restore prints only the database's entries (a schema name longer
- * than PostgreSQL allows matches nothing else), in UTF-8 whatever the database's encoding.
+ * than PostgreSQL allows matches nothing else). In the database's own encoding, as pg_dumpall
+ * takes it: a comment written from a database of another encoding may not convert.
  */
-const DEFINITION_DUMP_OPTIONS = ["--no-password", "--format=custom", "--create", "--schema-only", "--exclude-schema=*", "--encoding=UTF8"];
+const DEFINITION_DUMP_OPTIONS = ["--no-password", "--format=custom", "--create", "--schema-only", "--exclude-schema=*"];
 const DEFINITION_RESTORE_OPTIONS = ["--create", `--schema=${"x".repeat(64)}`, "--file=-"];
 
 /** One program of a dump: its output goes to the next one's input, the last one's into the repository. */
@@ -96,15 +97,21 @@ export class PgDumpSource implements BackupSource {
       "postgres.dump_options": dumpArgs.join(" "),
       "postgres.definition_options": `${DEFINITION_DUMP_OPTIONS.join(" ")} | pg_restore ${DEFINITION_RESTORE_OPTIONS.join(" ")}`,
     });
-    const dumpDatabase = async (uri: string, name: string) => {
+    const dumpDatabase = async (database: string, uri: string, name: string) => {
       await this.dump(ctx, tree, parent, dir, name, this.format === "plain" ? saveDumpContent : saveContent, [{ tool: "pg_dump", args: [`--dbname=${uri}`, ...dumpArgs] }]);
+      if (/[\n\r]/.test(database)) {
+        // pg_restore refuses such a name (it could not be \connect-ed to in a script): pg_dumpall fails on it.
+        const path = `/${[...dir, name].join("/")}`;
+        ctx.warn({ path, message: "the database's name holds a line break, so its definition (owner, encoding, settings, grants) cannot be taken; restore --create makes a plain database" });
+        return;
+      }
       await this.dump(ctx, tree, parent, [...dir, CREATE_DATABASE_DIR], createDatabaseFileName(name), saveDefinition, [
         { tool: "pg_dump", args: [`--dbname=${uri}`, ...DEFINITION_DUMP_OPTIONS] },
         { tool: "pg_restore", args: DEFINITION_RESTORE_OPTIONS },
       ]);
     };
     if (!this.options.allDatabases) {
-      await dumpDatabase(this.options.uri, dumpFileName(this.uri.database!, this.format));
+      await dumpDatabase(this.uri.database!, this.options.uri, dumpFileName(this.uri.database!, this.format));
       return;
     }
     this.recorded["postgres.databases"] = server.databases.join(",");
@@ -115,7 +122,7 @@ export class PgDumpSource implements BackupSource {
       const name = dumpFileName(database, this.format);
       if (names.has(name)) throw new CairnError(`database ${JSON.stringify(database)} would be stored as ${name}, which is taken: back it up on its own`);
       names.add(name);
-      await dumpDatabase(this.uri.withDatabase(database), name);
+      await dumpDatabase(database, this.uri.withDatabase(database), name);
     }
   }
 
@@ -163,7 +170,9 @@ export class PgDumpSource implements BackupSource {
       stop();
       await finishAll(procs).catch(() => {});
       if (ctx.signal?.aborted) throw new InterruptedError();
-      throw this.failure(err, err instanceof CairnError ? "; no snapshot was written" : "");
+      // One database's dump is the whole backup: its file goes without saying.
+      const file = this.options.allDatabases || dir.includes(CREATE_DATABASE_DIR) ? "/" + components.join("/") : undefined;
+      throw this.failure(err, err instanceof CairnError ? "; no snapshot was written" : "", file);
     } finally {
       ctx.signal?.removeEventListener("abort", stop);
     }
@@ -183,10 +192,10 @@ export class PgDumpSource implements BackupSource {
     });
   }
 
-  /** Names the database in the message of a failure. */
-  private failure(err: unknown, outcome = ""): Error {
+  /** Names the server (and the file, where that says more) in the message of a failure. */
+  private failure(err: unknown, outcome = "", file?: string): Error {
     if (!(err instanceof CairnError) || err instanceof InterruptedError) return err as Error;
-    return new CairnError(`backup of ${this.uri.redacted()} failed: ${err.message}${outcome}`);
+    return new CairnError(`backup of ${this.uri.redacted()} failed: ${file ? `${file}: ` : ""}${err.message}${outcome}`);
   }
 }
 

@@ -7,6 +7,7 @@ import { findNode, walkTree } from "../../store/tree/tree-walker.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
 import { planCreateDatabase, type CreateDatabaseScript } from "./create-database-script.js";
 import { CREATE_DATABASE_DIR, createDatabaseFileName, dumpFormatOf, GLOBALS_FILE, POSTGRES_DIR, type DumpFormat } from "./dump-layout.js";
+import { withoutExistingGlobals, type ExistingGlobals } from "./globals-script.js";
 import { withoutLargeObjectTransactions } from "./plain-dump-transactions.js";
 import { PostgresUri } from "./postgres-uri.js";
 import { PgProcess, type PgToolOptions } from "./pg-tools.js";
@@ -44,8 +45,10 @@ interface DumpFile {
   format: DumpFormat;
 }
 
+/** `/postgres/<server>/create-database/<file>`: a database's definition, not a dump. */
 function isDefinition(path: string): boolean {
-  return path.split("/").at(-2) === CREATE_DATABASE_DIR;
+  const parts = path.split("/");
+  return parts.length === 5 && parts[1] === POSTGRES_DIR && parts[3] === CREATE_DATABASE_DIR;
 }
 
 /** The dump to restore: the one named, or the only database dump in the snapshot. */
@@ -105,13 +108,26 @@ async function* dumpBytes(repo: Repository, content: readonly Id[]): AsyncGenera
   }
 }
 
-/** Runs a script through psql, stopping at its first error; not in a transaction (CREATE DATABASE refuses one). Returns what it printed. */
-async function runScript(uri: string, script: Buffer | string, options: PgToolOptions, variables: string[] = []): Promise<string> {
-  const proc = PgProcess.start("psql", ["--no-psqlrc", "--no-password", "--quiet", "--tuples-only", "--no-align", "--set=ON_ERROR_STOP=1", ...variables, `--dbname=${uri}`, "--file=-"], { ...options, stdin: true, stdout: true });
+/**
+ * Runs a script through psql, stopping at its first error; not in a transaction unless asked
+ * (CREATE DATABASE refuses one). Returns what it printed. A stop signal kills psql.
+ */
+async function runScript(uri: string, script: Buffer | string, options: PgToolOptions & { signal?: AbortSignal }, extraArgs: string[] = []): Promise<string> {
+  if (options.signal?.aborted) throw new InterruptedError();
+  const proc = PgProcess.start("psql", ["--no-psqlrc", "--no-password", "--quiet", "--tuples-only", "--no-align", "--set=ON_ERROR_STOP=1", ...extraArgs, `--dbname=${uri}`, "--file=-"], { ...options, stdin: true, stdout: true });
+  const stop = () => proc.kill();
+  options.signal?.addEventListener("abort", stop);
   const printed: Buffer[] = [];
   proc.stdout.on("data", (chunk: Buffer) => printed.push(chunk));
   proc.stdin.end(script);
-  await proc.finish();
+  try {
+    await proc.finish();
+  } catch (err) {
+    if (options.signal?.aborted) throw new InterruptedError();
+    throw err;
+  } finally {
+    options.signal?.removeEventListener("abort", stop);
+  }
   return Buffer.concat(printed).toString("utf8");
 }
 
@@ -124,9 +140,9 @@ async function databaseExists(maintenance: string, database: string, options: Pg
  * database. psql quotes the name itself (:"db"), so any name is safe. From template0, as
  * pg_dump's documentation asks: what a site added to template1 would clash with the dump's.
  * A definition's CREATE DATABASE and the statements after it cannot share a transaction: when
- * one of those fails, the database exists, empty, and the message says so.
+ * one of those fails (or is interrupted), the database exists, empty, and the message says so.
  */
-async function createDatabase(target: PostgresUri, database: string, definition: CreateDatabaseScript | undefined, options: PgToolOptions): Promise<void> {
+async function createDatabase(target: PostgresUri, database: string, definition: CreateDatabaseScript | undefined, options: PostgresRestoreOptions): Promise<void> {
   const maintenance = target.withDatabase("postgres");
   const name = JSON.stringify(database);
   if (await databaseExists(maintenance, database, options)) throw new CairnError(`could not create database ${name}: database ${name} already exists`);
@@ -134,14 +150,36 @@ async function createDatabase(target: PostgresUri, database: string, definition:
     if (definition) await runScript(maintenance, definition.create, options);
     else await runScript(maintenance, 'CREATE DATABASE :"db" TEMPLATE template0;\n', options, [`--set=db=${database}`]);
   } catch (err) {
-    const created = definition !== undefined && (await databaseExists(maintenance, database, options).catch(() => false));
-    if (created) throw new CairnError(`created database ${name}${asItWas(definition)}, but not all of its definition could be applied (it is empty: drop it before trying again): ${(err as Error).message}`);
+    const created = await databaseExists(maintenance, database, options).catch(() => false);
+    const left = created ? ` (database ${name} was created and is left empty${definition ? ", perhaps without its owner" : ""}: drop it before trying again)` : "";
+    if (err instanceof InterruptedError) throw new InterruptedError(`interrupted while creating database ${name}${left}`);
+    if (created) throw new CairnError(`could not apply all of the definition of ${originalName(definition!)} to database ${name}${left}: ${(err as Error).message}`);
     throw new CairnError(`could not create database ${name}${asItWas(definition)}: ${(err as Error).message}`);
   }
 }
 
+function originalName(definition: CreateDatabaseScript): string {
+  return JSON.stringify(Buffer.from(definition.original, "latin1").toString("utf8"));
+}
+
 function asItWas(definition: CreateDatabaseScript | undefined): string {
-  return definition ? ` as ${JSON.stringify(Buffer.from(definition.original, "latin1").toString("utf8"))} was (owner, encoding, locale)` : "";
+  return definition ? ` as ${originalName(definition)} was (owner, encoding, locale)` : "";
+}
+
+/** The target server's roles and tablespaces, by name as UTF-8 bytes (one char each), as globals-script.ts compares them. */
+async function existingGlobals(uri: string, options: PgToolOptions): Promise<ExistingGlobals> {
+  const names = async (sql: string) => {
+    const printed = await runScript(uri, `SET client_encoding = 'UTF8';\n${sql}\n`, options, ["--record-separator-zero"]);
+    return new Set(printed.split("\0").filter(Boolean).map((name) => Buffer.from(name, "utf8").toString("latin1")));
+  };
+  return { roles: await names("SELECT rolname FROM pg_roles;"), tablespaces: await names("SELECT spcname FROM pg_tablespace;") };
+}
+
+/** globals.sql without the CREATEs of roles and tablespaces the target has (see globals-script.ts). */
+async function* globalsToRestore(repo: Repository, dump: DumpFile, options: PostgresRestoreOptions): AsyncGenerator<Buffer> {
+  const { script, leftOut } = withoutExistingGlobals(await readWhole(repo, dump.node.content ?? []), await existingGlobals(options.target, options));
+  if (leftOut.length > 0) options.onInfo?.(`left out the CREATE of what the server has (attributes and memberships are still set): ${leftOut.join(", ")}`);
+  yield script;
 }
 
 /**
@@ -161,11 +199,24 @@ export async function restoreToPostgres(repo: Repository, rootTree: Id, options:
 
   const where = `restore of ${dump.path} into ${target.redacted()}`;
   let definition: CreateDatabaseScript | undefined;
+  if (definitionFile) {
+    let bytes: Buffer;
+    try {
+      bytes = await readWhole(repo, definitionFile.node.content ?? []);
+    } catch (err) {
+      throw new IntegrityError(`${where}: ${definitionFile.path}: ${(err as Error).message}; nothing was restored (cairn dump the dump file and restore it by hand)`);
+    }
+    try {
+      definition = planCreateDatabase(bytes, database);
+    } catch (err) {
+      throw new CairnError(`${where}: ${definitionFile.path}: ${(err as Error).message}`);
+    }
+  }
   if (options.create) {
     try {
-      definition = definitionFile && planCreateDatabase(await readWhole(repo, definitionFile.node.content ?? []), database);
       await createDatabase(target, database, definition, options);
     } catch (err) {
+      if (err instanceof InterruptedError) throw new InterruptedError(`${where}: ${err.message}`);
       throw new CairnError(`${where}: ${(err as Error).message}`);
     }
     options.onInfo?.(`created database ${JSON.stringify(database)}${asItWas(definition)}`);
@@ -181,7 +232,7 @@ export async function restoreToPostgres(repo: Repository, rootTree: Id, options:
   const outcome = transactional ? ", nothing was committed" : "";
   let bytes = 0;
   let sourceError: unknown;
-  const content = dumpBytes(repo, dump.node.content ?? []);
+  const content = transactional ? dumpBytes(repo, dump.node.content ?? []) : globalsToRestore(repo, dump, options);
   async function* feed(): AsyncGenerator<Buffer> {
     try {
       for await (const chunk of dump.format === "plain" && transactional ? withoutLargeObjectTransactions(content) : content) {
@@ -216,10 +267,13 @@ export async function restoreToPostgres(repo: Repository, rootTree: Id, options:
     throw new CairnError(`${where} stopped at the first error${outcome}${createdNote}: ${(err as Error).message}`);
   }
   if (definition && definition.properties.length > 0) {
+    // All or nothing: a failed grant leaves no half of the settings behind.
     try {
-      await runScript(options.target, definition.properties, options);
+      await runScript(options.target, definition.properties, options, ["--single-transaction"]);
     } catch (err) {
-      throw new CairnError(`${where}: the contents were restored and committed, but the database's settings, grants and comment could not all be set: ${(err as Error).message}`);
+      const notSet = "the contents were restored and committed, but the database's settings, grants and comment were not set";
+      if (err instanceof InterruptedError) throw new InterruptedError(`${where} interrupted: ${notSet}`);
+      throw new CairnError(`${where}: ${notSet}: ${(err as Error).message}`);
     }
     options.onInfo?.(`set the database's settings, grants and comment as they were`);
   }
