@@ -26,6 +26,17 @@ afterAll(async () => {
   await pg?.stop();
 });
 
+/** What CREATE DATABASE, ALTER DATABASE, GRANT and COMMENT set, the same whatever the database's name. */
+const definitionOf = (db: string, server = pg) =>
+  server.psql(
+    "postgres",
+    `SELECT pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, d.datconnlimit,
+       (SELECT string_agg(a::text, ' ' ORDER BY a::text) FROM unnest(d.datacl) a), shobj_description(d.oid, 'pg_database'),
+       (SELECT string_agg(coalesce(r.rolname, '*') || '=' || array_to_string(s.setconfig, ','), ' ' ORDER BY r.rolname NULLS FIRST)
+          FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole WHERE s.setdatabase = d.oid)
+     FROM pg_database d WHERE d.datname = '${db}'`,
+  );
+
 describe("postgres backup and restore", () => {
   it("backs up a database as plain SQL and restores it into a new database, identical", async () => {
     const backup = await repo.cairn(["backup", passwordlessUrl(pg, "shop")]);
@@ -272,17 +283,6 @@ describe("restore into PostgreSQL stops at the first error and commits nothing",
 });
 
 describe("a database's own definition", () => {
-  /** What CREATE DATABASE, ALTER DATABASE, GRANT and COMMENT set, the same whatever the database's name. */
-  const definitionOf = (db: string) =>
-    pg.psql(
-      "postgres",
-      `SELECT pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding), d.datcollate, d.datctype, d.datconnlimit,
-         (SELECT string_agg(a::text, ' ' ORDER BY a::text) FROM unnest(d.datacl) a), shobj_description(d.oid, 'pg_database'),
-         (SELECT string_agg(coalesce(r.rolname, '*') || '=' || array_to_string(s.setconfig, ','), ' ' ORDER BY r.rolname NULLS FIRST)
-            FROM pg_db_role_setting s LEFT JOIN pg_roles r ON r.oid = s.setrole WHERE s.setdatabase = d.oid)
-       FROM pg_database d WHERE d.datname = '${db}'`,
-    );
-
   it("is backed up beside each dump and restored with --create, under another name too", async () => {
     await pg.psql("postgres", "CREATE ROLE ledger_owner; CREATE ROLE ledger_reader");
     await pg.psql("postgres", "CREATE DATABASE legacy OWNER ledger_owner ENCODING 'LATIN1' LOCALE 'C' TEMPLATE template0 CONNECTION LIMIT 7");
@@ -445,6 +445,43 @@ describe("globals.sql restored into a server", () => {
     } finally {
       await own.cleanup();
       await pg.psql("postgres", `DROP ROLE IF EXISTS "night owl"; DROP ROLE IF EXISTS readers`);
+    }
+  });
+});
+
+describe("a whole server", () => {
+  it("is restored into another server with one command, each database as it was, and refused where databases exist", async () => {
+    await pg.psql("postgres", "CREATE ROLE stock_keeper LOGIN CONNECTION LIMIT 5");
+    await pg.psql("postgres", "CREATE DATABASE inventory OWNER stock_keeper ENCODING 'LATIN1' LOCALE 'C' TEMPLATE template0; COMMENT ON DATABASE inventory IS 'stock'");
+    await pg.psql("inventory", "CREATE TABLE items (sku text PRIMARY KEY, qty int); INSERT INTO items VALUES ('A-1', 3), ('B-2', 0); ALTER TABLE items OWNER TO stock_keeper");
+    const own = await createRepo(pg);
+    const other = await startPostgres();
+    try {
+      const backup = await own.cairn(["backup", `postgresql://${pg.user}@127.0.0.1:${pg.port}/`, "--all-databases"]);
+      expect(backup.code, backup.stderr).toBe(0);
+      const databases = (await own.snapshots()).at(-1)!.source!["postgres.databases"]!.split(",");
+      expect(databases).toEqual(expect.arrayContaining(["inventory", "shop", "postgres", "template1"]));
+
+      const target = `postgresql://${other.user}@127.0.0.1:${other.port}/`;
+      const restore = await own.cairn(["restore", "latest", "--to-postgres", target, "--all-databases"], { PGPASSWORD: other.env.PGPASSWORD });
+      expect(restore.code, restore.stderr).toBe(0);
+      expect(restore.stdout).toContain(`restored ${serverDir(pg)}: ${databases.length} databases and the roles`);
+      expect(restore.stderr).toMatch(/left out the CREATE of what the server has .*role cairn/);
+      for (const db of databases) expect(await dumpDatabase(other, db), db).toBe(await dumpDatabase(pg, db));
+      expect(await definitionOf("inventory", other)).toBe(await definitionOf("inventory"));
+      expect(await definitionOf("inventory", other)).toMatch(/^stock_keeper\|LATIN1\|C\|C\|-1\|\|stock\|\n$/);
+      expect(await other.psql("postgres", "SELECT rolcanlogin, rolconnlimit FROM pg_roles WHERE rolname = 'stock_keeper'")).toBe("t|5\n");
+
+      // Again: the databases are there now, so nothing is touched.
+      await other.psql("inventory", "INSERT INTO items VALUES ('C-3', 9)");
+      const again = await own.cairn(["restore", "latest", "--to-postgres", target, "--all-databases"], { PGPASSWORD: other.env.PGPASSWORD });
+      expect(again.code).toBe(2);
+      expect(again.stderr).toMatch(/the server already has .*"inventory".*: drop them, or restore the other databases one by one; nothing was restored/);
+      expect(await other.psql("inventory", "SELECT count(*) FROM items")).toBe("3\n");
+    } finally {
+      await other.stop();
+      await own.cleanup();
+      await pg.psql("postgres", "DROP DATABASE IF EXISTS inventory; DROP ROLE IF EXISTS stock_keeper");
     }
   });
 });

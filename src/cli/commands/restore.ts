@@ -11,7 +11,8 @@ import { restorePatternFilter } from "../../restore/restore-patterns.js";
 import { withRepository } from "../repository-session.js";
 import { splitSnapshotPath } from "../snapshot-argument.js";
 import { addSnapshotFilterOptions, snapshotFilter } from "../snapshot-options.js";
-import { restoreToPostgres } from "../../sources/postgres/pg-restore.js";
+import { restoreToPostgres, type PostgresRestoreResult } from "../../sources/postgres/pg-restore.js";
+import { restoreServerToPostgres } from "../../sources/postgres/server-restore.js";
 import { restoreIntoDocker } from "../restore-docker.js";
 
 interface RestoreFlags {
@@ -27,6 +28,7 @@ interface RestoreFlags {
   dryRun: boolean;
   toPostgres?: string;
   create: boolean;
+  allDatabases: boolean;
   pgBin?: string;
   toDocker: boolean;
   only?: string[];
@@ -62,7 +64,8 @@ export function registerRestore(program: Command): void {
     .option("--verify", "read restored files back and check every chunk against the snapshot", false)
     .option("--dry-run", "show what would be restored and deleted; write nothing", false)
     .option("--to-postgres <uri>", "restore the snapshot's PostgreSQL dump into this database (postgres://user@host:port/dbname)")
-    .option("--create", "with --to-postgres: create the database first", false)
+    .option("--create", "with --to-postgres: create the database first, as it was (owner, encoding, locale, settings, grants)", false)
+    .option("--all-databases", "with --to-postgres postgres://host/: restore a whole server from an --all-databases backup (roles, then every database, created as it was)", false)
     .option("--pg-bin <dir>", "directory of psql and pg_restore (default: $CAIRN_PG_BIN, else the PATH)")
     .option("--to-docker", "put the snapshot's Docker images, volumes and containers back into the engine (DOCKER_HOST or the default socket)", false)
     .option("--only <kind-and-name...>", "with --to-docker: only this image, container or volume, e.g. --only container web (repeatable)")
@@ -75,7 +78,7 @@ export function registerRestore(program: Command): void {
       if (flags.toPostgres) return restoreIntoPostgres(argument, flags, command);
       if (flags.toDocker) return restoreIntoDocker(argument, flags, command);
       if (flags.only || flags.force) throw new UsageError("--only and --force go with --to-docker");
-      if (flags.create) throw new UsageError("--create goes with --to-postgres");
+      if (flags.create || flags.allDatabases) throw new UsageError(`${flags.create ? "--create" : "--all-databases"} goes with --to-postgres`);
       const { globals, out } = commandContext(command);
       if (!flags.target) throw new UsageError("restore needs --target DIR");
       if (!OVERWRITE.includes(flags.overwrite as OverwritePolicy)) throw new UsageError(`--overwrite must be one of ${OVERWRITE.join(", ")}`);
@@ -118,8 +121,19 @@ async function restoreIntoPostgres(argument: string, flags: RestoreFlags, comman
   const { selector, path } = splitSnapshotPath(argument);
   await withRepository(globals, out, "shared", async (repo) => {
     const snapshot = selectSnapshot(await repo.listSnapshots(), selector, snapshotFilter(flags));
+    const report = (result: PostgresRestoreResult, messageType: string) => {
+      out.line(`restored ${result.path} (${formatBytes(result.bytes)}) from snapshot ${shortId(snapshot.id)} into ${result.target}`);
+      out.record({ message_type: messageType, snapshot_id: snapshot.id, dump: result.path, format: result.format, target: result.target, bytes_restored: result.bytes, database_created: result.created, database_definition_restored: result.asItWas });
+    };
+    if (flags.allDatabases) {
+      const result = await abortOnSignals((signal) =>
+        restoreServerToPostgres(repo, snapshot.tree, { target: flags.toPostgres!, path, binDir: flags.pgBin, onInfo: (m) => out.info(m), onRestored: (r) => report(r, "restored"), signal }),
+      );
+      out.line(`restored ${result.path}: ${result.restored.length - 1} databases and the roles`);
+      out.record({ message_type: "summary", snapshot_id: snapshot.id, server: result.path, databases_restored: result.restored.length - 1 });
+      return;
+    }
     const result = await abortOnSignals((signal) => restoreToPostgres(repo, snapshot.tree, { target: flags.toPostgres!, create: flags.create, path, binDir: flags.pgBin, onInfo: (m) => out.info(m), signal }));
-    out.line(`restored ${result.path} (${formatBytes(result.bytes)}) from snapshot ${shortId(snapshot.id)} into ${result.target}`);
-    out.record({ message_type: "summary", snapshot_id: snapshot.id, dump: result.path, format: result.format, target: result.target, bytes_restored: result.bytes, database_created: result.created, database_definition_restored: result.asItWas });
+    report(result, "summary");
   });
 }

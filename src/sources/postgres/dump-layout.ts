@@ -41,6 +41,14 @@ export function dumpFileName(database: string, format: DumpFormat): string {
   return name === GLOBALS_FILE ? `%${name.charCodeAt(0).toString(16).toUpperCase()}${name.slice(1)}` : name;
 }
 
+/** The database a dump file holds, from its name: dumpFileName undone. */
+export function databaseOfDumpFile(fileName: string): string {
+  const format = dumpFormatOf(fileName);
+  const encoded = format ? fileName.slice(0, -EXTENSION[format].length) : fileName;
+  // Only ASCII characters are ever encoded, so they decode one char each.
+  return encoded.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+}
+
 /** The format of a dump file, from its name; undefined for anything else. */
 export function dumpFormatOf(fileName: string): DumpFormat | undefined {
   return DUMP_FORMATS.find((f) => fileName.endsWith(EXTENSION[f]));

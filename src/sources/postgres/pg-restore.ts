@@ -10,7 +10,7 @@ import { CREATE_DATABASE_DIR, createDatabaseFileName, dumpFormatOf, GLOBALS_FILE
 import { withoutExistingGlobals, type ExistingGlobals } from "./globals-script.js";
 import { withoutLargeObjectTransactions } from "./plain-dump-transactions.js";
 import { PostgresUri } from "./postgres-uri.js";
-import { PgProcess, type PgToolOptions } from "./pg-tools.js";
+import { PgProcess, runPsql, type PgToolOptions } from "./pg-tools.js";
 
 export interface PostgresRestoreOptions extends PgToolOptions {
   /** libpq URI of the database to restore into. */
@@ -73,7 +73,7 @@ async function chooseDump(repo: Repository, rootTree: Id, path: string | undefin
 }
 
 /** Every blob of a file must be in the index before the target database is touched. */
-function checkComplete(repo: Repository, file: { path: string; node: TreeNode }): void {
+export function checkComplete(repo: Repository, file: { path: string; node: TreeNode }): void {
   for (const id of file.node.content ?? []) {
     if (!repo.lookupBlob(id)) throw new IntegrityError(`${file.path}: data blob ${id} is missing from the repository; nothing was restored`);
   }
@@ -108,31 +108,8 @@ async function* dumpBytes(repo: Repository, content: readonly Id[]): AsyncGenera
   }
 }
 
-/**
- * Runs a script through psql, stopping at its first error; not in a transaction unless asked
- * (CREATE DATABASE refuses one). Returns what it printed. A stop signal kills psql.
- */
-async function runScript(uri: string, script: Buffer | string, options: PgToolOptions & { signal?: AbortSignal }, extraArgs: string[] = []): Promise<string> {
-  if (options.signal?.aborted) throw new InterruptedError();
-  const proc = PgProcess.start("psql", ["--no-psqlrc", "--no-password", "--quiet", "--tuples-only", "--no-align", "--set=ON_ERROR_STOP=1", ...extraArgs, `--dbname=${uri}`, "--file=-"], { ...options, stdin: true, stdout: true });
-  const stop = () => proc.kill();
-  options.signal?.addEventListener("abort", stop);
-  const printed: Buffer[] = [];
-  proc.stdout.on("data", (chunk: Buffer) => printed.push(chunk));
-  proc.stdin.end(script);
-  try {
-    await proc.finish();
-  } catch (err) {
-    if (options.signal?.aborted) throw new InterruptedError();
-    throw err;
-  } finally {
-    options.signal?.removeEventListener("abort", stop);
-  }
-  return Buffer.concat(printed).toString("utf8");
-}
-
 async function databaseExists(maintenance: string, database: string, options: PgToolOptions): Promise<boolean> {
-  return (await runScript(maintenance, "SELECT count(*) FROM pg_database WHERE datname = :'db';\n", options, [`--set=db=${database}`])).trim() !== "0";
+  return (await runPsql(maintenance, "SELECT count(*) FROM pg_database WHERE datname = :'db';\n", options, [`--set=db=${database}`])).trim() !== "0";
 }
 
 /**
@@ -147,8 +124,8 @@ async function createDatabase(target: PostgresUri, database: string, definition:
   const name = JSON.stringify(database);
   if (await databaseExists(maintenance, database, options)) throw new CairnError(`could not create database ${name}: database ${name} already exists`);
   try {
-    if (definition) await runScript(maintenance, definition.create, options);
-    else await runScript(maintenance, 'CREATE DATABASE :"db" TEMPLATE template0;\n', options, [`--set=db=${database}`]);
+    if (definition) await runPsql(maintenance, definition.create, options);
+    else await runPsql(maintenance, 'CREATE DATABASE :"db" TEMPLATE template0;\n', options, [`--set=db=${database}`]);
   } catch (err) {
     const created = await databaseExists(maintenance, database, options).catch(() => false);
     const left = created ? ` (database ${name} was created and is left empty${definition ? ", perhaps without its owner" : ""}: drop it before trying again)` : "";
@@ -169,7 +146,7 @@ function asItWas(definition: CreateDatabaseScript | undefined): string {
 /** The target server's roles and tablespaces, by name as UTF-8 bytes (one char each), as globals-script.ts compares them. */
 async function existingGlobals(uri: string, options: PgToolOptions): Promise<ExistingGlobals> {
   const names = async (sql: string) => {
-    const printed = await runScript(uri, `SET client_encoding = 'UTF8';\n${sql}\n`, options, ["--record-separator-zero"]);
+    const printed = await runPsql(uri, `SET client_encoding = 'UTF8';\n${sql}\n`, options, ["--record-separator-zero"]);
     return new Set(printed.split("\0").filter(Boolean).map((name) => Buffer.from(name, "utf8").toString("latin1")));
   };
   return { roles: await names("SELECT rolname FROM pg_roles;"), tablespaces: await names("SELECT spcname FROM pg_tablespace;") };
@@ -269,7 +246,7 @@ export async function restoreToPostgres(repo: Repository, rootTree: Id, options:
   if (definition && definition.properties.length > 0) {
     // All or nothing: a failed grant leaves no half of the settings behind.
     try {
-      await runScript(options.target, definition.properties, options, ["--single-transaction"]);
+      await runPsql(options.target, definition.properties, options, ["--single-transaction"]);
     } catch (err) {
       const notSet = "the contents were restored and committed, but the database's settings, grants and comment were not set";
       if (err instanceof InterruptedError) throw new InterruptedError(`${where} interrupted: ${notSet}`);

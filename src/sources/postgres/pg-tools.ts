@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import type { Readable, Writable } from "node:stream";
-import { CairnError } from "../../errors.js";
+import { CairnError, InterruptedError } from "../../errors.js";
 
 /** The PostgreSQL client programs cairn runs. */
 export type PgTool = "pg_dump" | "pg_dumpall" | "pg_restore" | "psql";
@@ -136,4 +136,27 @@ export async function runPgTool(tool: PgTool, args: readonly string[], options: 
   proc.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
   await proc.finish();
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
+ * Runs a script through psql, stopping at its first error; not in a transaction unless asked
+ * (CREATE DATABASE refuses one). Returns what it printed. A stop signal kills psql.
+ */
+export async function runPsql(uri: string, script: Buffer | string, options: PgToolOptions & { signal?: AbortSignal }, extraArgs: string[] = []): Promise<string> {
+  if (options.signal?.aborted) throw new InterruptedError();
+  const proc = PgProcess.start("psql", ["--no-psqlrc", "--no-password", "--quiet", "--tuples-only", "--no-align", "--set=ON_ERROR_STOP=1", ...extraArgs, `--dbname=${uri}`, "--file=-"], { ...options, stdin: true, stdout: true });
+  const stop = () => proc.kill();
+  options.signal?.addEventListener("abort", stop);
+  const printed: Buffer[] = [];
+  proc.stdout.on("data", (chunk: Buffer) => printed.push(chunk));
+  proc.stdin.end(script);
+  try {
+    await proc.finish();
+  } catch (err) {
+    if (options.signal?.aborted) throw new InterruptedError();
+    throw err;
+  } finally {
+    options.signal?.removeEventListener("abort", stop);
+  }
+  return Buffer.concat(printed).toString("utf8");
 }

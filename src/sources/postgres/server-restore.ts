@@ -1,0 +1,108 @@
+import { CairnError, UsageError } from "../../errors.js";
+import type { Id } from "../../store/id.js";
+import type { Repository } from "../../store/repository.js";
+import type { TreeNode } from "../../store/tree/tree-node.js";
+import { findNode } from "../../store/tree/tree-walker.js";
+import { CREATE_DATABASE_DIR, databaseOfDumpFile, dumpFormatOf, GLOBALS_FILE, POSTGRES_DIR } from "./dump-layout.js";
+import { checkComplete, restoreToPostgres, type PostgresRestoreResult } from "./pg-restore.js";
+import { PostgresUri } from "./postgres-uri.js";
+import { runPsql, type PgToolOptions } from "./pg-tools.js";
+
+export interface ServerRestoreOptions extends PgToolOptions {
+  /** libpq URI of the server to restore into; its database, if any, is ignored. */
+  target: string;
+  /** The server's directory inside the snapshot (`/postgres/<server>`); by default the only one with a globals file. */
+  path?: string;
+  signal?: AbortSignal;
+  onInfo?: (message: string) => void;
+  /** Told of each database (and of globals.sql) once restored. */
+  onRestored?: (result: PostgresRestoreResult) => void;
+}
+
+export interface ServerRestoreResult {
+  /** The server's directory inside the snapshot. */
+  path: string;
+  restored: PostgresRestoreResult[];
+}
+
+/** Every server has these: their contents are restored into them, as pg_dumpall's script does. */
+const ALWAYS_THERE = new Set(["postgres", "template1"]);
+
+/** The server directory of an `--all-databases` backup: the one named, or the only one with a globals file. */
+async function chooseServer(repo: Repository, rootTree: Id, path: string | undefined): Promise<{ path: string; files: TreeNode[] }> {
+  const withGlobals = async (dir: string): Promise<TreeNode[] | undefined> => {
+    const node = await findNode(repo, rootTree, dir).catch(() => undefined);
+    if (node?.type !== "dir" || !node.subtree) return undefined;
+    const files = await repo.loadTree(node.subtree);
+    return files.some((f) => f.name === GLOBALS_FILE && f.type === "file") ? files : undefined;
+  };
+  if (path !== undefined) {
+    const files = await withGlobals(path);
+    if (!files) throw new UsageError(`${path} is not the directory of an --all-databases backup (/${POSTGRES_DIR}/SERVER with ${GLOBALS_FILE})`);
+    return { path, files };
+  }
+  const servers: { path: string; files: TreeNode[] }[] = [];
+  const root = await findNode(repo, rootTree, `/${POSTGRES_DIR}`).catch(() => undefined);
+  for (const server of root?.type === "dir" && root.subtree ? await repo.loadTree(root.subtree) : []) {
+    const dir = `/${POSTGRES_DIR}/${server.name}`;
+    const files = server.type === "dir" ? await withGlobals(dir) : undefined;
+    if (files) servers.push({ path: dir, files });
+  }
+  if (servers.length === 1) return servers[0]!;
+  if (servers.length === 0) throw new UsageError(`the snapshot holds no --all-databases backup (no /${POSTGRES_DIR}/SERVER/${GLOBALS_FILE})`);
+  throw new UsageError(`the snapshot holds the servers ${servers.map((s) => s.path).join(", ")}: choose one with SNAPSHOT:PATH`);
+}
+
+async function databasesOf(uri: string, options: PgToolOptions): Promise<Set<string>> {
+  const printed = await runPsql(uri, "SET client_encoding = 'UTF8';\nSELECT datname FROM pg_database;\n", options, ["--record-separator-zero"]);
+  return new Set(printed.split("\0").filter(Boolean));
+}
+
+/**
+ * Restores a whole server from an `--all-databases` snapshot, as pg_dumpall's script would: the
+ * roles and tablespaces (globals.sql, leaving out those the server has), then each database,
+ * created as it was and restored in a transaction of its own; `postgres` and `template1`, which
+ * every server has, get their contents only. Databases the server already has (other than
+ * those two) are refused before anything is done, and so is a missing blob.
+ */
+export async function restoreServerToPostgres(repo: Repository, rootTree: Id, options: ServerRestoreOptions): Promise<ServerRestoreResult> {
+  const server = PostgresUri.parse(options.target);
+  const maintenance = server.withDatabase("postgres");
+  const { path, files } = await chooseServer(repo, rootTree, options.path);
+  const dumps = files.filter((f) => f.type === "file" && f.name !== GLOBALS_FILE && dumpFormatOf(f.name) !== undefined);
+  for (const file of files.filter((f) => f.type === "file")) checkComplete(repo, { path: `${path}/${file.name}`, node: file });
+  const definitions = files.find((f) => f.name === CREATE_DATABASE_DIR && f.type === "dir");
+  for (const definition of definitions?.subtree ? await repo.loadTree(definitions.subtree) : []) {
+    checkComplete(repo, { path: `${path}/${CREATE_DATABASE_DIR}/${definition.name}`, node: definition });
+  }
+
+  let existing: Set<string>;
+  try {
+    existing = await databasesOf(maintenance, options);
+  } catch (err) {
+    throw new CairnError(`restore of ${path} into ${server.redacted()}: ${(err as Error).message}`);
+  }
+  const clashes = dumps.map((d) => databaseOfDumpFile(d.name)).filter((db) => existing.has(db) && !ALWAYS_THERE.has(db));
+  if (clashes.length > 0) {
+    throw new UsageError(`the server already has ${clashes.map((db) => JSON.stringify(db)).join(", ")}: drop ${clashes.length === 1 ? "it" : "them"}, or restore the other databases one by one; nothing was restored`);
+  }
+
+  const restored: PostgresRestoreResult[] = [];
+  const restore = async (file: string, uri: string, create: boolean) => {
+    try {
+      const result = await restoreToPostgres(repo, rootTree, { ...options, target: uri, path: `${path}/${file}`, create });
+      restored.push(result);
+      options.onRestored?.(result);
+    } catch (err) {
+      const done = restored.length > 0 ? `restored before it: ${restored.map((r) => r.path.split("/").at(-1)).join(", ")}` : "nothing was restored before it";
+      (err as Error).message += ` (${done})`;
+      throw err;
+    }
+  };
+  await restore(GLOBALS_FILE, maintenance, false);
+  for (const dump of dumps) {
+    const database = databaseOfDumpFile(dump.name);
+    await restore(dump.name, server.withDatabase(database), !existing.has(database));
+  }
+  return { path, restored };
+}
