@@ -105,6 +105,26 @@ describe("failed PostgreSQL backups leave no snapshot", () => {
     }
   });
 
+  it("pg_restore failing at once while pg_dump still writes the database's definition", async () => {
+    const dir = await tempDir();
+    try {
+      // pg_restore stops without reading; pg_dump's definition archive is padded past what a pipe holds.
+      const bin = join(dir.path, "bin");
+      await mkdir(bin);
+      for (const tool of ["psql", "pg_dumpall"]) await symlink(join(pg.binDir, tool), join(bin, tool));
+      await writeFile(
+        join(bin, "pg_dump"),
+        `#!/bin/sh\ncase "$*" in *--create*) "${pg.binDir}/pg_dump" "$@"; head -c 4194304 /dev/zero;; *) exec "${pg.binDir}/pg_dump" "$@";; esac\n`,
+      );
+      await writeFile(join(bin, "pg_restore"), `#!/bin/sh\necho 'pg_restore: error: out of memory' >&2\nexit 1\n`);
+      for (const tool of ["pg_dump", "pg_restore"]) await chmod(join(bin, tool), 0o755);
+      const stderr = await failedBackup([passwordlessUrl(pg, "shop"), "--pg-bin", bin]);
+      expect(stderr).toMatch(/failed: \/postgres\/[^ ]+\/create-database\/shop\.sql: pg_restore exited with code 1: pg_restore: error: out of memory; no snapshot was written/);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+
   it("pg_dump exiting non-zero after a complete-looking dump", async () => {
     const dir = await tempDir();
     try {

@@ -217,9 +217,22 @@ async function saveDefinition(repo: BlobSink, output: Readable, onBytes: (n: num
   return saveContent(repo, [bytes]);
 }
 
-/** Waits for every program of a pipe; the first to fail in pipe order is the one reported (the others fail for lack of its output). */
+/**
+ * Waits for every program of a pipe. One that fails stops the others (a program before it would
+ * wait forever to write into the pipe); the failure reported is the first in pipe order that
+ * cairn did not cause by stopping it.
+ */
 async function finishAll(procs: readonly PgProcess[]): Promise<void> {
-  const outcomes = await Promise.allSettled(procs.map((proc) => proc.finish()));
-  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
-  if (failed) throw failed.reason;
+  const stopped = new Set<PgProcess>();
+  const outcomes = await Promise.allSettled(
+    procs.map((proc) =>
+      proc.finish().catch((err: unknown) => {
+        for (const other of procs) if (other.kill()) stopped.add(other);
+        throw err;
+      }),
+    ),
+  );
+  const failures = outcomes.flatMap((outcome, i) => (outcome.status === "rejected" ? [{ proc: procs[i]!, reason: outcome.reason as unknown }] : []));
+  const cause = failures.find((failure) => !stopped.has(failure.proc)) ?? failures[0];
+  if (cause) throw cause.reason;
 }

@@ -68,11 +68,16 @@ export class PgProcess {
     return this.child.stdout!;
   }
 
-  /** Stops the program at once (a restore then rolls back: its transaction never commits). */
-  kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+  /**
+   * Stops the program at once (a restore then rolls back: its transaction never commits).
+   * Returns whether it was still running.
+   */
+  kill(): boolean {
+    const running = this.child.exitCode === null && this.child.signalCode === null;
+    if (running) this.child.kill("SIGKILL");
     // A process it started may still hold its output open: stop reading either way.
     this.child.stdout?.destroy();
+    return running;
   }
 
   /** Waits for the program to end; throws, with the program's own message, unless it exited 0. */
