@@ -54,8 +54,8 @@ const BATCH = 64;
  * index files replace all old ones, and the index database is rebuilt from them. A pack whose
  * trailer is unreadable (or, with readData, whose bytes fail verification) is salvaged blob by
  * blob: what can be verified is stored again in new packs, then the damaged pack is deleted.
- * Every step leaves a repository a rerun can finish: new index files are written before the old
- * ones are removed, and a damaged pack is removed only after its salvaged blobs are indexed.
+ * Every step leaves a repository a rerun can finish: new index files, and the salvaged blobs in
+ * new packs, are durable before the old index files are removed, and a damaged pack goes last.
  */
 export async function repairIndex(repo: Repository, options: RepairIndexOptions = {}): Promise<RepairIndexReport> {
   return new IndexRepairer(repo, options).run();
@@ -83,8 +83,11 @@ class IndexRepairer {
     const oldFiles = await listIndexFiles(this.repo.backend);
     await this.indexFromTrailers(packs);
     const hints = await this.readOldIndex(oldFiles, packs);
-    await this.replaceIndexFiles(oldFiles);
+    // Salvaged blobs are durable, in new packs and index files, before the old index files (the
+    // only record of where a damaged pack's raw blobs began) go: an interrupted repair loses nothing.
     await this.salvage(hints);
+    await this.replaceIndexFiles(oldFiles);
+    await this.deleteDamagedPacks();
     return this.report;
   }
 
@@ -194,26 +197,33 @@ class IndexRepairer {
     await syncIndexDb(this.repo.index, this.repo.backend);
   }
 
-  /** Stores what can be recovered from each damaged pack in new packs, then deletes the damaged pack. */
+  /** Stores what can be recovered from each damaged pack in new packs (and their index files). */
   private async salvage(hints: Map<Id, { type: BlobType; entries: PackEntry[] }>): Promise<void> {
     const packsBefore = this.repo.stats.packsWritten;
+    const filesBefore = this.repo.indexFilesWritten.length;
+    // A blob with a copy in a whole pack (an earlier, interrupted repair stored it) is not lost.
+    const elsewhere = async (blob: Id) => (await this.repo.index.copiesOf(blob)).some((copy) => !this.damaged.has(copy.packId));
     for (const [id, reason] of [...this.damaged].sort(([a], [b]) => a.localeCompare(b))) {
       const hint = hints.get(id);
       const result = salvagePack(await this.repo.backend.get(packKey(id)), hint?.entries ?? [], hint?.type);
       const recovered = new Set(result.blobs.map((b) => b.id));
-      this.report.salvaged.push({
-        pack: id,
-        reason,
-        blobsRecovered: recovered.size,
-        blobsLost: [...result.expected].filter((blob) => !recovered.has(blob)).sort(),
-        bytesLost: result.lost.reduce((n, l) => n + l.length, 0),
-      });
+      const lost: Id[] = [];
+      for (const blob of [...result.expected].filter((b) => !recovered.has(b)).sort()) if (!(await elsewhere(blob))) lost.push(blob);
+      this.report.salvaged.push({ pack: id, reason, blobsRecovered: recovered.size, blobsLost: lost, bytesLost: result.lost.reduce((n, l) => n + l.length, 0) });
       this.options.onInfo?.(`pack ${shortId(id)} (${reason}): recovered ${recovered.size} blobs`);
-      if (!this.options.dryRun) for (const blob of result.blobs) await this.repo.saveBlob(blob.type, blob.plain, blob.id);
+      if (this.options.dryRun) continue;
+      for (const blob of result.blobs) if (!(await elsewhere(blob.id))) await this.repo.saveBlob(blob.type, blob.plain, blob.id, { evenIfIndexed: true });
     }
     if (this.options.dryRun || this.damaged.size === 0) return;
     await this.repo.flush();
     this.report.packsWritten = this.repo.stats.packsWritten - packsBefore;
+    // A salvaged pack rebuilt byte for byte is indexed by a file that may bear an old file's name.
+    for (const file of this.repo.indexFilesWritten.slice(filesBefore)) this.written.add(file);
+  }
+
+  /** Once what they held is indexed elsewhere, the damaged packs go. */
+  private async deleteDamagedPacks(): Promise<void> {
+    if (this.options.dryRun) return;
     for (const id of this.damaged.keys()) {
       // Salvage can rebuild a pack byte for byte (say, when only its footer was damaged): then
       // the name now holds its true content, and stays.

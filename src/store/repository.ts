@@ -104,6 +104,8 @@ const TREE_CACHE_SIZE = 4096;
  */
 export class Repository {
   readonly stats: WriteStats = { blobsAdded: { data: 0, tree: 0 }, bytesAdded: 0, bytesAddedStored: 0, packsWritten: 0 };
+  /** Index files written in this session, in order (one may bear an older one's name: same packs, same bytes). */
+  readonly indexFilesWritten: Id[] = [];
   /** Blobs accepted in this session but not yet in the index database. */
   private readonly unindexed = new Set<Id>();
   private readonly builders: Record<BlobType, PackBuilder>;
@@ -243,8 +245,10 @@ export class Repository {
   /**
    * Queues a blob for storage unless the repository already has it. Returns once the blob is
    * accepted (waiting while too much work is in flight); it is durable after `flush`.
+   * `evenIfIndexed`: store it even if the index lists it, as the salvage of a pack being
+   * replaced does (once per session all the same).
    */
-  async saveBlob(type: BlobType, plain: Uint8Array, knownId?: Id): Promise<SaveResult> {
+  async saveBlob(type: BlobType, plain: Uint8Array, knownId?: Id, options: { evenIfIndexed?: boolean } = {}): Promise<SaveResult> {
     this.throwIfFailed();
     if (!this.writingStarted) await this.beginWriting();
     const encoder = this.encoderPool();
@@ -263,7 +267,7 @@ export class Repository {
     const hashed = await hashing.finally(() => this.hashes.delete(settled));
     this.throwIfFailed();
     const { id, length } = hashed;
-    if (!this.wantBlob(id)) {
+    if (!this.wantBlob(id, options.evenIfIndexed ?? false)) {
       encoder.drop(hashed);
       return { id, added: false };
     }
@@ -288,7 +292,7 @@ export class Repository {
   async saveFiles(paths: Uint8Array[], options: FileReadOptions = {}): Promise<SavedFileChunks> {
     this.throwIfFailed();
     if (!this.writingStarted) await this.beginWriting();
-    return this.chunkFiles(paths, (id) => this.wantBlob(id), options);
+    return this.chunkFiles(paths, (id) => this.wantBlob(id, false), options);
   }
 
   /** saveFiles, storing only the chunks `want` picks (a dry run picks none). */
@@ -311,8 +315,8 @@ export class Repository {
   }
 
   /** Whether a blob must be stored; if so it counts as present from now on (one copy per session). */
-  private wantBlob(id: Id): boolean {
-    if (this.hasBlob(id)) return false;
+  private wantBlob(id: Id, evenIfIndexed: boolean): boolean {
+    if (this.unindexed.has(id) || (!evenIfIndexed && this.index.lookup(id) !== undefined)) return false;
     this.unindexed.add(id);
     return true;
   }
@@ -383,7 +387,7 @@ export class Repository {
     this.indexing = this.indexing.then(async () => {
       if (this.failure) return;
       try {
-        await writeIndexFile(this.backend, this.index, packs);
+        this.indexFilesWritten.push(await writeIndexFile(this.backend, this.index, packs));
         for (const pack of packs) for (const entry of pack.entries) this.unindexed.delete(entry.id);
       } catch (err) {
         this.fail(err as Error);
