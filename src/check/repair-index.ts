@@ -194,6 +194,9 @@ class IndexRepairer {
     this.report.indexFilesRemoved = obsolete.length;
     if (this.options.dryRun) return;
     for (const file of obsolete) await this.repo.backend.delete(`index/${file}`);
+    // From scratch: the database is a cache, and a damaged one may lack entries of files it
+    // counts as read (an index file rewritten identically keeps its name).
+    await this.repo.index.clear();
     await syncIndexDb(this.repo.index, this.repo.backend);
   }
 

@@ -1,4 +1,4 @@
-import { CairnError } from "../errors.js";
+import { CairnError, IntegrityError } from "../errors.js";
 import { unsafeNameReason } from "../restore/safe-name.js";
 import { hashBytes, shortId, type Id } from "../store/id.js";
 import { listPacks } from "../store/pack/pack-list.js";
@@ -7,6 +7,7 @@ import type { StoredSnapshot } from "../store/snapshot/snapshot.js";
 import { listSnapshotIds, loadSnapshot } from "../store/snapshot/snapshot-store.js";
 import { serializeTree } from "../store/tree/tree-codec.js";
 import type { TreeNode } from "../store/tree/tree-node.js";
+import { blobsTheIndexDbMisses } from "./index-db-agreement.js";
 
 export interface RepairSnapshotsOptions {
   /** Decide and report everything, write and delete nothing. */
@@ -70,6 +71,7 @@ export class SnapshotRepairer {
   private readonly changed = new Map<Id, TreeResult>();
   private packs: Map<Id, number> = new Map();
   private emptyTree: Id | undefined;
+  private indexDbTrusted = false;
 
   constructor(
     private readonly repo: Repository,
@@ -97,7 +99,22 @@ export class SnapshotRepairer {
     return report;
   }
 
+  /**
+   * Before the first snapshot is found wanting: what is missing is decided by the index
+   * database, a cache. One that lost entries (a damaged disk block) would have intact data cut
+   * out of snapshots, and with --forget the originals deleted.
+   */
+  private async trustIndexDb(): Promise<void> {
+    if (this.indexDbTrusted) return;
+    const misses = await blobsTheIndexDbMisses(this.repo.backend, this.repo.index, this.packs);
+    if (misses > 0) {
+      throw new IntegrityError(`the index database misses ${misses} blobs the index files list (it is a cache, and damaged): run cairn repair index, which rebuilds it, then repair snapshots again; no snapshot was changed`);
+    }
+    this.indexDbTrusted = true;
+  }
+
   private async unrepairable(id: Id, reason: string): Promise<SnapshotRepair> {
+    await this.trustIndexDb();
     const forget = this.options.forget === true && !this.options.dryRun;
     if (forget) await this.repo.deleteSnapshot(id);
     return { snapshot: id, repairs: [], unrepairable: reason, forgotten: this.options.forget === true };
@@ -114,6 +131,7 @@ export class SnapshotRepairer {
       return this.unrepairable(snapshot.id, `root tree ${err.message}`);
     }
     if (root.id === snapshot.tree) return undefined;
+    await this.trustIndexDb();
     const repair: SnapshotRepair = { snapshot: snapshot.id, repairs: root.repairs, forgotten: false };
     if (this.options.dryRun) return { ...repair, forgotten: this.options.forget === true };
     const { id: originalId, ...copy } = snapshot;

@@ -4,6 +4,7 @@ import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ClassicLevel } from "classic-level";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { checkRepository, heldRepository } from "../../src/check/checker.js";
 import { PackVerifier } from "../../src/check/pack-verifier.js";
@@ -264,6 +265,25 @@ describe("repairSnapshots", () => {
     await repairIndex(r);
     expect((await checkRepository(heldRepository(r))).errors).toBe(0);
     expect(await listIndexFiles(r.backend)).toHaveLength(1);
+  });
+});
+
+describe("repairSnapshots with a damaged index database", () => {
+  it("refuses to cut anything while the database misses blobs the index files list, and repair index mends it", async () => {
+    const r = await open();
+    const { snapshot, blobs } = await snapshotOf(r, { a: randomBytes(3000), b: randomBytes(4000) });
+    await close();
+    // A damaged disk block of the cache: the entry of one intact, indexed blob is gone.
+    const db = new ClassicLevel(join(repoPath, "index.db"));
+    await db.del(`b/${blobs.a!}`);
+    await db.close();
+
+    const reopened = await open();
+    await expect(repairSnapshots(reopened, { forget: true })).rejects.toThrow(/the index database misses 1 blobs the index files list \(it is a cache, and damaged\): run cairn repair index, which rebuilds it, then repair snapshots again; no snapshot was changed/);
+    expect((await reopened.listSnapshots()).map((s) => s.id)).toEqual([snapshot]);
+    await repairIndex(reopened);
+    expect((await repairSnapshots(reopened, { forget: true })).repaired).toEqual([]);
+    expect((await reopened.listSnapshots()).map((s) => s.id)).toEqual([snapshot]);
   });
 });
 
