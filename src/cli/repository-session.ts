@@ -48,8 +48,8 @@ export async function withBackend<T>(globals: GlobalOptions, out: Output, lock: 
 }
 
 /** Opens the index database of the repository at `dir` (the caller holds the lock it needs), waiting up to --retry-lock. */
-export function openSessionRepository(dir: string, globals: GlobalOptions, out: Output): Promise<Repository> {
-  return openLocalRepository(dir, { waitMs: globals.retryLock, onWait: (m) => out.info(m), onInfo: (m) => out.info(m), onWarning: (m) => out.warn(m) });
+export function openSessionRepository(dir: string, globals: GlobalOptions, out: Output, fresh = false): Promise<Repository> {
+  return openLocalRepository(dir, { waitMs: globals.retryLock, onWait: (m) => out.info(m), onInfo: (m) => out.info(m), onWarning: (m) => out.warn(m), fresh });
 }
 
 /**
@@ -57,7 +57,7 @@ export function openSessionRepository(dir: string, globals: GlobalOptions, out: 
  * releases both. The lock is taken before the index database so two commands can never wait
  * on each other. The default repository is created on first use; a named one never is.
  */
-export async function withRepository<T>(globals: GlobalOptions, out: Output, lock: LockMode, fn: (repo: Repository) => Promise<T>): Promise<T> {
+export async function withRepository<T>(globals: GlobalOptions, out: Output, lock: LockMode, fn: (repo: Repository) => Promise<T>, options: { freshIndexDb?: boolean } = {}): Promise<T> {
   makeFilesPrivate();
   const location = repositoryLocation(globals);
   if (!location.explicit) await createDefaultIfMissing(location.path, out);
@@ -66,7 +66,7 @@ export async function withRepository<T>(globals: GlobalOptions, out: Output, loc
   const onWait = (message: string) => out.info(message);
   const held = lock === "none" ? undefined : await RepositoryLock.acquire(backend, { exclusive: lock === "exclusive", waitMs: globals.retryLock, onWait });
   try {
-    const repo = await openSessionRepository(location.path, globals, out);
+    const repo = await openSessionRepository(location.path, globals, out, options.freshIndexDb);
     try {
       return await fn(repo);
     } finally {

@@ -6,6 +6,8 @@ import { localIndexDbPath } from "./repository-location.js";
 
 export interface OpenLocalOptions {
   waitMs?: number;
+  /** Rebuild the index database from the index files, whatever it holds. */
+  fresh?: boolean;
   onWait?: (message: string) => void;
   onInfo?: (message: string) => void;
   onWarning?: (message: string) => void;

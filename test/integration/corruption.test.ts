@@ -407,3 +407,28 @@ describe("a deleted index database", () => {
     expect(restore.damaged).toEqual([]);
   });
 });
+
+describe("a damaged index database", () => {
+  it("gives one line naming it, and repair index rebuilds it from the index files", async () => {
+    const repo = await copyRepository();
+    // Every file of the database overwritten with garbage: LevelDB cannot make sense of any of them.
+    const db = join(repo, "index.db");
+    for (const name of await fs.readdir(db)) {
+      if (name === "LOCK" || name.startsWith("holder")) continue;
+      const file = join(db, name);
+      const size = (await fs.stat(file)).size;
+      await fs.writeFile(file, seededBytes(Math.max(size, 64), name));
+    }
+    const listing = await cairn(repo, "ls", "latest");
+    expect(listing.code).toBe(1);
+    expect(listing.stderr.trim().split("\n")).toHaveLength(1);
+    expect(listing.stderr).toMatch(/^cairn: index database .*index\.db: cannot open: .*\(it is derived data: cairn repair index rebuilds it, or delete it and cairn rebuilds it\)$/m);
+
+    const repair = await cairn(repo, "repair", "index");
+    expect(repair.code, repair.stderr).toBe(0);
+    await expectCleanCheck(repo, "--read-data");
+    const restore = await restoreLatest(repo);
+    expect(restore.code).toBe(0);
+    expect(restore.damaged).toEqual([]);
+  });
+});

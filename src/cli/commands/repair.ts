@@ -27,6 +27,7 @@ export function registerRepair(program: Command): void {
     .option("-n, --dry-run", "report what would be done, change nothing", false)
     .action(async (flags: RepairIndexFlags, command: Command) => {
       const { globals, out } = commandContext(command);
+      // The index database is rebuilt from the old index files first: it may be the damaged part.
       await withRepository(globals, out, flags.dryRun ? "shared" : "exclusive", async (repo) => {
         const report = await repairIndex(repo, { dryRun: flags.dryRun, readData: flags.readData, onInfo: (m) => out.info(m) });
         const would = flags.dryRun ? "would " : "";
@@ -39,7 +40,7 @@ export function registerRepair(program: Command): void {
         if (report.packsDeleted > 0) out.line(`stored the salvaged blobs in ${report.packsWritten} new packs and deleted ${report.packsDeleted} damaged packs`);
         if (flags.dryRun) out.line("dry run: nothing was changed");
         out.record({ message_type: "summary", dry_run: flags.dryRun, ...snakeCaseKeys(report), salvaged: report.salvaged.map((s) => snakeCaseKeys(s)) });
-      });
+      }, { freshIndexDb: !flags.dryRun });
     });
 
   repair

@@ -44,6 +44,8 @@ export interface IndexDbOpenOptions {
   waitMs: number;
   /** Told once, when we start waiting, who holds the database. */
   onWait?: (message: string) => void;
+  /** Start from an empty database, whatever the old one holds (even damaged files): it is rebuilt from the index files. */
+  fresh?: boolean;
 }
 
 function encodeLocation(loc: BlobLocation): Buffer {
@@ -77,11 +79,11 @@ function isLockedError(err: unknown): boolean {
 }
 
 /** A LevelDB failure (a full disk, a damaged file) as a one-line error naming the database; anything else unchanged. */
-function databaseError(location: string, op: string, err: unknown): unknown {
-  if (!(err instanceof Error) || !String((err as Error & { code?: unknown }).code ?? "").startsWith("LEVEL_")) return err;
+function databaseError(location: string, op: string, err: unknown, fromDatabase = false): unknown {
+  if (!(err instanceof Error) || (!fromDatabase && !String((err as Error & { code?: unknown }).code ?? "").startsWith("LEVEL_"))) return err;
   let deepest: Error = err;
   while (deepest.cause instanceof Error) deepest = deepest.cause;
-  const hint = /no space/i.test(deepest.message) ? "" : " (it is derived data: delete it and cairn rebuilds it)";
+  const hint = /no space/i.test(deepest.message) ? "" : " (it is derived data: cairn repair index rebuilds it, or delete it and cairn rebuilds it)";
   return new CairnError(`index database ${location}: cannot ${op}: ${deepest.message}${hint}`);
 }
 
@@ -106,7 +108,18 @@ export class IndexDb {
       const db = new Level<string, Uint8Array>(location, { keyEncoding: "utf8", valueEncoding: "view" });
       try {
         await db.open();
+        if (options.fresh) {
+          // Held now, so no other process uses it: the files can go.
+          await db.close();
+          await fs.rm(location, { recursive: true, force: true });
+          return IndexDb.open(location, { ...options, fresh: false });
+        }
       } catch (err) {
+        if (options.fresh && !isLockedError(err)) {
+          // Too damaged to open, and no process holds it (it would be locked): start empty.
+          await fs.rm(location, { recursive: true, force: true });
+          return IndexDb.open(location, { ...options, fresh: false });
+        }
         if (!isLockedError(err)) throw databaseError(location, "open", err);
         const holder = await describeHolder(location);
         if (Date.now() >= deadline) {
@@ -137,7 +150,7 @@ export class IndexDb {
   }
 
   lookup(id: Id): BlobLocation | undefined {
-    const value = this.db.getSync(BLOB_PREFIX + id);
+    const value = this.read(BLOB_PREFIX + id);
     return value === undefined ? undefined : decodeLocation(value);
   }
 
@@ -145,7 +158,7 @@ export class IndexDb {
   locationIn(id: Id, packId: Id): BlobLocation | undefined {
     const location = this.lookup(id);
     if (location?.packId === packId) return location;
-    const duplicate = this.db.getSync(DUPLICATE_PREFIX + id + packId);
+    const duplicate = this.read(DUPLICATE_PREFIX + id + packId);
     return duplicate === undefined ? undefined : decodeLocation(duplicate);
   }
 
@@ -164,7 +177,7 @@ export class IndexDb {
    * where a round trip through LevelDB's thread costs tens of them.
    */
   isCompleteTree(id: Id): boolean {
-    return this.db.getSync(COMPLETE_TREE_PREFIX + id) !== undefined;
+    return this.read(COMPLETE_TREE_PREFIX + id) !== undefined;
   }
 
   /**
@@ -200,17 +213,17 @@ export class IndexDb {
   }
 
   hasPack(id: Id): boolean {
-    return this.db.getSync(PACK_PREFIX + id) !== undefined;
+    return this.read(PACK_PREFIX + id) !== undefined;
   }
 
   packSummary(id: Id): PackSummary | undefined {
-    const value = this.db.getSync(PACK_PREFIX + id);
+    const value = this.read(PACK_PREFIX + id);
     return value === undefined ? undefined : { id, ...(JSON.parse(Buffer.from(value).toString("utf8")) as Omit<PackSummary, "id">) };
   }
 
   /** The marker of a writer that has not finished cleanly, if any (see Repository). */
   writerMarker(): WriterMarker | undefined {
-    const value = this.db.getSync(WRITER_KEY);
+    const value = this.read(WRITER_KEY);
     return value === undefined ? undefined : (JSON.parse(Buffer.from(value).toString("utf8")) as WriterMarker);
   }
 
@@ -278,11 +291,20 @@ export class IndexDb {
   }
 
   rebuildPending(): boolean {
-    return this.db.getSync(REBUILD_KEY) !== undefined;
+    return this.read(REBUILD_KEY) !== undefined;
   }
 
   async finishRebuild(): Promise<void> {
     await this.db.del(REBUILD_KEY);
+  }
+
+  /** A key's value; a damaged table file makes a one-line error naming the database, not a crash. */
+  private read(key: string): Uint8Array | undefined {
+    try {
+      return this.db.getSync(key);
+    } catch (err) {
+      throw databaseError(this.location, "read", err, true);
+    }
   }
 
   async close(): Promise<void> {
