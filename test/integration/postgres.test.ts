@@ -438,7 +438,7 @@ describe("globals.sql restored into a server", () => {
 
       const restore = await own.cairn(["restore", `latest:${serverDir(pg)}/globals.sql`, "--to-postgres", passwordlessUrl(pg, "postgres")]);
       expect(restore.code, restore.stderr).toBe(0);
-      expect(restore.stderr).toMatch(/left out the CREATE of what the server has \(attributes and memberships are still set\): .*role cairn/);
+      expect(restore.stderr).toMatch(/left out the CREATE of what the server has already \(the ALTER ROLE after each still applies\): .*role cairn/);
       expect(restore.stderr).not.toContain("role night owl");
       expect(await pg.psql("postgres", `SELECT rolcanlogin, rolconnlimit, rolpassword IS NOT NULL FROM pg_authid WHERE rolname = 'night owl'`)).toBe("t|3|t\n");
       expect(await pg.psql("postgres", `SELECT pg_has_role('night owl', 'readers', 'MEMBER')`)).toBe("t\n");
@@ -456,17 +456,31 @@ describe("a whole server", () => {
     await pg.psql("inventory", "CREATE TABLE items (sku text PRIMARY KEY, qty int); INSERT INTO items VALUES ('A-1', 3), ('B-2', 0); ALTER TABLE items OWNER TO stock_keeper");
     const own = await createRepo(pg);
     const other = await startPostgres();
+    const otherPassword = { PGPASSWORD: "the new servers own" };
     try {
+      // The role the restore connects as: read-only by default on the old server, with another password there.
+      await pg.psql("postgres", "ALTER ROLE cairn SET default_transaction_read_only = on");
       const backup = await own.cairn(["backup", `postgresql://${pg.user}@127.0.0.1:${pg.port}/`, "--all-databases"]);
+      await pg.psql("postgres", "SET default_transaction_read_only = off; ALTER ROLE cairn RESET default_transaction_read_only");
       expect(backup.code, backup.stderr).toBe(0);
+      await other.psql("postgres", `ALTER ROLE cairn PASSWORD '${otherPassword.PGPASSWORD}'`);
       const databases = (await own.snapshots()).at(-1)!.source!["postgres.databases"]!.split(",");
       expect(databases).toEqual(expect.arrayContaining(["inventory", "shop", "postgres", "template1"]));
 
       const target = `postgresql://${other.user}@127.0.0.1:${other.port}/`;
-      const restore = await own.cairn(["restore", "latest", "--to-postgres", target, "--all-databases"], { PGPASSWORD: other.env.PGPASSWORD });
+      const restore = await own.cairn(["restore", "latest", "--to-postgres", target, "--all-databases"], otherPassword);
       expect(restore.code, restore.stderr).toBe(0);
       expect(restore.stdout).toContain(`restored ${serverDir(pg)}: ${databases.length} databases and the roles`);
-      expect(restore.stderr).toMatch(/left out the CREATE of what the server has .*role cairn/);
+      expect(restore.stderr).toMatch(/left out the CREATE of what the server has already \(the ALTER ROLE after each still applies\): .*role cairn/);
+      expect(restore.stderr).toContain(`kept the password of "cairn", the role this restore connects as`);
+      // As the old server had it; then back to the test server's password and a writable default.
+      const asRestorer = (sql: string) =>
+        spawnSync(join(other.binDir, "psql"), ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", `postgresql://cairn@127.0.0.1:${other.port}/postgres`, "-c", sql], {
+          env: { ...process.env, ...otherPassword, PGOPTIONS: "-c default_transaction_read_only=off" },
+          encoding: "utf8",
+        }).stdout;
+      expect(asRestorer("SELECT rolconfig FROM pg_roles WHERE rolname = 'cairn'")).toBe("{default_transaction_read_only=on}\n");
+      asRestorer(`ALTER ROLE cairn PASSWORD '${other.env.PGPASSWORD}'; ALTER ROLE cairn RESET default_transaction_read_only`);
       for (const db of databases) expect(await dumpDatabase(other, db), db).toBe(await dumpDatabase(pg, db));
       expect(await definitionOf("inventory", other)).toBe(await definitionOf("inventory"));
       expect(await definitionOf("inventory", other)).toMatch(/^stock_keeper\|LATIN1\|C\|C\|-1\|\|stock\|\n$/);

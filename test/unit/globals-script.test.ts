@@ -26,7 +26,7 @@ const GLOBALS = [
 
 it("leaves out the CREATEs of the roles and tablespaces the server has, and nothing else", () => {
   const existing = { roles: new Set(["admin", "night owl", Buffer.from("Zoë").toString("latin1"), "admin2"]), tablespaces: new Set(["fast"]) };
-  const { script, leftOut } = withoutExistingGlobals(Buffer.from(GLOBALS), existing);
+  const { script, leftOut } = withoutExistingGlobals(Buffer.from(GLOBALS), existing, "nobody");
   expect(leftOut).toEqual(["role admin", "role night owl", "role Zoë", "tablespace fast"]);
   expect(script.toString()).toBe(
     GLOBALS.replace("CREATE ROLE admin;\n", "")
@@ -43,4 +43,12 @@ it("changes nothing on a server that has none of them", () => {
   const { script, leftOut } = withoutExistingGlobals(Buffer.from(GLOBALS), { roles: new Set(), tablespaces: new Set() });
   expect(leftOut).toEqual([]);
   expect(script.toString()).toBe(GLOBALS);
+});
+
+it("keeps the password of the role the restore connects as, and only its password", () => {
+  const { script, keptPassword } = withoutExistingGlobals(Buffer.from(GLOBALS), { roles: new Set(), tablespaces: new Set() }, "night owl");
+  expect(keptPassword).toBe(true);
+  expect(script.toString()).toContain(`ALTER ROLE "night owl" WITH LOGIN CONNECTION LIMIT 3;`);
+  expect(script.toString()).toBe(GLOBALS.replace(` PASSWORD 'CREATE ROLE admin;'`, ""));
+  expect(withoutExistingGlobals(Buffer.from(GLOBALS), { roles: new Set(), tablespaces: new Set() }, "admin").keptPassword).toBe(false);
 });

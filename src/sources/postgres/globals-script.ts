@@ -10,6 +10,8 @@ export interface GlobalsScript {
   script: Buffer;
   /** The CREATE statements left out, as "role NAME" or "tablespace NAME". */
   leftOut: string[];
+  /** Whether the password of the role the restore connects as was left as it is. */
+  keptPassword: boolean;
 }
 
 /**
@@ -20,12 +22,21 @@ export interface GlobalsScript {
  * CREATEs of what exists are left out; the ALTER ROLE after each still sets the attributes, and
  * memberships and settings follow as written.
  */
-export function withoutExistingGlobals(script: Buffer, existing: ExistingGlobals): GlobalsScript {
+export function withoutExistingGlobals(script: Buffer, existing: ExistingGlobals, connectedAs?: string): GlobalsScript {
   const text = script.toString("latin1");
   const leftOut: string[] = [];
   const pieces: string[] = [];
+  let keptPassword = false;
   let at = 0;
   for (const statement of statements(tokenize(text))) {
+    const password = connectedAs === undefined ? undefined : passwordOf(statement, connectedAs);
+    if (password) {
+      // The old server's password for the role this restore connects as would lock the rest of it out.
+      pieces.push(text.slice(at, password.start));
+      at = password.end;
+      keptPassword = true;
+      continue;
+    }
     const created = createdGlobal(statement);
     if (!created || !(created.kind === "role" ? existing.roles : existing.tablespaces).has(created.name)) continue;
     const last = statement.at(-1)!;
@@ -35,7 +46,17 @@ export function withoutExistingGlobals(script: Buffer, existing: ExistingGlobals
     leftOut.push(`${created.kind} ${Buffer.from(created.name, "latin1").toString("utf8")}`);
   }
   pieces.push(text.slice(at));
-  return { script: Buffer.from(pieces.join(""), "latin1"), leftOut };
+  return { script: Buffer.from(pieces.join(""), "latin1"), leftOut, keptPassword };
+}
+
+/** In `ALTER ROLE role WITH … PASSWORD '…' …;` of that role: where ` PASSWORD '…'` is. */
+function passwordOf(statement: readonly Token[], role: string): { start: number; end: number } | undefined {
+  const [alter, what, name] = statement;
+  if (!isKeyword(alter, "ALTER") || !isKeyword(what, "ROLE") || name?.kind !== "name" || nameValue(name.text) !== role) return undefined;
+  const at = statement.findIndex((token, i) => i > 2 && isKeyword(token, "PASSWORD"));
+  const value = statement[at + 1];
+  if (at < 0 || !value || (value.kind !== "string" && !isKeyword(value, "NULL"))) return undefined;
+  return { start: statement[at - 1]!.end, end: value.end };
 }
 
 /** `CREATE ROLE name;` exactly, or any `CREATE TABLESPACE name …;`. */

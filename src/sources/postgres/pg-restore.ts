@@ -86,7 +86,8 @@ async function storedDefinition(repo: Repository, rootTree: Id, dump: DumpFile):
   return node?.type === "file" ? { path, node } : undefined;
 }
 
-async function readWhole(repo: Repository, content: readonly Id[]): Promise<Buffer> {
+/** A stored file's bytes, every blob verified. */
+export async function readWhole(repo: Repository, content: readonly Id[]): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const part of dumpBytes(repo, content)) parts.push(part);
   return Buffer.concat(parts);
@@ -143,19 +144,22 @@ function asItWas(definition: CreateDatabaseScript | undefined): string {
   return definition ? ` as ${originalName(definition)} was (owner, encoding, locale)` : "";
 }
 
-/** The target server's roles and tablespaces, by name as UTF-8 bytes (one char each), as globals-script.ts compares them. */
-async function existingGlobals(uri: string, options: PgToolOptions): Promise<ExistingGlobals> {
+/** The target server's roles and tablespaces, and who the restore connects as: names as UTF-8 bytes (one char each), as globals-script.ts compares them. */
+async function existingGlobals(uri: string, options: PgToolOptions): Promise<ExistingGlobals & { connectedAs: string }> {
   const names = async (sql: string) => {
     const printed = await runPsql(uri, `SET client_encoding = 'UTF8';\n${sql}\n`, options, ["--record-separator-zero"]);
-    return new Set(printed.split("\0").filter(Boolean).map((name) => Buffer.from(name, "utf8").toString("latin1")));
+    return printed.split("\0").filter(Boolean).map((name) => Buffer.from(name, "utf8").toString("latin1"));
   };
-  return { roles: await names("SELECT rolname FROM pg_roles;"), tablespaces: await names("SELECT spcname FROM pg_tablespace;") };
+  const [connectedAs] = await names("SELECT current_user;");
+  return { roles: new Set(await names("SELECT rolname FROM pg_roles;")), tablespaces: new Set(await names("SELECT spcname FROM pg_tablespace;")), connectedAs: connectedAs! };
 }
 
-/** globals.sql without the CREATEs of roles and tablespaces the target has (see globals-script.ts). */
+/** globals.sql without the CREATEs of roles and tablespaces the target has, nor a new password for the role it connects as (see globals-script.ts). */
 async function* globalsToRestore(repo: Repository, dump: DumpFile, options: PostgresRestoreOptions): AsyncGenerator<Buffer> {
-  const { script, leftOut } = withoutExistingGlobals(await readWhole(repo, dump.node.content ?? []), await existingGlobals(options.target, options));
-  if (leftOut.length > 0) options.onInfo?.(`left out the CREATE of what the server has (attributes and memberships are still set): ${leftOut.join(", ")}`);
+  const existing = await existingGlobals(options.target, options);
+  const { script, leftOut, keptPassword } = withoutExistingGlobals(await readWhole(repo, dump.node.content ?? []), existing, existing.connectedAs);
+  if (leftOut.length > 0) options.onInfo?.(`left out the CREATE of what the server has already (the ALTER ROLE after each still applies): ${leftOut.join(", ")}`);
+  if (keptPassword) options.onInfo?.(`kept the password of ${JSON.stringify(Buffer.from(existing.connectedAs, "latin1").toString("utf8"))}, the role this restore connects as`);
   yield script;
 }
 
@@ -204,9 +208,9 @@ export async function restoreToPostgres(repo: Repository, rootTree: Id, options:
   const transactional = dump.node.name !== GLOBALS_FILE;
   const proc =
     dump.format === "plain"
-      ? PgProcess.start("psql", ["--no-psqlrc", "--no-password", "--quiet", "--set=ON_ERROR_STOP=1", `--dbname=${options.target}`, ...(transactional ? ["--command=BEGIN"] : []), "--file=-"], { ...options, stdin: true })
-      : PgProcess.start("pg_restore", ["--no-password", "--exit-on-error", "--single-transaction", `--dbname=${options.target}`], { ...options, stdin: true });
-  const outcome = transactional ? ", nothing was committed" : "";
+      ? PgProcess.start("psql", ["--no-psqlrc", "--no-password", "--quiet", "--set=ON_ERROR_STOP=1", `--dbname=${options.target}`, ...(transactional ? ["--command=BEGIN"] : []), "--file=-"], { ...options, stdin: true, writes: true })
+      : PgProcess.start("pg_restore", ["--no-password", "--exit-on-error", "--single-transaction", `--dbname=${options.target}`], { ...options, stdin: true, writes: true });
+  const outcome = transactional ? ", nothing was committed" : ` (${GLOBALS_FILE} is no transaction: what came before the error took effect)`;
   let bytes = 0;
   let sourceError: unknown;
   const content = transactional ? dumpBytes(repo, dump.node.content ?? []) : globalsToRestore(repo, dump, options);

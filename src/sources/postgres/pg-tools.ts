@@ -24,8 +24,12 @@ export function pgToolPath(tool: PgTool, options: PgToolOptions = {}): string {
  * defaults are added: a connect timeout, so an unreachable server fails instead of hanging a
  * nightly job, and an application name that shows up in pg_stat_activity.
  */
-function pgToolEnvironment(): NodeJS.ProcessEnv {
-  return { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? "30", PGAPPNAME: process.env.PGAPPNAME ?? "cairn" };
+function pgToolEnvironment(writes: boolean): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? "30", PGAPPNAME: process.env.PGAPPNAME ?? "cairn" };
+  // A role or database set to default_transaction_read_only (restored a moment ago, say) must
+  // not stop a restore: pg_dumpall's script turns it off after every connection too.
+  if (writes) env.PGOPTIONS = `${process.env.PGOPTIONS ?? ""} -c default_transaction_read_only=off`.trim();
+  return env;
 }
 
 /** A running client program whose outcome (exit status and stderr) decides success. */
@@ -49,11 +53,11 @@ export class PgProcess {
     });
   }
 
-  /** Starts `tool`; stdin and stdout are pipes when asked for, stderr is always captured. */
-  static start(tool: PgTool, args: readonly string[], options: PgToolOptions & { stdin?: boolean; stdout?: boolean } = {}): PgProcess {
+  /** Starts `tool`; stdin and stdout are pipes when asked for, stderr is always captured. `writes`: a restore's session. */
+  static start(tool: PgTool, args: readonly string[], options: PgToolOptions & { stdin?: boolean; stdout?: boolean; writes?: boolean } = {}): PgProcess {
     const toolPath = pgToolPath(tool, options);
     const child = spawn(toolPath, args, {
-      env: pgToolEnvironment(),
+      env: pgToolEnvironment(options.writes ?? false),
       stdio: [options.stdin ? "pipe" : "ignore", options.stdout ? "pipe" : "ignore", "pipe"],
     });
     child.stdin?.on("error", () => {}); // EPIPE when the program stops reading: its exit status tells why
@@ -144,12 +148,12 @@ export async function runPgTool(tool: PgTool, args: readonly string[], options: 
 }
 
 /**
- * Runs a script through psql, stopping at its first error; not in a transaction unless asked
- * (CREATE DATABASE refuses one). Returns what it printed. A stop signal kills psql.
+ * Runs a script of a restore through psql, stopping at its first error; not in a transaction
+ * unless asked (CREATE DATABASE refuses one). Returns what it printed. A stop signal kills psql.
  */
 export async function runPsql(uri: string, script: Buffer | string, options: PgToolOptions & { signal?: AbortSignal }, extraArgs: string[] = []): Promise<string> {
   if (options.signal?.aborted) throw new InterruptedError();
-  const proc = PgProcess.start("psql", ["--no-psqlrc", "--no-password", "--quiet", "--tuples-only", "--no-align", "--set=ON_ERROR_STOP=1", ...extraArgs, `--dbname=${uri}`, "--file=-"], { ...options, stdin: true, stdout: true });
+  const proc = PgProcess.start("psql", ["--no-psqlrc", "--no-password", "--quiet", "--tuples-only", "--no-align", "--set=ON_ERROR_STOP=1", ...extraArgs, `--dbname=${uri}`, "--file=-"], { ...options, stdin: true, stdout: true, writes: true });
   const stop = () => proc.kill();
   options.signal?.addEventListener("abort", stop);
   const printed: Buffer[] = [];

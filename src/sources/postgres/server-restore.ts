@@ -1,15 +1,17 @@
-import { CairnError, UsageError } from "../../errors.js";
+import { CairnError, IntegrityError, UsageError } from "../../errors.js";
 import type { Id } from "../../store/id.js";
 import type { Repository } from "../../store/repository.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
 import { findNode } from "../../store/tree/tree-walker.js";
-import { CREATE_DATABASE_DIR, databaseOfDumpFile, dumpFormatOf, GLOBALS_FILE, POSTGRES_DIR } from "./dump-layout.js";
-import { checkComplete, restoreToPostgres, type PostgresRestoreResult } from "./pg-restore.js";
+import { listPacks } from "../../store/pack/pack-list.js";
+import { planCreateDatabase } from "./create-database-script.js";
+import { CREATE_DATABASE_DIR, createDatabaseFileName, databaseOfDumpFile, dumpFormatOf, GLOBALS_FILE, POSTGRES_DIR } from "./dump-layout.js";
+import { checkComplete, readWhole, restoreToPostgres, type PostgresRestoreResult } from "./pg-restore.js";
 import { PostgresUri } from "./postgres-uri.js";
 import { runPsql, type PgToolOptions } from "./pg-tools.js";
 
 export interface ServerRestoreOptions extends PgToolOptions {
-  /** libpq URI of the server to restore into; its database, if any, is ignored. */
+  /** libpq URI of the server to restore into, naming no database. */
   target: string;
   /** The server's directory inside the snapshot (`/postgres/<server>`); by default the only one with a globals file. */
   path?: string;
@@ -67,13 +69,31 @@ async function databasesOf(uri: string, options: PgToolOptions): Promise<Set<str
  */
 export async function restoreServerToPostgres(repo: Repository, rootTree: Id, options: ServerRestoreOptions): Promise<ServerRestoreResult> {
   const server = PostgresUri.parse(options.target);
+  if (server.database !== undefined) throw new UsageError(`${server.redacted()}: --all-databases restores a whole server: name no database (postgres://host/)`);
   const maintenance = server.withDatabase("postgres");
   const { path, files } = await chooseServer(repo, rootTree, options.path);
   const dumps = files.filter((f) => f.type === "file" && f.name !== GLOBALS_FILE && dumpFormatOf(f.name) !== undefined);
-  for (const file of files.filter((f) => f.type === "file")) checkComplete(repo, { path: `${path}/${file.name}`, node: file });
-  const definitions = files.find((f) => f.name === CREATE_DATABASE_DIR && f.type === "dir");
-  for (const definition of definitions?.subtree ? await repo.loadTree(definitions.subtree) : []) {
-    checkComplete(repo, { path: `${path}/${CREATE_DATABASE_DIR}/${definition.name}`, node: definition });
+  const definitionDir = files.find((f) => f.name === CREATE_DATABASE_DIR && f.type === "dir");
+  const definitions = definitionDir?.subtree ? await repo.loadTree(definitionDir.subtree) : [];
+  // Everything that can refuse is asked before the server is touched: every blob indexed and in
+  // a pack that exists, every definition readable and writable under its own name.
+  const { packs } = await listPacks(repo.backend);
+  const stored = [...files.filter((f) => f.type === "file").map((node) => ({ path: `${path}/${node.name}`, node })), ...definitions.map((node) => ({ path: `${path}/${CREATE_DATABASE_DIR}/${node.name}`, node }))];
+  for (const file of stored) {
+    checkComplete(repo, file);
+    for (const id of file.node.content ?? []) {
+      const pack = repo.lookupBlob(id)!.packId;
+      if (!packs.has(pack)) throw new IntegrityError(`${file.path}: data blob ${id} is in pack ${pack}, which is missing; nothing was restored (cairn check tells more)`);
+    }
+  }
+  for (const dump of dumps) {
+    const definition = definitions.find((d) => d.name === createDatabaseFileName(dump.name));
+    if (!definition) continue;
+    try {
+      planCreateDatabase(await readWhole(repo, definition.content ?? []), databaseOfDumpFile(dump.name));
+    } catch (err) {
+      throw new CairnError(`${path}/${CREATE_DATABASE_DIR}/${definition.name}: ${(err as Error).message}; nothing was restored`);
+    }
   }
 
   let existing: Set<string>;
@@ -95,7 +115,8 @@ export async function restoreServerToPostgres(repo: Repository, rootTree: Id, op
       options.onRestored?.(result);
     } catch (err) {
       const done = restored.length > 0 ? `restored before it: ${restored.map((r) => r.path.split("/").at(-1)).join(", ")}` : "nothing was restored before it";
-      (err as Error).message += ` (${done})`;
+      const left = dumps.slice(dumps.findIndex((d) => d.name === file) + 1);
+      (err as Error).message += ` (${done}${left.length > 0 ? `; not restored: ${left.map((d) => d.name).join(", ")}` : ""})`;
       throw err;
     }
   };
