@@ -3,6 +3,7 @@
 // commands bring it back to a repository that checks clean.
 import * as fs from "node:fs/promises";
 import { join } from "node:path";
+import { ClassicLevel } from "classic-level";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalBackend } from "../../src/store/backend/local-backend.js";
 import { compressDocument } from "../../src/store/document-codec.js";
@@ -430,5 +431,22 @@ describe("a damaged index database", () => {
     const restore = await restoreLatest(repo);
     expect(restore.code).toBe(0);
     expect(restore.damaged).toEqual([]);
+  });
+});
+
+describe("an index database that lost an entry", () => {
+  it("makes restore say the cache is at fault, and repair index brings the file back", async () => {
+    const repo = await copyRepository();
+    const big1 = view.files.find((f) => f.snapshot === view.snapshots.at(-1)!.id && f.path.endsWith("/big1.bin"))!;
+    const db = new ClassicLevel(join(repo, "index.db"));
+    await db.del(`b/${big1.content[0]!}`);
+    await db.close();
+    const damaged = await restoreLatest(repo);
+    expect(damaged.code).toBe(1);
+    expect(damaged.stderr).toMatch(/the index database misses 1 blobs the index files list \(it is a cache, and damaged\): run cairn repair index, then restore again/);
+    expect((await cairn(repo, "repair", "index")).code).toBe(0);
+    const after = await restoreLatest(repo);
+    expect(after.code).toBe(0);
+    expect(after.damaged).toEqual([]);
   });
 });

@@ -438,8 +438,8 @@ describe("globals.sql restored into a server", () => {
 
       const restore = await own.cairn(["restore", `latest:${serverDir(pg)}/globals.sql`, "--to-postgres", passwordlessUrl(pg, "postgres")]);
       expect(restore.code, restore.stderr).toBe(0);
-      expect(restore.stderr).toMatch(/left out the CREATE of what the server has already \(the ALTER ROLE after each still applies\): .*role cairn/);
-      expect(restore.stderr).not.toContain("role night owl");
+      expect(restore.stderr).toMatch(/left out the CREATE of what the server has already \(the ALTER ROLE after each still applies\): .*role "cairn"/);
+      expect(restore.stderr).not.toContain('role "night owl"');
       expect(await pg.psql("postgres", `SELECT rolcanlogin, rolconnlimit, rolpassword IS NOT NULL FROM pg_authid WHERE rolname = 'night owl'`)).toBe("t|3|t\n");
       expect(await pg.psql("postgres", `SELECT pg_has_role('night owl', 'readers', 'MEMBER')`)).toBe("t\n");
     } finally {
@@ -471,7 +471,7 @@ describe("a whole server", () => {
       const restore = await own.cairn(["restore", "latest", "--to-postgres", target, "--all-databases"], otherPassword);
       expect(restore.code, restore.stderr).toBe(0);
       expect(restore.stdout).toContain(`restored ${serverDir(pg)}: ${databases.length} databases and the roles`);
-      expect(restore.stderr).toMatch(/left out the CREATE of what the server has already \(the ALTER ROLE after each still applies\): .*role cairn/);
+      expect(restore.stderr).toMatch(/left out the CREATE of what the server has already \(the ALTER ROLE after each still applies\): .*role "cairn"/);
       expect(restore.stderr).toContain(`kept the password of "cairn", the role this restore connects as`);
       // As the old server had it; then back to the test server's password and a writable default.
       const asRestorer = (sql: string) =>

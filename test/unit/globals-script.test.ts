@@ -27,7 +27,7 @@ const GLOBALS = [
 it("leaves out the CREATEs of the roles and tablespaces the server has, and nothing else", () => {
   const existing = { roles: new Set(["admin", "night owl", Buffer.from("Zoë").toString("latin1"), "admin2"]), tablespaces: new Set(["fast"]) };
   const { script, leftOut } = withoutExistingGlobals(Buffer.from(GLOBALS), existing, "nobody");
-  expect(leftOut).toEqual(["role admin", "role night owl", "role Zoë", "tablespace fast"]);
+  expect(leftOut).toEqual(['role "admin"', 'role "night owl"', 'role "Zoë"', 'tablespace "fast"']);
   expect(script.toString()).toBe(
     GLOBALS.replace("CREATE ROLE admin;\n", "")
       .replace('CREATE ROLE "night owl";\n', "")

@@ -1,5 +1,7 @@
 import type { Command } from "commander";
+import { blobsTheIndexDbMisses } from "../../check/index-db-agreement.js";
 import { restoreSnapshot, type OverwritePolicy, type RestoreOptions } from "../../restore/restorer.js";
+import { listPacks } from "../../store/pack/pack-list.js";
 import { abortOnSignals } from "../abort-on-signals.js";
 import { ExitCode, UsageError } from "../../errors.js";
 import { shortId } from "../../store/id.js";
@@ -104,6 +106,11 @@ export function registerRestore(program: Command): void {
         // queued written and the repository's lock released: exit code 130.
         const result = await abortOnSignals((signal) => restoreSnapshot(repo, snapshot.tree, { ...options, signal }));
         for (const d of result.damaged) out.error(`damaged: ${d.path}: ${d.message}`);
+        if (result.damaged.length > 0) {
+          // What is missing is the index database's word: a damaged cache says so of intact data.
+          const misses = await blobsTheIndexDbMisses(repo.backend, repo.index, (await listPacks(repo.backend)).packs);
+          if (misses > 0) out.error(`the index database misses ${misses} blobs the index files list (it is a cache, and damaged): run cairn repair index, then restore again`);
+        }
         for (const m of result.mismatches) out.error(`verify failed: ${m.path}: ${m.message}`);
         const verb = flags.dryRun ? "would restore" : "restored";
         out.line(`${verb} ${result.files} files, ${result.dirs} directories, ${result.others} other items, ${formatBytes(result.bytes)}; ${result.skipped} skipped${flags.delete ? `, ${result.deleted} ${flags.dryRun ? "to delete" : "deleted"}` : ""}`);

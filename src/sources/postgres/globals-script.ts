@@ -8,7 +8,7 @@ export interface ExistingGlobals {
 
 export interface GlobalsScript {
   script: Buffer;
-  /** The CREATE statements left out, as "role NAME" or "tablespace NAME". */
+  /** The CREATE statements left out, as `role "NAME"` or `tablespace "NAME"`. */
   leftOut: string[];
   /** Whether the password of the role the restore connects as was left as it is. */
   keptPassword: boolean;
@@ -43,7 +43,7 @@ export function withoutExistingGlobals(script: Buffer, existing: ExistingGlobals
     const end = text[last.end] === "\n" ? last.end + 1 : last.end;
     pieces.push(text.slice(at, statement[0]!.start));
     at = end;
-    leftOut.push(`${created.kind} ${Buffer.from(created.name, "latin1").toString("utf8")}`);
+    leftOut.push(`${created.kind} ${JSON.stringify(Buffer.from(created.name, "latin1").toString("utf8"))}`);
   }
   pieces.push(text.slice(at));
   return { script: Buffer.from(pieces.join(""), "latin1"), leftOut, keptPassword };

@@ -256,7 +256,7 @@ export async function restoreToPostgres(repo: Repository, rootTree: Id, options:
       if (err instanceof InterruptedError) throw new InterruptedError(`${where} interrupted: ${notSet}`);
       throw new CairnError(`${where}: ${notSet}: ${(err as Error).message}`);
     }
-    options.onInfo?.(`set the database's settings, grants and comment as they were`);
+    options.onInfo?.(`set the settings, grants and comment of database ${JSON.stringify(database)} as they were`);
   }
   return { path: dump.path, format: dump.format, target: target.redacted(), bytes, created: options.create ?? false, asItWas: definition !== undefined };
 }
