@@ -71,9 +71,19 @@ const PLAIN_REASONS: Record<string, string> = {
   EDQUOT: "disk quota exceeded",
 };
 
+/** An operating-system error on a repository file, with its errno code (EROFS, ENOSPC, …) for callers that act on it. */
+export class IoError extends CairnError {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
 /** An operating-system error as one line that names the operation and the path: `write /x: no space left on device`. */
-export function ioError(op: string, file: string, err: unknown): CairnError {
+export function ioError(op: string, file: string, err: unknown): IoError {
   const code = (err as NodeJS.ErrnoException).code;
   const reason = (code && PLAIN_REASONS[code]) ?? (err as Error).message;
-  return new CairnError(`${op} ${file}: ${reason}`);
+  return new IoError(`${op} ${file}: ${reason}`, code);
 }

@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { RepositoryNotFoundError } from "../errors.js";
+import { CairnError, IoError, RepositoryNotFoundError, UsageError } from "../errors.js";
 import { LocalBackend } from "../store/backend/local-backend.js";
 import { RepositoryLock } from "../store/lock/repository-lock.js";
 import { initLocalRepository, openLocalRepository } from "../store/open-local.js";
@@ -8,7 +8,25 @@ import { defaultRepositoryPath } from "../store/repository-location.js";
 import type { GlobalOptions } from "./global-options.js";
 import type { Output } from "./output.js";
 
-export type LockMode = "shared" | "exclusive" | "none";
+/** "read": a command that only reads, which --no-lock may run unlocked; the others lock as named. */
+export type LockMode = "read" | "shared" | "exclusive" | "none";
+
+/**
+ * Takes the lock a command needs. A lock that cannot be written (read-only storage) says how to
+ * read anyway; --no-lock is refused for commands that change the repository.
+ */
+async function acquire(backend: LocalBackend, globals: GlobalOptions, out: Output, lock: LockMode): Promise<RepositoryLock | undefined> {
+  if (lock === "none" || (lock === "read" && globals.noLock)) return undefined;
+  if (globals.noLock) throw new UsageError("--no-lock is only for commands that read the repository (snapshots, ls, restore, dump, diff, find, stats, check)");
+  try {
+    return await RepositoryLock.acquire(backend, { exclusive: lock === "exclusive", waitMs: globals.retryLock, onWait: (m) => out.info(m) });
+  } catch (err) {
+    if (lock === "read" && err instanceof IoError && ["EROFS", "EACCES", "EPERM"].includes(err.code ?? "")) {
+      throw new CairnError(`${err.message}: to read a repository on read-only storage, pass --no-lock`);
+    }
+    throw err;
+  }
+}
 
 /** Where the repository is, and whether the user named it (only the default is created on use). */
 export function repositoryLocation(globals: GlobalOptions): { path: string; explicit: boolean } {
@@ -39,7 +57,7 @@ export async function withBackend<T>(globals: GlobalOptions, out: Output, lock: 
   if (!location.explicit) await createDefaultIfMissing(location.path, out);
   const backend = new LocalBackend(location.path);
   await Repository.readConfig(backend);
-  const held = lock === "none" ? undefined : await RepositoryLock.acquire(backend, { exclusive: lock === "exclusive", waitMs: globals.retryLock, onWait: (m) => out.info(m) });
+  const held = await acquire(backend, globals, out, lock);
   try {
     return await fn(backend);
   } finally {
@@ -63,8 +81,7 @@ export async function withRepository<T>(globals: GlobalOptions, out: Output, loc
   if (!location.explicit) await createDefaultIfMissing(location.path, out);
   const backend = new LocalBackend(location.path);
   await Repository.readConfig(backend);
-  const onWait = (message: string) => out.info(message);
-  const held = lock === "none" ? undefined : await RepositoryLock.acquire(backend, { exclusive: lock === "exclusive", waitMs: globals.retryLock, onWait });
+  const held = await acquire(backend, globals, out, lock);
   try {
     const repo = await openSessionRepository(location.path, globals, out, options.freshIndexDb);
     try {

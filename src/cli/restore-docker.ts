@@ -47,7 +47,7 @@ export async function restoreIntoDocker(argument: string, flags: DockerRestoreFl
   const { selector, path } = splitSnapshotPath(argument);
   if (path) throw new UsageError("--to-docker restores whole images, containers and volumes: choose them with --only, not SNAPSHOT:PATH");
   const only = parseOnly(flags.only ?? []);
-  await withRepository(globals, out, "shared", async (repo) => {
+  await withRepository(globals, out, "read", async (repo) => {
     const snapshot = selectSnapshot(await repo.listSnapshots(), selector, snapshotFilter(flags));
     out.info(`restoring the Docker objects of snapshot ${shortId(snapshot.id)} (${localTime(snapshot.time)}) into the engine at ${engineEndpoint()}`);
     const result = await abortOnSignals((signal) => restoreToDocker(repo, snapshot.tree, { only, force: flags.force, onInfo: (m) => out.info(m), signal }));

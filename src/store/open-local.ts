@@ -2,7 +2,7 @@ import * as fs from "node:fs/promises";
 import { CairnError, RepositoryNotFoundError } from "../errors.js";
 import { LocalBackend } from "./backend/local-backend.js";
 import { Repository, type InitOptions } from "./repository.js";
-import { localIndexDbPath } from "./repository-location.js";
+import { cachedIndexDbPath, localIndexDbPath } from "./repository-location.js";
 
 export interface OpenLocalOptions {
   waitMs?: number;
@@ -35,9 +35,19 @@ export async function initLocalRepository(dir: string, options: InitOptions = {}
 
 export async function openLocalRepository(dir: string, options: OpenLocalOptions = {}): Promise<Repository> {
   await checkRepositoryDir(dir);
-  const openOptions = { ...options, indexDbPath: localIndexDbPath(dir), waitMs: options.waitMs ?? 0 };
   const backend = new LocalBackend(dir);
   // Read the config first so a missing repository never gets an index.db created inside it.
-  await Repository.readConfig(backend);
-  return Repository.open(backend, openOptions);
+  const config = await Repository.readConfig(backend);
+  const indexDbPath = (await isWritable(dir)) ? localIndexDbPath(dir) : cachedIndexDbPath(config.id);
+  return Repository.open(backend, { ...options, indexDbPath, waitMs: options.waitMs ?? 0 });
+}
+
+/** A repository on read-only storage (a write-protected disk, a read-only mount) keeps its index database in the cache. */
+async function isWritable(dir: string): Promise<boolean> {
+  try {
+    await fs.access(dir, fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }

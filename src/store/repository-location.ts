@@ -11,3 +11,12 @@ export function defaultRepositoryPath(env: NodeJS.ProcessEnv = process.env): str
 export function localIndexDbPath(repositoryPath: string): string {
   return path.join(repositoryPath, "index.db");
 }
+
+/**
+ * Where the index database of a repository on read-only storage goes: the user's cache
+ * directory, one per repository id (it is derived data, rebuilt there from the index files).
+ */
+export function cachedIndexDbPath(repositoryId: string, env: NodeJS.ProcessEnv = process.env): string {
+  const cacheHome = env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : path.join(os.homedir(), ".cache");
+  return path.join(cacheHome, "cairn", repositoryId, "index.db");
+}

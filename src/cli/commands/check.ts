@@ -42,7 +42,7 @@ export function registerCheck(program: Command): void {
       };
 
       // Stopped between packs and between trees, with the lock released: exit code 130.
-      const report = await withBackend(globals, out, "shared", async (backend: LocalBackend) => {
+      const report = await withBackend(globals, out, "read", async (backend: LocalBackend) => {
         progress?.start();
         let opened = 0;
         try {

@@ -60,7 +60,7 @@ export function registerDiff(program: Command): void {
       const filter = snapshotFilter(flags);
       const plain = { ...filter };
       delete plain.at;
-      await withRepository(globals, out, "shared", async (repo) => {
+      await withRepository(globals, out, "read", async (repo) => {
         const all = await repo.listSnapshots();
         const newer = splitSnapshotPath(args[args.length - 1]!);
         const older = args.length === 2 ? splitSnapshotPath(args[0]!) : { selector: "latest", path: newer.path };

@@ -52,7 +52,7 @@ export function registerDump(program: Command): void {
     .action(async (selector: string, path: string, flags: DumpFlags, command: Command) => {
       const { globals, out } = commandContext(command);
       if (!flags.target && process.stdout.isTTY) throw new UsageError("stdout is a terminal: redirect it (cairn dump … > file) or use --target FILE");
-      await withRepository(globals, out, "shared", async (repo) => {
+      await withRepository(globals, out, "read", async (repo) => {
         const snapshot = selectSnapshot(await repo.listSnapshots(), selector, snapshotFilter(flags));
         // The file is opened only once the path is known to exist, and removed if the dump fails.
         await findNode(repo, snapshot.tree, path);

@@ -29,7 +29,7 @@ export function registerFind(program: Command): void {
     .option("-i, --ignore-case", "match regardless of case", false)
     .action(async (patterns: string[], flags: FindFlags, command: Command) => {
       const { globals, out } = commandContext(command);
-      await withRepository(globals, out, "shared", async (repo) => {
+      await withRepository(globals, out, "read", async (repo) => {
         const snapshots = selectSnapshots(await repo.listSnapshots(), flags.snapshot, snapshotFilter(flags));
         const finder = new PathFinder(repo, patterns, { ignoreCase: flags.ignoreCase });
         let total = 0;

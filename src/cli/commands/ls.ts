@@ -23,7 +23,7 @@ export function registerLs(program: Command): void {
     .option("--no-recursive", "list only the directory's own entries")
     .action(async (selector: string, dir: string, flags: LsFlags, command: Command) => {
       const { globals, out } = commandContext(command);
-      await withRepository(globals, out, "shared", async (repo) => {
+      await withRepository(globals, out, "read", async (repo) => {
         const snapshot = selectSnapshot(await repo.listSnapshots(), selector, snapshotFilter(flags));
         out.line(`snapshot ${snapshot.id.slice(0, 8)} of [${snapshot.paths.join(" ")}] at ${localTime(snapshot.time)}:`);
         for await (const { path, node } of walkTree(repo, snapshot.tree, { start: dir, recursive: flags.recursive })) {

@@ -85,7 +85,7 @@ export function registerRestore(program: Command): void {
       if (!flags.target) throw new UsageError("restore needs --target DIR");
       if (!OVERWRITE.includes(flags.overwrite as OverwritePolicy)) throw new UsageError(`--overwrite must be one of ${OVERWRITE.join(", ")}`);
       const { selector, path } = splitSnapshotPath(argument);
-      await withRepository(globals, out, "shared", async (repo) => {
+      await withRepository(globals, out, "read", async (repo) => {
         const snapshot = selectSnapshot(await repo.listSnapshots(), selector, snapshotFilter(flags));
         const options: RestoreOptions = {
           target: flags.target!,
@@ -126,7 +126,7 @@ async function restoreIntoPostgres(argument: string, flags: RestoreFlags, comman
   const { globals, out } = commandContext(command);
   if (flags.target) throw new UsageError("give either --target or --to-postgres, not both");
   const { selector, path } = splitSnapshotPath(argument);
-  await withRepository(globals, out, "shared", async (repo) => {
+  await withRepository(globals, out, "read", async (repo) => {
     const snapshot = selectSnapshot(await repo.listSnapshots(), selector, snapshotFilter(flags));
     const report = (result: PostgresRestoreResult, messageType: string) => {
       out.line(`restored ${result.path} (${formatBytes(result.bytes)}) from snapshot ${shortId(snapshot.id)} into ${result.target}`);

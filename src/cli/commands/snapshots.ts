@@ -74,7 +74,7 @@ export function registerSnapshots(program: Command): void {
     .action(async (flags: SnapshotsFlags, command: Command) => {
       const { globals, out } = commandContext(command);
       const latest = flags.latest === undefined ? undefined : parseInteger(flags.latest, "--latest", 1);
-      await withBackend(globals, out, "shared", async (backend) => {
+      await withBackend(globals, out, "read", async (backend) => {
         const snapshots = filterSnapshots(await listSnapshots(backend, (id, err) => out.warn(unreadableSnapshotWarning(id, err))), snapshotFilter(flags));
         const newest = (list: StoredSnapshot[]) => (latest === undefined ? list : list.slice(-latest));
         if (flags.groupBy !== undefined) {

@@ -79,7 +79,7 @@ export function registerStats(program: Command): void {
       const { globals, out } = commandContext(command);
       if (!MODES.includes(flags.mode as Mode)) throw new UsageError(`--mode must be one of ${MODES.join(", ")}`);
       const mode = flags.mode as Mode;
-      await withRepository(globals, out, "shared", async (repo) => {
+      await withRepository(globals, out, "read", async (repo) => {
         const snapshots = selectSnapshots(await repo.listSnapshots(), selectors, snapshotFilter(flags));
         const stats = await snapshotStats(repo, snapshots);
         out.document(statsJson(stats, mode));
