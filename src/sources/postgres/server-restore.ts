@@ -1,9 +1,9 @@
 import { CairnError, IntegrityError, UsageError } from "../../errors.js";
 import type { Id } from "../../store/id.js";
+import { listPacks } from "../../store/pack/pack-list.js";
 import type { Repository } from "../../store/repository.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
 import { findNode } from "../../store/tree/tree-walker.js";
-import { listPacks } from "../../store/pack/pack-list.js";
 import { planCreateDatabase } from "./create-database-script.js";
 import { CREATE_DATABASE_DIR, createDatabaseFileName, databaseOfDumpFile, dumpFormatOf, GLOBALS_FILE, POSTGRES_DIR } from "./dump-layout.js";
 import { checkComplete, readWhole, restoreToPostgres, type PostgresRestoreResult } from "./pg-restore.js";
