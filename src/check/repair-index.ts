@@ -65,6 +65,8 @@ class IndexRepairer {
   private readonly report: RepairIndexReport = { packs: 0, indexed: 0, salvaged: [], missing: [], indexFilesWritten: 0, indexFilesRemoved: 0, packsWritten: 0, packsDeleted: 0 };
   /** Packs that cannot be indexed as they are, with why. */
   private readonly damaged = new Map<Id, string>();
+  /** Packs indexed whole from their trailers in this run. */
+  private readonly whole = new Set<Id>();
   /** Index files written by this repair (an old one may be rewritten identically). */
   private readonly written = new Set<Id>();
   private group: IndexedPack[] = [];
@@ -152,6 +154,7 @@ class IndexRepairer {
   }
 
   private async addToIndex(pack: IndexedPack): Promise<void> {
+    this.whole.add(pack.id);
     this.group.push(pack);
     this.groupBlobs += pack.entries.length;
     this.report.indexed++;
@@ -204,8 +207,12 @@ class IndexRepairer {
   private async salvage(hints: Map<Id, { type: BlobType; entries: PackEntry[] }>): Promise<void> {
     const packsBefore = this.repo.stats.packsWritten;
     const filesBefore = this.repo.indexFilesWritten.length;
-    // A blob with a copy in a whole pack (an earlier, interrupted repair stored it) is not lost.
-    const elsewhere = async (blob: Id) => (await this.repo.index.copiesOf(blob)).some((copy) => !this.damaged.has(copy.packId));
+    // A blob with a copy in a pack read whole in this run (an earlier, interrupted repair stored
+    // it there, say) is not lost; the old index's word that a copy exists is not enough.
+    const elsewhere = async (blob: Id) => {
+      const copies = [this.repo.index.lookup(blob), ...(await this.repo.index.copiesOf(blob))];
+      return copies.some((copy) => copy !== undefined && this.whole.has(copy.packId));
+    };
     for (const [id, reason] of [...this.damaged].sort(([a], [b]) => a.localeCompare(b))) {
       const hint = hints.get(id);
       const result = salvagePack(await this.repo.backend.get(packKey(id)), hint?.entries ?? [], hint?.type);

@@ -236,6 +236,31 @@ describe("repairIndex", () => {
   });
 });
 
+describe("repairIndex, a blob whose other copy is in a pack that is gone", () => {
+  it("stores the blob salvaged from the damaged pack again (the old index's word on the copy is not enough)", async () => {
+    const r = await open();
+    const content = randomBytes(200_000);
+    const { blobs } = await snapshotOf(r, { a: content, b: randomBytes(200_000) });
+    await r.flush();
+    const damagedPack = r.lookupBlob(blobs.a!)!.packId;
+    await r.saveBlob("data", Buffer.from(content), blobs.a!, { evenIfIndexed: true });
+    await r.flush();
+    const copy = (await r.index.copiesOf(blobs.a!))[0]!.packId;
+    expect(copy).not.toBe(damagedPack);
+    await fs.rm(join(repoPath, "data", copy.slice(0, 2), copy));
+    const path = join(repoPath, "data", damagedPack.slice(0, 2), damagedPack);
+    const bytes = await fs.readFile(path);
+    bytes.fill(0, bytes.length - 12);
+    await fs.chmod(path, 0o644);
+    await fs.writeFile(path, bytes);
+
+    const report = await repairIndex(r);
+    expect(report.salvaged).toMatchObject([{ pack: damagedPack, blobsRecovered: 2, blobsLost: [] }]);
+    expect((await r.loadBlob(blobs.a!)).equals(content)).toBe(true);
+    expect((await checkRepository(heldRepository(r), { readData: { kind: "all" } })).errors).toBe(0);
+  });
+});
+
 describe("repairSnapshots", () => {
   it("cuts files at their first missing blob and marks them; a dry run writes nothing", async () => {
     const r = await open();
