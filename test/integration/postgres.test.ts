@@ -401,10 +401,17 @@ describe("a database's own definition", () => {
       const [code] = (await once(restore, "close")) as [number];
       expect(code).toBe(130);
       expect(Date.now() - stoppedAt).toBeLessThan(5000);
-      expect(stderr).toMatch(/restore of .*waiting\.sql into .*waiting_copy: interrupted while creating database "waiting_copy"/);
-    } finally {
+      expect(stderr).toMatch(/restore of .*waiting\.sql into .*waiting_copy: interrupted while creating database "waiting_copy"$/m);
+      // The statement was cancelled on the server, not left to finish once the lock is gone.
       locker.stdin.end("ROLLBACK;\n");
       await once(locker, "close");
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await pg.psql("postgres", "SELECT count(*) FROM pg_database WHERE datname = 'waiting_copy'")).toBe("0\n");
+    } finally {
+      if (locker.exitCode === null) {
+        locker.stdin.end("ROLLBACK;\n");
+        await once(locker, "close");
+      }
       await own.cleanup();
       for (const db of ["waiting", "waiting_copy"]) await pg.psql("postgres", `DROP DATABASE IF EXISTS ${db}`);
     }

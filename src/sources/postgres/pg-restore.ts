@@ -128,7 +128,8 @@ async function createDatabase(target: PostgresUri, database: string, definition:
     if (definition) await runPsql(maintenance, definition.create, options);
     else await runPsql(maintenance, 'CREATE DATABASE :"db" TEMPLATE template0;\n', options, [`--set=db=${database}`]);
   } catch (err) {
-    const created = await databaseExists(maintenance, database, options).catch(() => false);
+    // Asked without the stop signal, which has fired if this was an interruption.
+    const created = await databaseExists(maintenance, database, { binDir: options.binDir }).catch(() => false);
     const left = created ? ` (database ${name} was created and is left empty${definition ? ", perhaps without its owner" : ""}: drop it before trying again)` : "";
     if (err instanceof InterruptedError) throw new InterruptedError(`interrupted while creating database ${name}${left}`);
     if (created) throw new CairnError(`could not apply all of the definition of ${originalName(definition!)} to database ${name}${left}: ${(err as Error).message}`);

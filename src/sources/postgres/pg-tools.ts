@@ -11,6 +11,9 @@ export interface PgToolOptions {
   binDir?: string;
 }
 
+/** How long a program interrupted (SIGINT) has to stop before it is killed. */
+const INTERRUPT_GRACE_MS = 5000;
+
 /** How much of a program's stderr is kept for the error message (the end is what matters). */
 const STDERR_TAIL = 4096;
 
@@ -84,6 +87,17 @@ export class PgProcess {
     return running;
   }
 
+  /**
+   * Asks the program to stop as Ctrl-C would: psql then has the server cancel the statement
+   * that runs (a CREATE DATABASE waiting for a lock would otherwise go on without it). Killed
+   * if it has not stopped after a few seconds.
+   */
+  interrupt(): void {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill("SIGINT");
+    setTimeout(() => this.kill(), INTERRUPT_GRACE_MS).unref();
+  }
+
   /** Waits for the program to end; throws, with the program's own message, unless it exited 0. */
   async finish(): Promise<void> {
     const { code, signal, error } = await this.outcome;
@@ -149,12 +163,13 @@ export async function runPgTool(tool: PgTool, args: readonly string[], options: 
 
 /**
  * Runs a script of a restore through psql, stopping at its first error; not in a transaction
- * unless asked (CREATE DATABASE refuses one). Returns what it printed. A stop signal kills psql.
+ * unless asked (CREATE DATABASE refuses one). Returns what it printed. A stop signal
+ * interrupts psql, which cancels the statement on the server.
  */
 export async function runPsql(uri: string, script: Buffer | string, options: PgToolOptions & { signal?: AbortSignal }, extraArgs: string[] = []): Promise<string> {
   if (options.signal?.aborted) throw new InterruptedError();
   const proc = PgProcess.start("psql", ["--no-psqlrc", "--no-password", "--quiet", "--tuples-only", "--no-align", "--set=ON_ERROR_STOP=1", ...extraArgs, `--dbname=${uri}`, "--file=-"], { ...options, stdin: true, stdout: true, writes: true });
-  const stop = () => proc.kill();
+  const stop = () => proc.interrupt();
   options.signal?.addEventListener("abort", stop);
   const printed: Buffer[] = [];
   proc.stdout.on("data", (chunk: Buffer) => printed.push(chunk));
