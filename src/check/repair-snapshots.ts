@@ -114,7 +114,6 @@ export class SnapshotRepairer {
   }
 
   private async unrepairable(id: Id, reason: string): Promise<SnapshotRepair> {
-    await this.trustIndexDb();
     const forget = this.options.forget === true && !this.options.dryRun;
     if (forget) await this.repo.deleteSnapshot(id);
     return { snapshot: id, repairs: [], unrepairable: reason, forgotten: this.options.forget === true };
@@ -128,6 +127,7 @@ export class SnapshotRepairer {
       root = await this.repairTree(snapshot.tree);
     } catch (err) {
       if (!(err instanceof CairnError)) throw err;
+      await this.trustIndexDb();
       return this.unrepairable(snapshot.id, `root tree ${err.message}`);
     }
     if (root.id === snapshot.tree) return undefined;

@@ -67,7 +67,7 @@ export async function withBackend<T>(globals: GlobalOptions, out: Output, lock: 
 
 /** Opens the index database of the repository at `dir` (the caller holds the lock it needs), waiting up to --retry-lock. */
 export function openSessionRepository(dir: string, globals: GlobalOptions, out: Output, fresh = false): Promise<Repository> {
-  return openLocalRepository(dir, { waitMs: globals.retryLock, onWait: (m) => out.info(m), onInfo: (m) => out.info(m), onWarning: (m) => out.warn(m), fresh });
+  return openLocalRepository(dir, { waitMs: globals.retryLock, onWait: (m) => out.info(m), onInfo: (m) => out.info(m), onWarning: (m) => out.warn(m), fresh, readOnlyStorage: globals.noLock });
 }
 
 /**

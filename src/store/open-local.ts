@@ -8,6 +8,12 @@ export interface OpenLocalOptions {
   waitMs?: number;
   /** Rebuild the index database from the index files, whatever it holds. */
   fresh?: boolean;
+  /**
+   * A reader that takes no lock: if the repository cannot be written (read-only storage), its
+   * index database goes in the user's cache. Writers never do: the one database per repository
+   * is what keeps two of them from taking each other's packs for orphans.
+   */
+  readOnlyStorage?: boolean;
   onWait?: (message: string) => void;
   onInfo?: (message: string) => void;
   onWarning?: (message: string) => void;
@@ -38,11 +44,10 @@ export async function openLocalRepository(dir: string, options: OpenLocalOptions
   const backend = new LocalBackend(dir);
   // Read the config first so a missing repository never gets an index.db created inside it.
   const config = await Repository.readConfig(backend);
-  const indexDbPath = (await isWritable(dir)) ? localIndexDbPath(dir) : cachedIndexDbPath(config.id);
+  const indexDbPath = options.readOnlyStorage && !(await isWritable(dir)) ? cachedIndexDbPath(config.id) : localIndexDbPath(dir);
   return Repository.open(backend, { ...options, indexDbPath, waitMs: options.waitMs ?? 0 });
 }
 
-/** A repository on read-only storage (a write-protected disk, a read-only mount) keeps its index database in the cache. */
 async function isWritable(dir: string): Promise<boolean> {
   try {
     await fs.access(dir, fs.constants.W_OK);

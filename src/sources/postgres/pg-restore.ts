@@ -3,14 +3,14 @@ import { pipeline } from "node:stream/promises";
 import { CairnError, IntegrityError, InterruptedError, UsageError } from "../../errors.js";
 import type { Id } from "../../store/id.js";
 import type { Repository } from "../../store/repository.js";
-import { findNode, walkTree } from "../../store/tree/tree-walker.js";
+import { findNode, findNodeIfPresent, walkTree } from "../../store/tree/tree-walker.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
 import { planCreateDatabase, type CreateDatabaseScript } from "./create-database-script.js";
 import { CREATE_DATABASE_DIR, createDatabaseFileName, dumpFormatOf, GLOBALS_FILE, POSTGRES_DIR, type DumpFormat } from "./dump-layout.js";
 import { withoutExistingGlobals, type ExistingGlobals } from "./globals-script.js";
 import { withoutLargeObjectTransactions } from "./plain-dump-transactions.js";
 import { PostgresUri } from "./postgres-uri.js";
-import { PgProcess, runPsql, type PgToolOptions } from "./pg-tools.js";
+import { PgProcess, READ_WRITE, runPsql, type PgToolOptions } from "./pg-tools.js";
 
 export interface PostgresRestoreOptions extends PgToolOptions {
   /** libpq URI of the database to restore into. */
@@ -82,7 +82,7 @@ export function checkComplete(repo: Repository, file: { path: string; node: Tree
 /** The stored definition of the dumped database, beside the dump; older snapshots have none. */
 async function storedDefinition(repo: Repository, rootTree: Id, dump: DumpFile): Promise<{ path: string; node: TreeNode } | undefined> {
   const path = [...dump.path.split("/").slice(0, -1), CREATE_DATABASE_DIR, createDatabaseFileName(dump.node.name)].join("/");
-  const node = await findNode(repo, rootTree, path).catch(() => undefined);
+  const node = await findNodeIfPresent(repo, rootTree, path);
   return node?.type === "file" ? { path, node } : undefined;
 }
 
@@ -209,7 +209,7 @@ export async function restoreToPostgres(repo: Repository, rootTree: Id, options:
   const transactional = dump.node.name !== GLOBALS_FILE;
   const proc =
     dump.format === "plain"
-      ? PgProcess.start("psql", ["--no-psqlrc", "--no-password", "--quiet", "--set=ON_ERROR_STOP=1", `--dbname=${options.target}`, ...(transactional ? ["--command=BEGIN"] : []), "--file=-"], { ...options, stdin: true, writes: true })
+      ? PgProcess.start("psql", ["--no-psqlrc", "--no-password", "--quiet", "--set=ON_ERROR_STOP=1", `--dbname=${options.target}`, `--command=${READ_WRITE}`, ...(transactional ? ["--command=BEGIN"] : []), "--file=-"], { ...options, stdin: true })
       : PgProcess.start("pg_restore", ["--no-password", "--exit-on-error", "--single-transaction", `--dbname=${options.target}`], { ...options, stdin: true, writes: true });
   const outcome = transactional ? ", nothing was committed" : ` (${GLOBALS_FILE} is no transaction: what came before the error took effect)`;
   let bytes = 0;
@@ -251,7 +251,7 @@ export async function restoreToPostgres(repo: Repository, rootTree: Id, options:
   if (definition && definition.properties.length > 0) {
     // All or nothing: a failed grant leaves no half of the settings behind.
     try {
-      await runPsql(options.target, definition.properties, options, ["--single-transaction"]);
+      await runPsql(options.target, definition.properties, { ...options, singleTransaction: true });
     } catch (err) {
       const notSet = "the contents were restored and committed, but the database's settings, grants and comment were not set";
       if (err instanceof InterruptedError) throw new InterruptedError(`${where} interrupted: ${notSet}`);

@@ -29,11 +29,14 @@ export function pgToolPath(tool: PgTool, options: PgToolOptions = {}): string {
  */
 function pgToolEnvironment(writes: boolean): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, PGCONNECT_TIMEOUT: process.env.PGCONNECT_TIMEOUT ?? "30", PGAPPNAME: process.env.PGAPPNAME ?? "cairn" };
-  // A role or database set to default_transaction_read_only (restored a moment ago, say) must
-  // not stop a restore: pg_dumpall's script turns it off after every connection too.
+  // pg_restore takes no script of ours to turn a read-only default off in (see READ_WRITE):
+  // a startup option does it, which a connection pooler may refuse.
   if (writes) env.PGOPTIONS = `${process.env.PGOPTIONS ?? ""} -c default_transaction_read_only=off`.trim();
   return env;
 }
+
+/** Turns a read-only default (a role's or a database's) off for the session, as pg_dumpall's script does. */
+export const READ_WRITE = "SET default_transaction_read_only = off";
 
 /** A running client program whose outcome (exit status and stderr) decides success. */
 export class PgProcess {
@@ -56,7 +59,7 @@ export class PgProcess {
     });
   }
 
-  /** Starts `tool`; stdin and stdout are pipes when asked for, stderr is always captured. `writes`: a restore's session. */
+  /** Starts `tool`; stdin and stdout are pipes when asked for, stderr is always captured. `writes`: a pg_restore of a restore. */
   static start(tool: PgTool, args: readonly string[], options: PgToolOptions & { stdin?: boolean; stdout?: boolean; writes?: boolean } = {}): PgProcess {
     const toolPath = pgToolPath(tool, options);
     const child = spawn(toolPath, args, {
@@ -166,9 +169,14 @@ export async function runPgTool(tool: PgTool, args: readonly string[], options: 
  * unless asked (CREATE DATABASE refuses one). Returns what it printed. A stop signal
  * interrupts psql, which cancels the statement on the server.
  */
-export async function runPsql(uri: string, script: Buffer | string, options: PgToolOptions & { signal?: AbortSignal }, extraArgs: string[] = []): Promise<string> {
+export async function runPsql(uri: string, script: Buffer | string, options: PgToolOptions & { signal?: AbortSignal; singleTransaction?: boolean }, extraArgs: string[] = []): Promise<string> {
   if (options.signal?.aborted) throw new InterruptedError();
-  const proc = PgProcess.start("psql", ["--no-psqlrc", "--no-password", "--quiet", "--tuples-only", "--no-align", "--set=ON_ERROR_STOP=1", ...extraArgs, `--dbname=${uri}`, "--file=-"], { ...options, stdin: true, stdout: true, writes: true });
+  const args = ["--no-psqlrc", "--no-password", "--quiet", "--tuples-only", "--no-align", "--set=ON_ERROR_STOP=1", ...extraArgs, `--dbname=${uri}`];
+  // A read-only default (of the role, or the database) must not stop a restore's script, as
+  // pg_dumpall's script sees to after each connection; in the script, so poolers that refuse
+  // startup options still pass it.
+  const writable = options.singleTransaction ? ["--single-transaction", "--command=SET TRANSACTION READ WRITE"] : [`--command=${READ_WRITE}`];
+  const proc = PgProcess.start("psql", [...args, ...writable, "--file=-"], { ...options, stdin: true, stdout: true });
   const stop = () => proc.interrupt();
   options.signal?.addEventListener("abort", stop);
   const printed: Buffer[] = [];

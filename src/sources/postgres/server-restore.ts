@@ -3,7 +3,7 @@ import type { Id } from "../../store/id.js";
 import { listPacks } from "../../store/pack/pack-list.js";
 import type { Repository } from "../../store/repository.js";
 import type { TreeNode } from "../../store/tree/tree-node.js";
-import { findNode } from "../../store/tree/tree-walker.js";
+import { findNodeIfPresent } from "../../store/tree/tree-walker.js";
 import { planCreateDatabase } from "./create-database-script.js";
 import { CREATE_DATABASE_DIR, createDatabaseFileName, databaseOfDumpFile, dumpFormatOf, GLOBALS_FILE, POSTGRES_DIR } from "./dump-layout.js";
 import { checkComplete, readWhole, restoreToPostgres, type PostgresRestoreResult } from "./pg-restore.js";
@@ -33,7 +33,7 @@ const ALWAYS_THERE = new Set(["postgres", "template1"]);
 /** The server directory of an `--all-databases` backup: the one named, or the only one with a globals file. */
 async function chooseServer(repo: Repository, rootTree: Id, path: string | undefined): Promise<{ path: string; files: TreeNode[] }> {
   const withGlobals = async (dir: string): Promise<TreeNode[] | undefined> => {
-    const node = await findNode(repo, rootTree, dir).catch(() => undefined);
+    const node = await findNodeIfPresent(repo, rootTree, dir);
     if (node?.type !== "dir" || !node.subtree) return undefined;
     const files = await repo.loadTree(node.subtree);
     return files.some((f) => f.name === GLOBALS_FILE && f.type === "file") ? files : undefined;
@@ -44,7 +44,7 @@ async function chooseServer(repo: Repository, rootTree: Id, path: string | undef
     return { path, files };
   }
   const servers: { path: string; files: TreeNode[] }[] = [];
-  const root = await findNode(repo, rootTree, `/${POSTGRES_DIR}`).catch(() => undefined);
+  const root = await findNodeIfPresent(repo, rootTree, `/${POSTGRES_DIR}`);
   for (const server of root?.type === "dir" && root.subtree ? await repo.loadTree(root.subtree) : []) {
     const dir = `/${POSTGRES_DIR}/${server.name}`;
     const files = server.type === "dir" ? await withGlobals(dir) : undefined;

@@ -106,33 +106,33 @@ export class IndexDb {
     let told = false;
     for (;;) {
       const db = new Level<string, Uint8Array>(location, { keyEncoding: "utf8", valueEncoding: "view" });
+      let opened = true;
       try {
         await db.open();
-        if (options.fresh) {
-          // Held now, so no other process uses it: the files can go.
-          await db.close();
-          await fs.rm(location, { recursive: true, force: true });
-          return IndexDb.open(location, { ...options, fresh: false });
-        }
       } catch (err) {
-        if (options.fresh && !isLockedError(err)) {
-          // Too damaged to open, and no process holds it (it would be locked): start empty.
-          await fs.rm(location, { recursive: true, force: true });
-          return IndexDb.open(location, { ...options, fresh: false });
+        // Too damaged to open, and held by no process (it would be locked): free to go too.
+        if (options.fresh && !isLockedError(err)) opened = false;
+        else if (!isLockedError(err)) throw databaseError(location, "open", err);
+        else {
+          const holder = await describeHolder(location);
+          if (Date.now() >= deadline) {
+            throw new LockError(`index database ${location} is in use by ${holder ?? "another process"}; retry later or pass --retry-lock`);
+          }
+          // The holder records itself just after opening and removes the record just before
+          // closing: caught in between, look again shortly rather than say "another process".
+          if (!told && (holder !== undefined || Date.now() - started >= HOLDER_GRACE_MS)) {
+            options.onWait?.(`waiting for the index database, held by ${holder ?? "another process"}`);
+            told = true;
+          }
+          await sleep(Math.min(told ? 500 : 50, Math.max(50, deadline - Date.now())));
+          continue;
         }
-        if (!isLockedError(err)) throw databaseError(location, "open", err);
-        const holder = await describeHolder(location);
-        if (Date.now() >= deadline) {
-          throw new LockError(`index database ${location} is in use by ${holder ?? "another process"}; retry later or pass --retry-lock`);
-        }
-        // The holder records itself just after opening and removes the record just before
-        // closing: caught in between, look again shortly rather than say "another process".
-        if (!told && (holder !== undefined || Date.now() - started >= HOLDER_GRACE_MS)) {
-          options.onWait?.(`waiting for the index database, held by ${holder ?? "another process"}`);
-          told = true;
-        }
-        await sleep(Math.min(told ? 500 : 50, Math.max(50, deadline - Date.now())));
-        continue;
+      }
+      if (options.fresh) {
+        // Ours (held, or unopenable and held by none): its files go, and it starts empty.
+        if (opened) await db.close();
+        await fs.rm(location, { recursive: true, force: true });
+        return IndexDb.open(location, { ...options, fresh: false });
       }
       try {
         await fs.chmod(location, 0o700);

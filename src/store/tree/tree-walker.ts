@@ -24,6 +24,16 @@ export function snapshotPathNames(path: string): string[] {
   return names;
 }
 
+/** Like findNode, but a path that is not in the snapshot (or runs through a file) gives undefined; damage still throws. */
+export async function findNodeIfPresent(repo: Repository, rootTree: Id, path: string): Promise<TreeNode | undefined> {
+  try {
+    return await findNode(repo, rootTree, path);
+  } catch (err) {
+    if (err instanceof UsageError) return undefined;
+    throw err;
+  }
+}
+
 /**
  * Finds the node at an absolute snapshot path; the root itself has no node. The path is read
  * as a shell reads it: `.` and `..` (of the root, the root), and only a directory can be
