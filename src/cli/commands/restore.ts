@@ -136,8 +136,8 @@ async function restoreIntoPostgres(argument: string, flags: RestoreFlags, comman
       const result = await abortOnSignals((signal) =>
         restoreServerToPostgres(repo, snapshot.tree, { target: flags.toPostgres!, path, binDir: flags.pgBin, onInfo: (m) => out.info(m), onRestored: (r) => report(r, "restored"), signal }),
       );
-      out.line(`restored ${result.path}: ${result.restored.length - 1} databases and the roles`);
-      out.record({ message_type: "summary", snapshot_id: snapshot.id, server: result.path, databases_restored: result.restored.length - 1 });
+      out.line(`restored ${result.path}: ${result.databases.length} databases and the roles`);
+      out.record({ message_type: "summary", snapshot_id: snapshot.id, server: result.path, databases_restored: result.databases.length });
       return;
     }
     const result = await abortOnSignals((signal) => restoreToPostgres(repo, snapshot.tree, { target: flags.toPostgres!, create: flags.create, path, binDir: flags.pgBin, onInfo: (m) => out.info(m), signal }));

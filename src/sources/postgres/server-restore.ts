@@ -1,4 +1,4 @@
-import { CairnError, IntegrityError, UsageError } from "../../errors.js";
+import { CairnError, IntegrityError, InterruptedError, UsageError } from "../../errors.js";
 import type { Id } from "../../store/id.js";
 import { listPacks } from "../../store/pack/pack-list.js";
 import type { Repository } from "../../store/repository.js";
@@ -24,7 +24,8 @@ export interface ServerRestoreOptions extends PgToolOptions {
 export interface ServerRestoreResult {
   /** The server's directory inside the snapshot. */
   path: string;
-  restored: PostgresRestoreResult[];
+  globals: PostgresRestoreResult;
+  databases: PostgresRestoreResult[];
 }
 
 /** Every server has these: their contents are restored into them, as pg_dumpall's script does. */
@@ -108,22 +109,25 @@ export async function restoreServerToPostgres(repo: Repository, rootTree: Id, op
   }
 
   const restored: PostgresRestoreResult[] = [];
-  const restore = async (file: string, uri: string, create: boolean) => {
+  const restore = async (file: string, uri: string, create: boolean): Promise<PostgresRestoreResult> => {
     try {
       const result = await restoreToPostgres(repo, rootTree, { ...options, target: uri, path: `${path}/${file}`, create });
       restored.push(result);
       options.onRestored?.(result);
+      return result;
     } catch (err) {
+      if (!(err instanceof CairnError)) throw err;
       const done = restored.length > 0 ? `restored before it: ${restored.map((r) => r.path.split("/").at(-1)).join(", ")}` : "nothing was restored before it";
       const left = dumps.slice(dumps.findIndex((d) => d.name === file) + 1);
-      (err as Error).message += ` (${done}${left.length > 0 ? `; not restored: ${left.map((d) => d.name).join(", ")}` : ""})`;
-      throw err;
+      const message = `${err.message} (${done}${left.length > 0 ? `; not restored: ${left.map((d) => d.name).join(", ")}` : ""})`;
+      throw err instanceof InterruptedError ? new InterruptedError(message) : new CairnError(message, err.exitCode);
     }
   };
-  await restore(GLOBALS_FILE, maintenance, false);
+  const globals = await restore(GLOBALS_FILE, maintenance, false);
+  const databases: PostgresRestoreResult[] = [];
   for (const dump of dumps) {
     const database = databaseOfDumpFile(dump.name);
-    await restore(dump.name, server.withDatabase(database), !existing.has(database));
+    databases.push(await restore(dump.name, server.withDatabase(database), !existing.has(database)));
   }
-  return { path, restored };
+  return { path, globals, databases };
 }
