@@ -16,8 +16,9 @@ export type LockMode = "read" | "shared" | "exclusive" | "none";
  * read anyway; --no-lock is refused for commands that change the repository.
  */
 async function acquire(backend: LocalBackend, globals: GlobalOptions, out: Output, lock: LockMode): Promise<RepositoryLock | undefined> {
-  if (lock === "none" || (lock === "read" && globals.noLock)) return undefined;
-  if (globals.noLock) throw new UsageError("--no-lock is only for commands that read the repository (snapshots, ls, restore, dump, diff, find, stats, check)");
+  if (lock === "read" && globals.noLock) return undefined;
+  if (globals.noLock) throw new UsageError("--no-lock is only for commands that read the repository (snapshots, ls, restore, dump, diff, find, stats, check, and --dry-run of forget, prune and repair)");
+  if (lock === "none") return undefined;
   try {
     return await RepositoryLock.acquire(backend, { exclusive: lock === "exclusive", waitMs: globals.retryLock, onWait: (m) => out.info(m) });
   } catch (err) {

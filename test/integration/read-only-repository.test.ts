@@ -53,9 +53,13 @@ describe("a repository on read-only storage", () => {
     expect(await readFile(join(target, source, "kept.txt"), "utf8")).toBe("what the backup holds\n");
   });
 
-  it("--no-lock is refused for a command that would change the repository", async () => {
-    const backup = await cairn("--no-lock", "backup", source);
-    expect(backup.code).toBe(2);
-    expect(backup.stderr).toMatch(/--no-lock is only for commands that read the repository/);
+  it("--no-lock is refused for a command that would change the repository, not for a dry run", async () => {
+    for (const args of [["backup", source], ["unlock"], ["forget", "--keep-last", "1"]]) {
+      const refused = await cairn("--no-lock", ...args);
+      expect(refused.code, args.join(" ")).toBe(2);
+      expect(refused.stderr).toMatch(/--no-lock is only for commands that read the repository/);
+    }
+    const preview = await cairn("--no-lock", "forget", "--keep-last", "1", "--prune", "--dry-run");
+    expect(preview.code, preview.stderr).toBe(0);
   });
 });

@@ -137,7 +137,7 @@ export function registerForget(program: Command): void {
       allowRemoveAll: flags.unsafeAllowRemoveAll,
     };
     const settings = flags.prune ? pruneSettings(flags) : undefined;
-    const lock = flags.dryRun ? "shared" : "exclusive";
+    const lock = flags.dryRun ? "read" : "exclusive";
 
     const forget = async (backend: Backend): Promise<ForgetPlan> => {
       const unreadable: Id[] = [];

@@ -124,6 +124,6 @@ export function registerPrune(program: Command): void {
   ).action(async (flags: PruneFlags, command: Command) => {
     const { globals, out } = commandContext(command);
     const settings = pruneSettings(flags);
-    await withRepository(globals, out, flags.dryRun ? "shared" : "exclusive", (repo) => runPrune(repo, out, settings, flags.dryRun));
+    await withRepository(globals, out, flags.dryRun ? "read" : "exclusive", (repo) => runPrune(repo, out, settings, flags.dryRun));
   });
 }

@@ -28,7 +28,7 @@ export function registerRepair(program: Command): void {
     .action(async (flags: RepairIndexFlags, command: Command) => {
       const { globals, out } = commandContext(command);
       // The index database is rebuilt from the old index files first: it may be the damaged part.
-      await withRepository(globals, out, flags.dryRun ? "shared" : "exclusive", async (repo) => {
+      await withRepository(globals, out, flags.dryRun ? "read" : "exclusive", async (repo) => {
         const report = await repairIndex(repo, { dryRun: flags.dryRun, readData: flags.readData, onInfo: (m) => out.info(m) });
         const would = flags.dryRun ? "would " : "";
         out.line(`${report.packs} packs: ${report.indexed} indexed from their trailers, ${report.salvaged.length} salvaged`);
@@ -50,7 +50,7 @@ export function registerRepair(program: Command): void {
     .option("-n, --dry-run", "report what would be done, change nothing", false)
     .action(async (flags: RepairSnapshotsFlags, command: Command) => {
       const { globals, out } = commandContext(command);
-      await withRepository(globals, out, flags.dryRun ? "shared" : "exclusive", async (repo) => {
+      await withRepository(globals, out, flags.dryRun ? "read" : "exclusive", async (repo) => {
         const report = await repairSnapshots(repo, { dryRun: flags.dryRun, forget: flags.forget });
         const would = flags.dryRun ? "would be " : "";
         for (const r of report.repaired) {
