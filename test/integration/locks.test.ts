@@ -132,6 +132,20 @@ describe("stale locks", () => {
     expect(all.stdout).toContain("removed 2 lock(s)");
     expect(await listLocks(backend)).toEqual([]);
   });
+
+  it("unlock removes what a lock write killed half-way left, but not one being written now", async () => {
+    await clearLocks();
+    const leftover = join(repo, "locks", ".tmp-0123456789abcdef");
+    const fresh = join(repo, "locks", ".tmp-fedcba9876543210");
+    await fs.writeFile(leftover, "half a lock");
+    await fs.utimes(leftover, new Date(Date.now() - 10 * 60_000), new Date(Date.now() - 10 * 60_000));
+    await fs.writeFile(fresh, "a lock being written");
+    const unlock = await cairn("unlock");
+    expect(unlock.code, unlock.stderr).toBe(0);
+    expect(unlock.stdout).toContain("removed 0 lock(s), and 1 temporary file(s) of interrupted lock writes");
+    await expect(fs.stat(leftover)).rejects.toThrow(/ENOENT/);
+    await fs.rm(fresh);
+  });
 });
 
 describe("a held lock", () => {

@@ -3,6 +3,8 @@ import { describeLock, isStale, listLockObjects } from "../../store/lock/reposit
 import { commandContext } from "../command-context.js";
 import { withBackend } from "../repository-session.js";
 
+const LOCKS_PREFIX = "locks/";
+
 interface UnlockFlags {
   removeAll: boolean;
 }
@@ -27,8 +29,10 @@ export function registerUnlock(program: Command): void {
           out.line(`removed ${lock ? describeLock(lock) : `unreadable lock ${key}`}`);
           out.record({ message_type: "removed", key, ...(lock ? { pid: lock.pid, hostname: lock.hostname, exclusive: lock.exclusive, stale: isStale(lock) } : {}) });
         }
-        out.line(`removed ${removed} lock(s)${kept ? `, kept ${kept} held by running commands` : ""}`);
-        out.record({ message_type: "summary", removed, kept });
+        // What a lock write killed half-way left; a minute is far longer than one takes.
+        const temporary = await backend.removeTemporaryFiles(LOCKS_PREFIX, { olderThanMs: 60_000 });
+        out.line(`removed ${removed} lock(s)${kept ? `, kept ${kept} held by running commands` : ""}${temporary ? `, and ${temporary} temporary file(s) of interrupted lock writes` : ""}`);
+        out.record({ message_type: "summary", removed, kept, temporary_files_removed: temporary });
       });
     });
 }

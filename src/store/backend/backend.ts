@@ -35,7 +35,8 @@ export interface Backend {
   delete(key: string): Promise<void>;
   /**
    * Backends that write through temporary names: removes those a killed writer left under
-   * `prefix`, returning how many. Only safe when no writer can be active there.
+   * `prefix`, returning how many. Only safe when no writer can be active there, or with
+   * `olderThanMs` longer than any write there takes.
    */
-  removeTemporaryFiles?(prefix: string): Promise<number>;
+  removeTemporaryFiles?(prefix: string, options?: { olderThanMs?: number }): Promise<number>;
 }

@@ -83,7 +83,7 @@ export class LocalBackend implements Backend {
       throw ioError("write", file, err);
     } finally {
       // Never in place of the error above (say, ENOTDIR when the directory is a file); a
-      // temporary file left behind is harmless, and prune removes it.
+      // temporary file left behind is harmless, and prune (or, under locks/, unlock) removes it.
       await fs.rm(temp, { force: true }).catch(() => undefined);
     }
   }
@@ -155,8 +155,9 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async removeTemporaryFiles(prefix: string): Promise<number> {
+  async removeTemporaryFiles(prefix: string, options: { olderThanMs?: number } = {}): Promise<number> {
     let removed = 0;
+    const before = Date.now() - (options.olderThanMs ?? 0);
     const sweep = async (dir: string): Promise<void> => {
       let entries;
       try {
@@ -169,6 +170,7 @@ export class LocalBackend implements Backend {
         const full = path.join(dir, entry.name);
         if (entry.isDirectory()) await sweep(full);
         else if (entry.isFile() && entry.name.startsWith(TEMP_PREFIX)) {
+          if (options.olderThanMs !== undefined && (await fs.stat(full).then((st) => st.mtimeMs, () => before)) > before) continue;
           await fs.rm(full, { force: true });
           removed++;
         }
