@@ -316,7 +316,7 @@ export class Repository {
 
   /** Whether a blob must be stored; if so it counts as present from now on (one copy per session). */
   private wantBlob(id: Id, evenIfIndexed: boolean): boolean {
-    if (this.unindexed.has(id) || (!evenIfIndexed && this.index.lookup(id) !== undefined)) return false;
+    if (evenIfIndexed ? this.unindexed.has(id) : this.hasBlob(id)) return false;
     this.unindexed.add(id);
     return true;
   }

@@ -11,7 +11,7 @@ import { hashBytes, type Id } from "../../src/store/id.js";
 import { serializeIndexFile, type IndexedPack } from "../../src/store/index/index-file.js";
 import { readIndexFile } from "../../src/store/index/index-sync.js";
 import { writeIndexFile } from "../../src/store/index/index-writer.js";
-import { runCairn, tempDir } from "../support/cli.js";
+import { runCairn, tempDir, type CliResult } from "../support/cli.js";
 import {
   damagedPaths,
   findingsOf,
@@ -114,6 +114,16 @@ async function restoreLatest(repo: string, changed: string[] = []): Promise<{ co
     expect(restored.get(path)?.equals(bytes), `${path} restored intact`).toBe(true);
   }
   return { code: result.code, damaged, restored, stderr: result.stderr };
+}
+
+/** `repair index` succeeds, then check --read-data is clean and the latest snapshot restores. */
+async function expectRepairIndexMends(repo: string): Promise<{ repair: CliResult; restore: Awaited<ReturnType<typeof restoreLatest>> }> {
+  const repair = await cairn(repo, "repair", "index");
+  expect(repair.code, repair.stderr).toBe(0);
+  await expectCleanCheck(repo, "--read-data");
+  const restore = await restoreLatest(repo);
+  expect(restore.code).toBe(0);
+  return { repair, restore };
 }
 
 async function expectCleanCheck(repo: string, ...args: string[]): Promise<void> {
@@ -271,11 +281,8 @@ describe("a flipped byte in a pack's trailer", () => {
     expect(check.code).toBe(1);
     expect(kinds(findingsOf(check.stdout))).toContain("error:pack-trailer");
 
-    const repair = await cairn(repo, "repair", "index");
-    expect(repair.code, repair.stderr).toBe(0);
+    const { repair } = await expectRepairIndexMends(repo);
     expect(repair.stdout).toContain(`${blobsInPack(pack).size} blobs recovered, 0 lost`);
-    await expectCleanCheck(repo, "--read-data");
-    expect((await restoreLatest(repo)).code).toBe(0);
   });
 });
 
@@ -300,9 +307,7 @@ describe("a second index file listing a pack with a wrong entry", () => {
     const check = await cairn(repo, "--json", "check");
     expect(check.code).toBe(1);
     expect(findingsOf(check.stdout).some((f) => f.level === "error" && f.pack === pack)).toBe(true);
-    expect((await cairn(repo, "repair", "index")).code).toBe(0);
-    await expectCleanCheck(repo, "--read-data");
-    expect((await restoreLatest(repo)).code).toBe(0);
+    await expectRepairIndexMends(repo);
   });
 });
 
@@ -386,11 +391,7 @@ describe("a deleted index file", () => {
     expect(restore.damaged.length).toBeGreaterThan(0);
 
     // Nothing was lost: the packs are all there, so rebuilding the index from them repairs it all.
-    const repair = await cairn(repo, "repair", "index");
-    expect(repair.code).toBe(0);
-    await expectCleanCheck(repo, "--read-data");
-    const after = await restoreLatest(repo);
-    expect(after.code).toBe(0);
+    const { restore: after } = await expectRepairIndexMends(repo);
     expect(after.damaged).toEqual([]);
   });
 });
@@ -425,11 +426,7 @@ describe("a damaged index database", () => {
     expect(listing.stderr.trim().split("\n")).toHaveLength(1);
     expect(listing.stderr).toMatch(/^cairn: index database .*index\.db: cannot open: .*\(it is derived data: cairn repair index rebuilds it, or delete it and cairn rebuilds it\)$/m);
 
-    const repair = await cairn(repo, "repair", "index");
-    expect(repair.code, repair.stderr).toBe(0);
-    await expectCleanCheck(repo, "--read-data");
-    const restore = await restoreLatest(repo);
-    expect(restore.code).toBe(0);
+    const { restore } = await expectRepairIndexMends(repo);
     expect(restore.damaged).toEqual([]);
   });
 });

@@ -10,7 +10,7 @@ import { CREATE_DATABASE_DIR, createDatabaseFileName, dumpFormatOf, GLOBALS_FILE
 import { withoutExistingGlobals, type ExistingGlobals } from "./globals-script.js";
 import { withoutLargeObjectTransactions } from "./plain-dump-transactions.js";
 import { PostgresUri } from "./postgres-uri.js";
-import { PgProcess, READ_WRITE, runPsql, type PgToolOptions } from "./pg-tools.js";
+import { PgProcess, psqlValues, READ_WRITE, runPsql, type PgToolOptions } from "./pg-tools.js";
 
 export interface PostgresRestoreOptions extends PgToolOptions {
   /** libpq URI of the database to restore into. */
@@ -72,10 +72,12 @@ async function chooseDump(repo: Repository, rootTree: Id, path: string | undefin
   throw new UsageError(`the snapshot holds ${dumps.length} database dumps (${dumps.map((d) => d.path).join(", ")}): choose one with SNAPSHOT:PATH`);
 }
 
-/** Every blob of a file must be in the index before the target database is touched. */
-export function checkComplete(repo: Repository, file: { path: string; node: TreeNode }): void {
+/** Every blob of a file must be in the index (and, given the pack listing, in a pack that exists) before the target database is touched. */
+export function checkComplete(repo: Repository, file: { path: string; node: TreeNode }, packs?: ReadonlyMap<Id, number>): void {
   for (const id of file.node.content ?? []) {
-    if (!repo.lookupBlob(id)) throw new IntegrityError(`${file.path}: data blob ${id} is missing from the repository; nothing was restored`);
+    const location = repo.lookupBlob(id);
+    if (!location) throw new IntegrityError(`${file.path}: data blob ${id} is missing from the repository; nothing was restored`);
+    if (packs && !packs.has(location.packId)) throw new IntegrityError(`${file.path}: data blob ${id} is in pack ${location.packId}, which is missing; nothing was restored (cairn check tells more)`);
   }
 }
 
@@ -147,10 +149,7 @@ function asItWas(definition: CreateDatabaseScript | undefined): string {
 
 /** The target server's roles and tablespaces, and who the restore connects as: names as UTF-8 bytes (one char each), as globals-script.ts compares them. */
 async function existingGlobals(uri: string, options: PgToolOptions): Promise<ExistingGlobals & { connectedAs: string }> {
-  const names = async (sql: string) => {
-    const printed = await runPsql(uri, `SET client_encoding = 'UTF8';\n${sql}\n`, options, ["--record-separator-zero"]);
-    return printed.split("\0").filter(Boolean).map((name) => Buffer.from(name, "utf8").toString("latin1"));
-  };
+  const names = async (sql: string) => (await psqlValues(uri, sql, options)).map((name) => Buffer.from(name, "utf8").toString("latin1"));
   const [connectedAs] = await names("SELECT current_user;");
   return { roles: new Set(await names("SELECT rolname FROM pg_roles;")), tablespaces: new Set(await names("SELECT spcname FROM pg_tablespace;")), connectedAs: connectedAs! };
 }

@@ -164,6 +164,12 @@ export async function runPgTool(tool: PgTool, args: readonly string[], options: 
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** The values a query returns, one per row, in UTF-8 whatever the database's encoding. */
+export async function psqlValues(uri: string, sql: string, options: PgToolOptions): Promise<string[]> {
+  const printed = await runPsql(uri, `SET client_encoding = 'UTF8';\n${sql}\n`, options, ["--record-separator-zero"]);
+  return printed.split("\0").filter(Boolean);
+}
+
 /**
  * Runs a script of a restore through psql, stopping at its first error; not in a transaction
  * unless asked (CREATE DATABASE refuses one). Returns what it printed. A stop signal

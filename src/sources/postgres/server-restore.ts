@@ -1,4 +1,4 @@
-import { CairnError, IntegrityError, InterruptedError, UsageError } from "../../errors.js";
+import { CairnError, InterruptedError, UsageError } from "../../errors.js";
 import type { Id } from "../../store/id.js";
 import { listPacks } from "../../store/pack/pack-list.js";
 import type { Repository } from "../../store/repository.js";
@@ -8,7 +8,7 @@ import { planCreateDatabase } from "./create-database-script.js";
 import { CREATE_DATABASE_DIR, createDatabaseFileName, databaseOfDumpFile, dumpFormatOf, GLOBALS_FILE, POSTGRES_DIR } from "./dump-layout.js";
 import { checkComplete, readWhole, restoreToPostgres, type PostgresRestoreResult } from "./pg-restore.js";
 import { PostgresUri } from "./postgres-uri.js";
-import { runPsql, type PgToolOptions } from "./pg-tools.js";
+import { psqlValues, type PgToolOptions } from "./pg-tools.js";
 
 export interface ServerRestoreOptions extends PgToolOptions {
   /** libpq URI of the server to restore into, naming no database. */
@@ -56,11 +56,6 @@ async function chooseServer(repo: Repository, rootTree: Id, path: string | undef
   throw new UsageError(`the snapshot holds the servers ${servers.map((s) => s.path).join(", ")}: choose one with SNAPSHOT:PATH`);
 }
 
-async function databasesOf(uri: string, options: PgToolOptions): Promise<Set<string>> {
-  const printed = await runPsql(uri, "SET client_encoding = 'UTF8';\nSELECT datname FROM pg_database;\n", options, ["--record-separator-zero"]);
-  return new Set(printed.split("\0").filter(Boolean));
-}
-
 /**
  * Restores a whole server from an `--all-databases` snapshot, as pg_dumpall's script would: the
  * roles and tablespaces (globals.sql, leaving out those the server has), then each database,
@@ -80,13 +75,7 @@ export async function restoreServerToPostgres(repo: Repository, rootTree: Id, op
   // a pack that exists, every definition readable and writable under its own name.
   const { packs } = await listPacks(repo.backend);
   const stored = [...files.filter((f) => f.type === "file").map((node) => ({ path: `${path}/${node.name}`, node })), ...definitions.map((node) => ({ path: `${path}/${CREATE_DATABASE_DIR}/${node.name}`, node }))];
-  for (const file of stored) {
-    checkComplete(repo, file);
-    for (const id of file.node.content ?? []) {
-      const pack = repo.lookupBlob(id)!.packId;
-      if (!packs.has(pack)) throw new IntegrityError(`${file.path}: data blob ${id} is in pack ${pack}, which is missing; nothing was restored (cairn check tells more)`);
-    }
-  }
+  for (const file of stored) checkComplete(repo, file, packs);
   for (const dump of dumps) {
     const definition = definitions.find((d) => d.name === createDatabaseFileName(dump.name));
     if (!definition) continue;
@@ -99,7 +88,7 @@ export async function restoreServerToPostgres(repo: Repository, rootTree: Id, op
 
   let existing: Set<string>;
   try {
-    existing = await databasesOf(maintenance, options);
+    existing = new Set(await psqlValues(maintenance, "SELECT datname FROM pg_database;", options));
   } catch (err) {
     throw new CairnError(`restore of ${path} into ${server.redacted()}: ${(err as Error).message}`);
   }
