@@ -2,7 +2,8 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { CairnError } from "../errors.js";
-import { performWrites, type FileWrite, type MetadataProblem } from "./file-writes.js";
+import type { Id } from "../store/id.js";
+import { performWrites, type BlobCheck, type FileWrite, type WritesDone } from "./file-writes.js";
 import type { RestoredMetadata } from "./restored-metadata.js";
 import type { WriteRequest, WriteResponse } from "./write-worker.js";
 
@@ -13,8 +14,22 @@ export interface WriteTarget {
   create?: number;
   /** Set on the file's last write: applied after it. */
   metadata?: RestoredMetadata;
+  /** A write after the file's metadata was set (see FileWrite). */
+  rewrite?: boolean;
   /** Called once the write is done, with what went wrong setting the metadata if anything did. */
-  done: (metadataProblem?: string) => void;
+  done: (outcome: WriteOutcome) => void;
+}
+
+export interface WriteOutcome {
+  metadataProblem?: string;
+  /** False when the bytes failed their check and were not written (the file was still created). */
+  written: boolean;
+}
+
+/** A blob the writer checks against its id before writing it; `corrupt` hears when it fails. */
+export interface BlobToCheck {
+  id: Id;
+  corrupt: (message: string) => void;
 }
 
 interface Batch {
@@ -22,17 +37,19 @@ interface Batch {
   used: number;
   writes: FileWrite[];
   done: WriteTarget["done"][];
+  checks: BlobCheck[];
+  corrupt: BlobToCheck["corrupt"][];
 }
 
 /** A batch's memory: blobs are decoded straight into it. A larger blob gets memory of its own. */
 const BATCH_BYTES = 4 * 1024 * 1024;
-/** One batch being filled, one being written, one waiting: the writer never waits for decoding. */
-const BATCHES = 3;
+/** One batch being filled, one being written, two waiting: the writer never waits for decoding. */
+const BATCHES = 4;
 /** Empty files take no memory: this bounds what a batch of them holds. */
 const WRITES_PER_BATCH = 4096;
 
 /**
- * Writes restored files on a worker thread while this thread reads and decodes: blobs are
+ * Checks and writes restored files on a worker thread while this thread reads and decodes: blobs are
  * decoded into a batch's memory, which goes to the writer with the batch's writes and comes back
  * once they are done, so a few batches' memory serves the whole restore. One writer carries out
  * the batches in order, so a file's first write (which creates it) comes before its others.
@@ -61,16 +78,24 @@ export class FileWriteQueue {
   /**
    * Queues `length` bytes for the files `fill` names: `fill` gets the memory to put the bytes in
    * (say, decode a blob into) and returns where they go; a write of length 0 only creates files.
-   * If `fill` throws, nothing is queued.
+   * If `fill` throws, nothing is queued. With `check`, the writer checks the bytes against the
+   * blob's id first, and writes them only if they pass, when it has time to: it has, when it
+   * keeps up with this thread. `fill` hears whether it will (if not, it must check them itself).
    */
-  async write(length: number, fill: (memory: Buffer) => WriteTarget[]): Promise<void> {
+  async write(length: number, fill: (memory: Buffer, writerChecks: boolean) => WriteTarget[], check?: BlobToCheck): Promise<void> {
     for (;;) {
       this.throwIfFailed();
       const batch = this.current;
       if (batch && batch.used + length <= batch.memory.length && batch.writes.length < WRITES_PER_BATCH) {
-        const targets = fill(batch.memory.subarray(batch.used, batch.used + length));
+        const writerChecks = check !== undefined && this.writing.size < BATCHES - 1;
+        const targets = fill(batch.memory.subarray(batch.used, batch.used + length), writerChecks);
+        let checkIndex: number | undefined;
+        if (check && writerChecks) {
+          checkIndex = batch.checks.push({ id: check.id, start: batch.used, length }) - 1;
+          batch.corrupt.push(check.corrupt);
+        }
         for (const target of targets) {
-          batch.writes.push({ path: target.path, create: target.create, offset: target.offset, start: batch.used, length, metadata: target.metadata });
+          batch.writes.push({ path: target.path, create: target.create, offset: target.offset, start: batch.used, length, metadata: target.metadata, check: checkIndex, rewrite: target.rewrite });
           batch.done.push(target.done);
         }
         batch.used += length;
@@ -78,7 +103,7 @@ export class FileWriteQueue {
       }
       if (batch) this.send();
       const memory = this.memoryFor(length);
-      if (memory) this.current = { memory, used: 0, writes: [], done: [] };
+      if (memory) this.current = { memory, used: 0, writes: [], done: [], checks: [], corrupt: [] };
       else await this.wakeUp();
     }
   }
@@ -114,19 +139,19 @@ export class FileWriteQueue {
       return;
     }
     if (!this.worker) {
-      let problems: MetadataProblem[];
+      let done: WritesDone;
       try {
-        problems = performWrites(batch.memory, batch.writes);
+        done = performWrites(batch.memory, batch.writes, batch.checks);
       } catch (err) {
         this.fail(err as Error);
         throw err;
       }
-      this.finish(batch, batch.memory, problems);
+      this.finish(batch, batch.memory, done);
       return;
     }
     const seq = this.seq++;
     this.writing.set(seq, batch);
-    const request: WriteRequest = { seq, memory: batch.memory, writes: batch.writes };
+    const request: WriteRequest = { seq, memory: batch.memory, writes: batch.writes, checks: batch.checks };
     this.worker.postMessage(request, [batch.memory.buffer as ArrayBuffer]);
   }
 
@@ -138,12 +163,17 @@ export class FileWriteQueue {
       this.fail(response.error.expected ? new CairnError(response.error.message) : new Error(`restore writer failed: ${response.error.message}`));
       return;
     }
-    this.finish(batch, Buffer.from(response.memory.buffer, response.memory.byteOffset, response.memory.byteLength), response.problems ?? []);
+    this.finish(batch, Buffer.from(response.memory.buffer, response.memory.byteOffset, response.memory.byteLength), response.done ?? { problems: [], corrupt: [] });
   }
 
-  private finish(batch: Batch, memory: Buffer, problems: readonly MetadataProblem[]): void {
+  private finish(batch: Batch, memory: Buffer, { problems, corrupt }: WritesDone): void {
     const problemOf = new Map(problems.map((p) => [p.write, p.message]));
-    batch.done.forEach((done, index) => done(problemOf.get(index)));
+    const failed = new Set(corrupt.map((c) => c.check));
+    for (const c of corrupt) batch.corrupt[c.check]!(c.message);
+    batch.done.forEach((done, index) => {
+      const check = batch.writes[index]!.check;
+      done({ metadataProblem: problemOf.get(index), written: check === undefined || !failed.has(check) });
+    });
     this.recycle(memory);
   }
 

@@ -1,5 +1,6 @@
-import { closeSync, constants as fsConstants, fstatSync, ftruncateSync, openSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants as fsConstants, fchmodSync, fstatSync, ftruncateSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { ioError } from "../errors.js";
+import { blobMismatch } from "../store/blob-verification.js";
 import { applyMetadata, applyOpenFileMetadata, type RestoredMetadata } from "./restored-metadata.js";
 
 /**
@@ -15,6 +16,31 @@ export interface FileWrite {
   start: number;
   length: number;
   metadata?: RestoredMetadata;
+  /** The batch's BlobCheck the bytes must pass before they are written. */
+  check?: number;
+  /**
+   * A write into a file that already has its metadata (a blob from another copy, written after
+   * the file's last write): its owner gets write permission first; the metadata is set again later.
+   */
+  rewrite?: boolean;
+}
+
+/** A blob in a batch's memory that is checked against its id before any write of it is done. */
+export interface BlobCheck {
+  id: string;
+  start: number;
+  length: number;
+}
+
+/** A blob that failed its check: its writes only created the file (and set metadata), the bytes were not written. */
+export interface CorruptBlob {
+  check: number;
+  message: string;
+}
+
+export interface WritesDone {
+  problems: MetadataProblem[];
+  corrupt: CorruptBlob[];
 }
 
 /** Metadata that could not be set: the file is restored, so this is a problem to report, not a failure. */
@@ -65,6 +91,7 @@ function writeAll(fd: number, data: Uint8Array, position: number): void {
 
 const HOLE_BLOCK = 4096;
 const ZERO_BLOCK = Buffer.alloc(HOLE_BLOCK);
+const EMPTY = Buffer.alloc(0);
 
 /**
  * The byte ranges of `data`, to be written at file offset `offset`, that are not all zeros,
@@ -87,19 +114,24 @@ function nonZeroRanges(data: Buffer, offset: number): { start: number; end: numb
 }
 
 /**
- * Carries out writes in order. File operations are synchronous: on a local file system each
+ * Checks the batch's blobs against their ids, then carries out its writes in order; the writes
+ * of a blob that fails its check do everything but write its bytes (create the file, set its
+ * metadata), so nothing unverified reaches a file. File operations are synchronous: on a local file system each
  * costs microseconds, and tens of thousands of small files through libuv's thread pool cost
  * more in hand-offs (and in contention on the directory) than the work itself.
  */
-export function performWrites(memory: Uint8Array, writes: readonly FileWrite[]): MetadataProblem[] {
+export function performWrites(memory: Uint8Array, writes: readonly FileWrite[], checks: readonly BlobCheck[] = []): WritesDone {
   const bytes = Buffer.from(memory.buffer, memory.byteOffset, memory.byteLength);
+  const mismatches = checks.map((check) => blobMismatch(check.id, bytes.subarray(check.start, check.start + check.length)));
   const problems: MetadataProblem[] = [];
   writes.forEach((write, index) => {
     const path = Buffer.from(write.path.buffer, write.path.byteOffset, write.path.byteLength);
-    const problem = writeFile(path, bytes.subarray(write.start, write.start + write.length), write);
+    const corrupt = write.check !== undefined && mismatches[write.check] !== undefined;
+    const problem = writeFile(path, corrupt ? EMPTY : bytes.subarray(write.start, write.start + write.length), write);
     if (problem) problems.push({ write: index, message: problem });
   });
-  return problems;
+  const corrupt = mismatches.flatMap((message, check) => (message === undefined ? [] : [{ check, message }]));
+  return { problems, corrupt };
 }
 
 /** Writes one piece of a file and, after its last, sets its metadata: returns what went wrong with that. */
@@ -108,6 +140,7 @@ function writeFile(path: Buffer, data: Buffer, write: FileWrite): string | undef
   const ranges = nonZeroRanges(data, write.offset);
   if (ranges.length === 0 && create === undefined) return metadata && metadataProblem(() => applyMetadata(path, metadata));
   try {
+    if (write.rewrite) makeWritable(path);
     const fd = openRegularFile(path, create !== undefined);
     try {
       // Empty once opened: written up to its size from the start, a file needs no ftruncate.
@@ -120,6 +153,17 @@ function writeFile(path: Buffer, data: Buffer, write: FileWrite): string | undef
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === undefined) throw err;
     throw ioError("cannot write", path.toString(), err);
+  }
+}
+
+/** Gives the owner write permission on the regular file at `path` (never following a link). */
+function makeWritable(path: Buffer): void {
+  const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  try {
+    const { mode } = fstatSync(fd);
+    if ((mode & fsConstants.S_IFMT) === fsConstants.S_IFREG) fchmodSync(fd, (mode & 0o7777) | 0o200);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -3,7 +3,7 @@ import * as fs from "node:fs/promises";
 import { dirname } from "node:path";
 import { CairnError, IntegrityError, InterruptedError, ioError } from "../errors.js";
 import { findNode, snapshotPathNames } from "../store/tree/tree-walker.js";
-import { decodeBlobInto } from "../store/blob-codec.js";
+import { decodeBlobInto, decompressBlobInto } from "../store/blob-codec.js";
 import type { Id } from "../store/id.js";
 import { packKey } from "../store/pack/pack-format.js";
 import { readRanges } from "../store/pack/read-ranges.js";
@@ -86,6 +86,13 @@ interface MetadataTarget {
   metadata: RestoredMetadata;
 }
 
+/** A blob whose copy in `packId` could not be read, decoded or verified. */
+interface CorruptBlob {
+  blob: PlannedBlob;
+  packId: Id;
+  message: string;
+}
+
 /**
  * Creates `dir` and its missing parents. Not fs.mkdir's `recursive`: under /proc, where mkdir
  * fails with ENOENT though the parent exists, Node's loop retries for ever.
@@ -132,9 +139,9 @@ function join(dir: Buffer, name: Buffer): Buffer {
  * Restores a snapshot (or a part of it) into a directory: the tree is walked creating
  * directories, symlinks and special files and planning file contents; every `filesPerRound`
  * files (and at the end) the planned contents are written pack by pack (each pack read once per
- * round; every blob decoded and verified here, then handed to a writer thread, which sets each
- * file's metadata after its last write); then hard links, then directory metadata from the
- * deepest up.
+ * round; every blob decoded here and checked against its id, here or on the writer thread,
+ * which writes it and sets each file's metadata after its last write); then hard links, then
+ * directory metadata from the deepest up.
  */
 export class Restorer {
   private plan = new RestorePlan();
@@ -452,15 +459,16 @@ export class Restorer {
 
   /**
    * A write into `file` at `offset`; the first write into a file creates it at its final size,
-   * the last carries its metadata.
+   * the last carries its metadata. `done` hears whether the bytes were written (they are not
+   * when they fail the writer's check).
    */
-  private writeInto(file: FileTarget, offset: number, done: () => void): WriteTarget {
+  private writeInto(file: FileTarget, offset: number, done: (written: boolean) => void): WriteTarget {
     const target: WriteTarget = {
       path: file.path,
       offset,
-      done: (metadataProblem) => {
+      done: ({ metadataProblem, written }) => {
         if (metadataProblem) this.problem(file.path.toString("utf8"), metadataProblem);
-        done();
+        done(written);
       },
     };
     if (!file.created) {
@@ -472,9 +480,13 @@ export class Restorer {
     return target;
   }
 
-  /** Writes the planned blobs pack by pack, a few packs read at a time, and waits for the writes. */
+  /**
+   * Writes the planned blobs pack by pack, a few packs read at a time, and waits for the writes;
+   * then writes, from other copies, the blobs that failed.
+   */
   private async writeContents(): Promise<void> {
     const packs = [...this.plan.packs.entries()].sort(([a], [b]) => a.localeCompare(b));
+    const corrupt: CorruptBlob[] = [];
     let next = 0;
     let failure: unknown;
     const worker = async () => {
@@ -483,7 +495,7 @@ export class Restorer {
         while (failure === undefined && next < packs.length) {
           this.throwIfInterrupted();
           const [packId, blobs] = packs[next++]!;
-          await this.restorePack(reader, packId, [...blobs.values()]);
+          await this.restorePack(reader, packId, [...blobs.values()], corrupt);
         }
       } catch (err) {
         failure ??= err;
@@ -497,53 +509,98 @@ export class Restorer {
       throw failure;
     }
     await drained;
+    await this.writeOtherCopies(corrupt);
   }
 
-  private async restorePack(reader: RangeReader, packId: Id, blobs: PlannedBlob[]): Promise<void> {
+  private async restorePack(reader: RangeReader, packId: Id, blobs: PlannedBlob[], corrupt: CorruptBlob[]): Promise<void> {
     for (const range of readRanges(blobs, (blob) => blob.location, MERGE_GAP, MAX_READ)) {
       let bytes: Buffer | undefined;
-      let readError: string | undefined;
+      let readError = "";
       try {
         bytes = await reader.read(packKey(packId), { offset: range.offset, length: range.length });
       } catch (err) {
         if (range.items.length > 1) {
           // One unreadable part (say, a truncated pack) must not take its neighbours down with it.
-          await this.restorePack(reader, packId, range.items.slice(0, 1));
-          await this.restorePack(reader, packId, range.items.slice(1));
+          await this.restorePack(reader, packId, range.items.slice(0, 1), corrupt);
+          await this.restorePack(reader, packId, range.items.slice(1), corrupt);
           continue;
         }
         readError = `pack ${packId} unreadable: ${(err as Error).message}`;
       }
       for (const blob of range.items) {
         const { offset, storedLength, compression, plainLength } = blob.location;
-        let error = readError;
+        const failed = (message: string) => corrupt.push({ blob, packId, message });
         if (bytes) {
           const stored = bytes.subarray(offset - range.offset, offset - range.offset + storedLength);
           try {
-            // Decoded and verified straight into the memory the writer takes: nothing unverified is written.
-            await this.queue().write(plainLength, (memory) => {
-              decodeBlobInto(blob.id, stored, compression, plainLength, memory);
-              return blob.uses.map((use) => this.writeInto(use.file, use.offset, () => this.blobWritten(use.file, plainLength)));
-            });
+            // Decoded straight into the memory the writer takes; nothing unchecked is written.
+            await this.queue().write(
+              plainLength,
+              (memory, writerChecks) => {
+                if (writerChecks) decompressBlobInto(blob.id, stored, compression, plainLength, memory);
+                else decodeBlobInto(blob.id, stored, compression, plainLength, memory);
+                return blob.uses.map((use) =>
+                  this.writeInto(use.file, use.offset, (written) => {
+                    if (written) this.blobWritten(use.file, plainLength);
+                  }),
+                );
+              },
+              { id: blob.id, corrupt: failed },
+            );
             continue;
           } catch (err) {
             if (!(err instanceof IntegrityError)) throw err;
-            error = err.message;
+            failed(err.message);
           }
+        } else {
+          failed(readError);
         }
-        const copy = await this.repo.readOtherCopy(blob.id, packId);
-        if (copy) {
-          await this.queue().write(plainLength, (memory) => {
-            copy.copy(memory);
-            return blob.uses.map((use) => this.writeInto(use.file, use.offset, () => this.blobWritten(use.file, plainLength)));
-          });
-          continue;
-        }
-        for (const use of blob.uses) this.markDamaged(use.file, error ?? `blob ${blob.id} unreadable`);
-        // A damaged file is still created at its size, with what could be restored of it.
-        await this.queue().write(0, () => blob.uses.map((use) => this.writeInto(use.file, use.offset, () => this.blobWritten(use.file, 0))));
+        // The files are created at their size all the same; the bytes come from another copy, if there is one.
+        await this.queue().write(0, () => blob.uses.map((use) => this.writeInto(use.file, use.offset, () => undefined)));
       }
     }
+  }
+
+  /**
+   * Writes the blobs that failed from copies in other packs (left by an interrupted prune), once
+   * the round's other writes are done, then sets the metadata of the files they went into again.
+   * A blob with no copy that reads leaves its files damaged, created at their size.
+   */
+  private async writeOtherCopies(corrupt: CorruptBlob[]): Promise<void> {
+    const rewritten = new Set<FileTarget>();
+    for (const { blob, packId, message } of corrupt) {
+      this.throwIfInterrupted();
+      const copy = await this.repo.readOtherCopy(blob.id, packId);
+      if (!copy) {
+        for (const use of blob.uses) {
+          this.markDamaged(use.file, message);
+          this.blobWritten(use.file, 0);
+        }
+        continue;
+      }
+      await this.queue().write(copy.length, (memory) => {
+        copy.copy(memory);
+        return blob.uses.map((use) => {
+          rewritten.add(use.file);
+          return this.rewriteInto(use.file, use.offset, () => this.blobWritten(use.file, copy.length));
+        });
+      });
+    }
+    for (const file of rewritten) await this.queue().write(0, () => [{ ...this.rewriteInto(file, 0, () => undefined), metadata: file.metadata }]);
+    await this.queue().drain();
+  }
+
+  /** A write into a file this restore has created and given its metadata (which then has to be set again). */
+  private rewriteInto(file: FileTarget, offset: number, done: () => void): WriteTarget {
+    return {
+      path: file.path,
+      offset,
+      rewrite: true,
+      done: ({ metadataProblem }) => {
+        if (metadataProblem) this.problem(file.path.toString("utf8"), metadataProblem);
+        done();
+      },
+    };
   }
 
   private blobWritten(file: FileTarget, bytes: number): void {

@@ -1,29 +1,29 @@
 import { parentPort } from "node:worker_threads";
 import { CairnError } from "../errors.js";
-import { performWrites, type FileWrite, type MetadataProblem } from "./file-writes.js";
+import { performWrites, type BlobCheck, type FileWrite, type WritesDone } from "./file-writes.js";
 
 export interface WriteRequest {
   seq: number;
   /** Decoded blobs; handed over, and handed back with the response. */
   memory: Uint8Array;
   writes: FileWrite[];
+  checks: BlobCheck[];
 }
 
 export interface WriteResponse {
   seq: number;
   memory: Uint8Array;
-  problems?: MetadataProblem[];
+  done?: WritesDone;
   /** `expected`: a CairnError (say, a full disk), as opposed to a bug. */
   error?: { message: string; expected: boolean };
 }
 
-// Writes restored files off the main thread, which meanwhile reads and decodes what comes next.
+// Checks and writes restored files off the main thread, which meanwhile reads and decodes what comes next.
 parentPort?.on("message", (request: WriteRequest) => {
   const { seq, memory } = request;
   let response: WriteResponse;
   try {
-    const problems = performWrites(memory, request.writes);
-    response = problems.length > 0 ? { seq, memory, problems } : { seq, memory };
+    response = { seq, memory, done: performWrites(memory, request.writes, request.checks) };
   } catch (err) {
     response = { seq, memory, error: { message: (err as Error).message, expected: err instanceof CairnError } };
   }

@@ -1,6 +1,7 @@
 import binding from "zstd-napi/binding.js";
 import { IntegrityError } from "../errors.js";
-import { hashBytes, type Id } from "./id.js";
+import { blobMismatch } from "./blob-verification.js";
+import type { Id } from "./id.js";
 import { MAX_BLOB_BYTES } from "./pack/pack-format.js";
 
 /** How a blob's bytes are stored in its pack. */
@@ -67,7 +68,18 @@ export function decodeBlobInto(id: Id, stored: Uint8Array, compression: number, 
   if (plain !== target) plain.copy(target);
 }
 
-function decodeInto(id: Id, stored: Uint8Array, compression: number, plainLength: number, output: (length: number) => Buffer): Buffer {
+/**
+ * decodeBlobInto WITHOUT
+ * checking it against its id: a restore decompresses straight into the memory it hands to its
+ * writer thread, which checks each blob's SHA-256 before writing it (the hashing is then off the
+ * thread that walks, reads and decompresses). Nothing may use the bytes before that check.
+ */
+export function decompressBlobInto(id: Id, stored: Uint8Array, compression: number, plainLength: number, target: Buffer): void {
+  const plain = decodeInto(id, stored, compression, plainLength, () => target, false);
+  if (plain !== target) plain.copy(target);
+}
+
+function decodeInto(id: Id, stored: Uint8Array, compression: number, plainLength: number, output: (length: number) => Buffer, verify = true): Buffer {
   if (plainLength > MAX_BLOB_BYTES) throw new IntegrityError(`blob ${id}: declared length ${plainLength} is absurd`);
   let plain: Buffer;
   if (compression === Compression.none) {
@@ -90,7 +102,7 @@ function decodeInto(id: Id, stored: Uint8Array, compression: number, plainLength
   if (plain.length !== plainLength) {
     throw new IntegrityError(`blob ${id}: ${plain.length} bytes, expected ${plainLength}`);
   }
-  const actual = hashBytes(plain);
-  if (actual !== id) throw new IntegrityError(`blob ${id}: content hash is ${actual}`);
+  const mismatch = verify ? blobMismatch(id, plain) : undefined;
+  if (mismatch) throw new IntegrityError(mismatch);
   return plain;
 }

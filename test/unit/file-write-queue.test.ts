@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { readXattrs } from "../../src/platform/xattrs.js";
+import { hashBytes } from "../../src/store/id.js";
 import { FileWriteQueue as SourceQueue, type WriteTarget } from "../../src/restore/file-write-queue.js";
 import type { RestoredMetadata } from "../../src/restore/restored-metadata.js";
 
@@ -127,10 +128,10 @@ describe.each(Object.entries(where))("file write queue %s", (_, make) => {
       // The last write sets the metadata after its bytes are in: the mtime stays the one given.
       await queue.write(data.length, (memory) => {
         data.copy(memory);
-        return [{ path: Buffer.from(path), offset: data.length, metadata, done: (problem) => problems.push(problem) }];
+        return [{ path: Buffer.from(path), offset: data.length, metadata, done: ({ metadataProblem }) => problems.push(metadataProblem) }];
       });
       // An attribute no file system takes: the file is written, the problem reported, and the queue goes on.
-      await queue.write(0, () => [{ path: Buffer.from(other), offset: 0, create: 0, metadata: { ...metadata, xattrs: [{ name: "nonsense.tag", value: Buffer.from("x") }] }, done: (problem) => problems.push(problem) }]);
+      await queue.write(0, () => [{ path: Buffer.from(other), offset: 0, create: 0, metadata: { ...metadata, xattrs: [{ name: "nonsense.tag", value: Buffer.from("x") }] }, done: ({ metadataProblem }) => problems.push(metadataProblem) }]);
       await queue.drain();
     } finally {
       await queue.close();
@@ -164,5 +165,67 @@ describe.each(Object.entries(where))("file write queue %s", (_, make) => {
     } finally {
       await queue.close();
     }
+  });
+  it("checks a blob against its id before writing it: a blob that fails is not written, its file is still created, and the caller hears why", async () => {
+    const queue = await make();
+    const good = randomBytes(64 * 1024);
+    const bad = randomBytes(64 * 1024);
+    const path = join(dir, "checked");
+    const outcomes: string[] = [];
+    const corrupt: string[] = [];
+    const checkedByWriter: boolean[] = [];
+    const size = 2 * good.length;
+    try {
+      // Nothing in flight: the writer has room, so it checks.
+      await queue.write(
+        good.length,
+        (memory, writerChecks) => {
+          checkedByWriter.push(writerChecks);
+          bad.copy(memory);
+          return [{ path: Buffer.from(path), offset: 0, create: size, done: ({ written }) => outcomes.push(`0:${written}`) }];
+        },
+        { id: hashBytes(good), corrupt: (message) => corrupt.push(message) },
+      );
+      await queue.drain();
+      await queue.write(
+        good.length,
+        (memory, writerChecks) => {
+          checkedByWriter.push(writerChecks);
+          good.copy(memory);
+          return [{ path: Buffer.from(path), offset: good.length, done: ({ written }) => outcomes.push(`1:${written}`) }];
+        },
+        { id: hashBytes(good), corrupt: (message) => corrupt.push(message) },
+      );
+      await queue.drain();
+    } finally {
+      await queue.close();
+    }
+    expect(checkedByWriter).toEqual([true, true]);
+    expect(corrupt).toEqual([`blob ${hashBytes(good)}: content hash is ${hashBytes(bad)}`]);
+    expect(outcomes).toEqual(["0:false", "1:true"]);
+    // Created at its size; the bytes that failed were never written (a hole of zeros).
+    expect((await fs.readFile(path)).equals(Buffer.concat([Buffer.alloc(good.length), good]))).toBe(true);
+  });
+
+  it("writes into a file whose read-only metadata is already set when asked to rewrite it", async () => {
+    const queue = await make();
+    const data = randomBytes(8 * 1024);
+    const path = join(dir, "read-only");
+    await fs.writeFile(path, Buffer.alloc(2 * data.length));
+    await fs.chmod(path, 0o444);
+    const problems: (string | undefined)[] = [];
+    try {
+      await queue.write(data.length, (memory) => {
+        data.copy(memory);
+        return [{ path: Buffer.from(path), offset: data.length, rewrite: true, done: ({ metadataProblem }) => problems.push(metadataProblem) }];
+      });
+      await queue.drain();
+    } finally {
+      await queue.close();
+    }
+    expect(problems).toEqual([undefined]);
+    expect((await fs.readFile(path)).equals(Buffer.concat([Buffer.alloc(data.length), data]))).toBe(true);
+    // Writable by its owner now: the restore sets the recorded mode again afterwards.
+    expect((await fs.stat(path)).mode & 0o777).toBe(0o644);
   });
 });

@@ -111,6 +111,20 @@ describe("prune with blobs stored twice", () => {
     expect(findings.filter((x) => x.kind === "file-damaged")).toEqual([]);
   });
 
+  it("a blob written from its other copy after its file got its metadata: the file still ends with its recorded mode and times", async () => {
+    const { f, src, s2 } = await killedPruneRepository();
+    expect((await damageCopies(f, "named")).length).toBeGreaterThan(0);
+    await f.reopen();
+    const target = await fs.mkdtemp(join(f.work, "restore-"));
+    const result = await restoreSnapshot(f.repo, s2.tree, { target });
+    expect(result.damaged).toEqual([]);
+    for (const name of await fs.readdir(src)) {
+      const [want, got] = await Promise.all([fs.stat(join(src, name), { bigint: true }), fs.stat(join(target, src, name), { bigint: true })]);
+      expect((await fs.readFile(join(target, src, name))).equals(await fs.readFile(join(src, name))), name).toBe(true);
+      expect([got.mode, got.mtimeNs], name).toEqual([want.mode, want.mtimeNs]);
+    }
+  });
+
   it("prune keeps a copy that reads back: a damaged copy in a denser pack does not cost the good one", async () => {
     const { f, src, s2, m2 } = await killedPruneRepository();
     // The new packs are the denser: prune would keep their copies and delete the old packs.
