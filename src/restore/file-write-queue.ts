@@ -14,8 +14,8 @@ export interface WriteTarget {
   create?: number;
   /** Set on the file's last write: applied after it. */
   metadata?: RestoredMetadata;
-  /** A write after the file's metadata was set (see FileWrite). */
-  rewrite?: boolean;
+  /** Sets the metadata of a file whose metadata was held back because a blob failed its check (see FileWrite). */
+  release?: boolean;
   /** Called once the write is done, with what went wrong setting the metadata if anything did. */
   done: (outcome: WriteOutcome) => void;
 }
@@ -26,7 +26,10 @@ export interface WriteOutcome {
   written: boolean;
 }
 
-/** A blob the writer checks against its id before writing it; `corrupt` hears when it fails. */
+/**
+ * A blob the writer checks against its id before writing it; `corrupt` hears when it fails (its
+ * files are then created but not written, their metadata held back until a `release` write).
+ */
 export interface BlobToCheck {
   id: Id;
   corrupt: (message: string) => void;
@@ -65,6 +68,8 @@ export class FileWriteQueue {
   private wakeUps: (() => void)[] = [];
   private failure?: Error;
   private seq = 0;
+  /** Without a worker: the files whose metadata is held back (see performWrites). */
+  private readonly held = new Set<string>();
 
   constructor() {
     const script = fileURLToPath(new URL("./write-worker.js", import.meta.url));
@@ -95,7 +100,7 @@ export class FileWriteQueue {
           batch.corrupt.push(check.corrupt);
         }
         for (const target of targets) {
-          batch.writes.push({ path: target.path, create: target.create, offset: target.offset, start: batch.used, length, metadata: target.metadata, check: checkIndex, rewrite: target.rewrite });
+          batch.writes.push({ path: target.path, create: target.create, offset: target.offset, start: batch.used, length, metadata: target.metadata, check: checkIndex, release: target.release });
           batch.done.push(target.done);
         }
         batch.used += length;
@@ -141,7 +146,7 @@ export class FileWriteQueue {
     if (!this.worker) {
       let done: WritesDone;
       try {
-        done = performWrites(batch.memory, batch.writes, batch.checks);
+        done = performWrites(batch.memory, batch.writes, batch.checks, this.held);
       } catch (err) {
         this.fail(err as Error);
         throw err;

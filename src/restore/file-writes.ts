@@ -1,4 +1,4 @@
-import { closeSync, constants as fsConstants, fchmodSync, fstatSync, ftruncateSync, openSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants as fsConstants, fstatSync, ftruncateSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { ioError } from "../errors.js";
 import { blobMismatch } from "../store/blob-verification.js";
 import { applyMetadata, applyOpenFileMetadata, type RestoredMetadata } from "./restored-metadata.js";
@@ -19,10 +19,10 @@ export interface FileWrite {
   /** The batch's BlobCheck the bytes must pass before they are written. */
   check?: number;
   /**
-   * A write into a file that already has its metadata (a blob from another copy, written after
-   * the file's last write): its owner gets write permission first; the metadata is set again later.
+   * Sets the metadata of a file whose metadata was held back (see performWrites), once its
+   * failed blobs are written from other copies or found to have none.
    */
-  rewrite?: boolean;
+  release?: boolean;
 }
 
 /** A blob in a batch's memory that is checked against its id before any write of it is done. */
@@ -115,19 +115,28 @@ function nonZeroRanges(data: Buffer, offset: number): { start: number; end: numb
 
 /**
  * Checks the batch's blobs against their ids, then carries out its writes in order; the writes
- * of a blob that fails its check do everything but write its bytes (create the file, set its
- * metadata), so nothing unverified reaches a file. File operations are synchronous: on a local file system each
+ * of a blob that fails its check only create its files, so nothing unverified reaches a file.
+ * Such a file goes into `held`: its metadata is not set until a `release` write (the bytes it
+ * lacks come later, and a mode or time set now would make it look whole). File operations are synchronous: on a local file system each
  * costs microseconds, and tens of thousands of small files through libuv's thread pool cost
  * more in hand-offs (and in contention on the directory) than the work itself.
  */
-export function performWrites(memory: Uint8Array, writes: readonly FileWrite[], checks: readonly BlobCheck[] = []): WritesDone {
+export function performWrites(memory: Uint8Array, writes: readonly FileWrite[], checks: readonly BlobCheck[], held: Set<string>): WritesDone {
   const bytes = Buffer.from(memory.buffer, memory.byteOffset, memory.byteLength);
   const mismatches = checks.map((check) => blobMismatch(check.id, bytes.subarray(check.start, check.start + check.length)));
   const problems: MetadataProblem[] = [];
   writes.forEach((write, index) => {
     const path = Buffer.from(write.path.buffer, write.path.byteOffset, write.path.byteLength);
     const corrupt = write.check !== undefined && mismatches[write.check] !== undefined;
-    const problem = writeFile(path, corrupt ? EMPTY : bytes.subarray(write.start, write.start + write.length), write);
+    let metadata = write.metadata;
+    // Nearly always empty: the path's key is only made when it is needed.
+    if (corrupt || write.release || (metadata && held.size > 0)) {
+      const key = path.toString("latin1");
+      if (corrupt) held.add(key);
+      if (write.release) held.delete(key);
+      else if (held.has(key)) metadata = undefined;
+    }
+    const problem = writeFile(path, corrupt ? EMPTY : bytes.subarray(write.start, write.start + write.length), write.create, write.offset, metadata);
     if (problem) problems.push({ write: index, message: problem });
   });
   const corrupt = mismatches.flatMap((message, check) => (message === undefined ? [] : [{ check, message }]));
@@ -135,17 +144,15 @@ export function performWrites(memory: Uint8Array, writes: readonly FileWrite[], 
 }
 
 /** Writes one piece of a file and, after its last, sets its metadata: returns what went wrong with that. */
-function writeFile(path: Buffer, data: Buffer, write: FileWrite): string | undefined {
-  const { metadata, create } = write;
-  const ranges = nonZeroRanges(data, write.offset);
+function writeFile(path: Buffer, data: Buffer, create: number | undefined, offset: number, metadata: RestoredMetadata | undefined): string | undefined {
+  const ranges = nonZeroRanges(data, offset);
   if (ranges.length === 0 && create === undefined) return metadata && metadataProblem(() => applyMetadata(path, metadata));
   try {
-    if (write.rewrite) makeWritable(path);
     const fd = openRegularFile(path, create !== undefined);
     try {
       // Empty once opened: written up to its size from the start, a file needs no ftruncate.
-      if (create !== undefined && write.offset + (ranges.at(-1)?.end ?? 0) !== create) ftruncateSync(fd, create);
-      for (const r of ranges) writeAll(fd, data.subarray(r.start, r.end), write.offset + r.start);
+      if (create !== undefined && offset + (ranges.at(-1)?.end ?? 0) !== create) ftruncateSync(fd, create);
+      for (const r of ranges) writeAll(fd, data.subarray(r.start, r.end), offset + r.start);
       return metadata && metadataProblem(() => applyOpenFileMetadata(fd, path, metadata));
     } finally {
       closeSync(fd);
@@ -153,17 +160,6 @@ function writeFile(path: Buffer, data: Buffer, write: FileWrite): string | undef
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === undefined) throw err;
     throw ioError("cannot write", path.toString(), err);
-  }
-}
-
-/** Gives the owner write permission on the regular file at `path` (never following a link). */
-function makeWritable(path: Buffer): void {
-  const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
-  try {
-    const { mode } = fstatSync(fd);
-    if ((mode & fsConstants.S_IFMT) === fsConstants.S_IFREG) fchmodSync(fd, (mode & 0o7777) | 0o200);
-  } finally {
-    closeSync(fd);
   }
 }
 

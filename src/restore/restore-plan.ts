@@ -20,6 +20,8 @@ export interface FileTarget {
   unqueued: number;
   /** Set once the file exists at its final size; later writes open it without truncating. */
   created?: boolean;
+  /** A blob failed: the metadata waits until the blob is written from another copy, or cannot be. */
+  metadataHeld?: boolean;
   damaged: boolean;
 }
 

@@ -476,7 +476,7 @@ export class Restorer {
       target.create = file.size;
       this.result.files++;
     }
-    if (--file.unqueued === 0) target.metadata = file.metadata;
+    if (--file.unqueued === 0 && !file.metadataHeld) target.metadata = file.metadata;
     return target;
   }
 
@@ -555,7 +555,9 @@ export class Restorer {
         } else {
           failed(readError);
         }
-        // The files are created at their size all the same; the bytes come from another copy, if there is one.
+        // The files are created at their size all the same; the bytes come from another copy, if
+        // there is one, and the metadata after them.
+        for (const use of blob.uses) use.file.metadataHeld = true;
         await this.queue().write(0, () => blob.uses.map((use) => this.writeInto(use.file, use.offset, () => undefined)));
       }
     }
@@ -563,13 +565,14 @@ export class Restorer {
 
   /**
    * Writes the blobs that failed from copies in other packs (left by an interrupted prune), once
-   * the round's other writes are done, then sets the metadata of the files they went into again.
-   * A blob with no copy that reads leaves its files damaged, created at their size.
+   * the round's other writes are done; a blob with no copy that reads leaves its files damaged.
+   * Then the files get the metadata held back from them, so none looks whole before it is.
    */
   private async writeOtherCopies(corrupt: CorruptBlob[]): Promise<void> {
-    const rewritten = new Set<FileTarget>();
+    const affected = new Set<FileTarget>();
     for (const { blob, packId, message } of corrupt) {
       this.throwIfInterrupted();
+      for (const use of blob.uses) affected.add(use.file);
       const copy = await this.repo.readOtherCopy(blob.id, packId);
       if (!copy) {
         for (const use of blob.uses) {
@@ -580,22 +583,18 @@ export class Restorer {
       }
       await this.queue().write(copy.length, (memory) => {
         copy.copy(memory);
-        return blob.uses.map((use) => {
-          rewritten.add(use.file);
-          return this.rewriteInto(use.file, use.offset, () => this.blobWritten(use.file, copy.length));
-        });
+        return blob.uses.map((use) => this.laterWriteInto(use.file, use.offset, () => this.blobWritten(use.file, copy.length)));
       });
     }
-    for (const file of rewritten) await this.queue().write(0, () => [{ ...this.rewriteInto(file, 0, () => undefined), metadata: file.metadata }]);
+    for (const file of affected) await this.queue().write(0, () => [{ ...this.laterWriteInto(file, 0, () => undefined), metadata: file.metadata, release: true }]);
     await this.queue().drain();
   }
 
-  /** A write into a file this restore has created and given its metadata (which then has to be set again). */
-  private rewriteInto(file: FileTarget, offset: number, done: () => void): WriteTarget {
+  /** A write into a file this restore has already created. */
+  private laterWriteInto(file: FileTarget, offset: number, done: () => void): WriteTarget {
     return {
       path: file.path,
       offset,
-      rewrite: true,
       done: ({ metadataProblem }) => {
         if (metadataProblem) this.problem(file.path.toString("utf8"), metadataProblem);
         done();

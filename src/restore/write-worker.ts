@@ -18,12 +18,15 @@ export interface WriteResponse {
   error?: { message: string; expected: boolean };
 }
 
+/** Files whose metadata waits for their failed blobs (see performWrites). */
+const held = new Set<string>();
+
 // Checks and writes restored files off the main thread, which meanwhile reads and decodes what comes next.
 parentPort?.on("message", (request: WriteRequest) => {
   const { seq, memory } = request;
   let response: WriteResponse;
   try {
-    response = { seq, memory, done: performWrites(memory, request.writes, request.checks) };
+    response = { seq, memory, done: performWrites(memory, request.writes, request.checks, held) };
   } catch (err) {
     response = { seq, memory, error: { message: (err as Error).message, expected: err instanceof CairnError } };
   }

@@ -207,25 +207,38 @@ describe.each(Object.entries(where))("file write queue %s", (_, make) => {
     expect((await fs.readFile(path)).equals(Buffer.concat([Buffer.alloc(good.length), good]))).toBe(true);
   });
 
-  it("writes into a file whose read-only metadata is already set when asked to rewrite it", async () => {
+  it("holds back the metadata of a file whose blob failed its check until a release write, so it never looks whole before it is", async () => {
     const queue = await make();
-    const data = randomBytes(8 * 1024);
-    const path = join(dir, "read-only");
-    await fs.writeFile(path, Buffer.alloc(2 * data.length));
-    await fs.chmod(path, 0o444);
-    const problems: (string | undefined)[] = [];
+    const good = randomBytes(16 * 1024);
+    const path = join(dir, "held");
+    const metadata: RestoredMetadata = { mode: 0o444, uid: process.getuid!(), gid: process.getgid!(), atimeNs: 1_600_000_000_000_000_000n, mtimeNs: 1_700_000_000_000_000_000n, xattrs: [] };
+    const check = { id: hashBytes(good), corrupt: () => undefined };
+    const stat = () => fs.stat(path, { bigint: true });
     try {
-      await queue.write(data.length, (memory) => {
-        data.copy(memory);
-        return [{ path: Buffer.from(path), offset: data.length, rewrite: true, done: ({ metadataProblem }) => problems.push(metadataProblem) }];
+      // The failed blob, then the file's last write, which carries its metadata.
+      await queue.write(good.length, (memory) => {
+        randomBytes(good.length).copy(memory);
+        return [{ path: Buffer.from(path), offset: 0, create: 2 * good.length, done: () => undefined }];
+      }, check);
+      await queue.write(good.length, (memory) => {
+        good.copy(memory);
+        return [{ path: Buffer.from(path), offset: good.length, metadata, done: () => undefined }];
+      }, check);
+      await queue.drain();
+      expect((await stat()).mode & 0o777n, "mode set before the missing bytes are in").toBe(0o600n);
+      expect((await stat()).mtimeNs).not.toBe(metadata.mtimeNs);
+      // The missing bytes from another copy (a file with mode 444 would refuse them as non-root), then the release.
+      await queue.write(good.length, (memory) => {
+        good.copy(memory);
+        return [{ path: Buffer.from(path), offset: 0, done: () => undefined }];
       });
+      await queue.write(0, () => [{ path: Buffer.from(path), offset: 0, metadata, release: true, done: () => undefined }]);
       await queue.drain();
     } finally {
       await queue.close();
     }
-    expect(problems).toEqual([undefined]);
-    expect((await fs.readFile(path)).equals(Buffer.concat([Buffer.alloc(data.length), data]))).toBe(true);
-    // Writable by its owner now: the restore sets the recorded mode again afterwards.
-    expect((await fs.stat(path)).mode & 0o777).toBe(0o644);
+    expect((await fs.readFile(path)).equals(Buffer.concat([good, good]))).toBe(true);
+    const st = await stat();
+    expect([st.mode & 0o777n, st.mtimeNs]).toEqual([0o444n, metadata.mtimeNs]);
   });
 });

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { checkRepository, heldRepository } from "../../src/check/checker.js";
 import { repairIndex } from "../../src/check/repair-index.js";
-import { IntegrityError } from "../../src/errors.js";
+import { IntegrityError, InterruptedError } from "../../src/errors.js";
 import { removeSnapshots } from "../../src/prune/forget.js";
 import { prune, type PruneOptions } from "../../src/prune/prune.js";
 import { restoreSnapshot } from "../../src/restore/restorer.js";
@@ -123,6 +123,25 @@ describe("prune with blobs stored twice", () => {
       expect((await fs.readFile(join(target, src, name))).equals(await fs.readFile(join(src, name))), name).toBe(true);
       expect([got.mode, got.mtimeNs], name).toEqual([want.mode, want.mtimeNs]);
     }
+  });
+
+  it("a restore interrupted before the other copies are written leaves no file looking whole: a rerun with overwrite if-changed completes them", async () => {
+    const { f, src, s2, m2 } = await killedPruneRepository();
+    expect((await damageCopies(f, "named")).length).toBeGreaterThan(0);
+    await f.reopen();
+    const target = await fs.mkdtemp(join(f.work, "restore-"));
+    const controller = new AbortController();
+    const readOtherCopy = f.repo.readOtherCopy.bind(f.repo);
+    // Ctrl-C while the first other copy is read.
+    f.repo.readOtherCopy = async () => {
+      controller.abort();
+      throw new InterruptedError();
+    };
+    await expect(restoreSnapshot(f.repo, s2.tree, { target, signal: controller.signal })).rejects.toThrow(InterruptedError);
+    f.repo.readOtherCopy = readOtherCopy;
+    const again = await restoreSnapshot(f.repo, s2.tree, { target, overwrite: "if-changed" });
+    expect(again.damaged).toEqual([]);
+    expect(await manifest(join(target, src))).toEqual(m2);
   });
 
   it("prune keeps a copy that reads back: a damaged copy in a denser pack does not cost the good one", async () => {
