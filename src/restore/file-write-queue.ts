@@ -52,8 +52,8 @@ const BATCHES = 4;
 const WRITES_PER_BATCH = 4096;
 
 /**
- * Checks and writes restored files on a worker thread while this thread reads and decodes: blobs are
- * decoded into a batch's memory, which goes to the writer with the batch's writes and comes back
+ * Checks and writes restored files on a worker thread while this thread reads and decodes:
+ * blobs are decoded into a batch's memory, which goes to the writer with the batch's writes and comes back
  * once they are done, so a few batches' memory serves the whole restore. One writer carries out
  * the batches in order, so a file's first write (which creates it) comes before its others.
  * Without the compiled worker script (running from TypeScript sources) the writes happen here.

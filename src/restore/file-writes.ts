@@ -32,7 +32,7 @@ export interface BlobCheck {
   length: number;
 }
 
-/** A blob that failed its check: its writes only created the file (and set metadata), the bytes were not written. */
+/** A blob that failed its check: its writes only created their files; the bytes were not written. */
 export interface CorruptBlob {
   check: number;
   message: string;
@@ -117,9 +117,10 @@ function nonZeroRanges(data: Buffer, offset: number): { start: number; end: numb
  * Checks the batch's blobs against their ids, then carries out its writes in order; the writes
  * of a blob that fails its check only create its files, so nothing unverified reaches a file.
  * Such a file goes into `held`: its metadata is not set until a `release` write (the bytes it
- * lacks come later, and a mode or time set now would make it look whole). File operations are synchronous: on a local file system each
- * costs microseconds, and tens of thousands of small files through libuv's thread pool cost
- * more in hand-offs (and in contention on the directory) than the work itself.
+ * lacks come later, and a mode or time set now would make it look whole). File operations are
+ * synchronous: on a local file system each costs microseconds, and tens of thousands of small
+ * files through libuv's thread pool cost more in hand-offs (and in contention on the directory)
+ * than the work itself.
  */
 export function performWrites(memory: Uint8Array, writes: readonly FileWrite[], checks: readonly BlobCheck[], held: Set<string>): WritesDone {
   const bytes = Buffer.from(memory.buffer, memory.byteOffset, memory.byteLength);
