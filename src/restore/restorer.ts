@@ -3,7 +3,7 @@ import * as fs from "node:fs/promises";
 import { dirname } from "node:path";
 import { CairnError, IntegrityError, InterruptedError, ioError } from "../errors.js";
 import { findNode, snapshotPathNames } from "../store/tree/tree-walker.js";
-import { decodeBlobInto, decompressBlobInto } from "../store/blob-codec.js";
+import { decodeBlobInto } from "../store/blob-codec.js";
 import type { Id } from "../store/id.js";
 import { packKey } from "../store/pack/pack-format.js";
 import { readRanges } from "../store/pack/read-ranges.js";
@@ -87,7 +87,7 @@ interface MetadataTarget {
 }
 
 /** A blob whose copy in `packId` could not be read, decoded or verified. */
-interface CorruptBlob {
+interface FailedBlob {
   blob: PlannedBlob;
   packId: Id;
   message: string;
@@ -463,14 +463,7 @@ export class Restorer {
    * when they fail the writer's check).
    */
   private writeInto(file: FileTarget, offset: number, done: (written: boolean) => void): WriteTarget {
-    const target: WriteTarget = {
-      path: file.path,
-      offset,
-      done: ({ metadataProblem, written }) => {
-        if (metadataProblem) this.problem(file.path.toString("utf8"), metadataProblem);
-        done(written);
-      },
-    };
+    const target = this.laterWriteInto(file, offset, done);
     if (!file.created) {
       file.created = true;
       target.create = file.size;
@@ -486,7 +479,7 @@ export class Restorer {
    */
   private async writeContents(): Promise<void> {
     const packs = [...this.plan.packs.entries()].sort(([a], [b]) => a.localeCompare(b));
-    const corrupt: CorruptBlob[] = [];
+    const corrupt: FailedBlob[] = [];
     let next = 0;
     let failure: unknown;
     const worker = async () => {
@@ -512,7 +505,7 @@ export class Restorer {
     await this.writeOtherCopies(corrupt);
   }
 
-  private async restorePack(reader: RangeReader, packId: Id, blobs: PlannedBlob[], corrupt: CorruptBlob[]): Promise<void> {
+  private async restorePack(reader: RangeReader, packId: Id, blobs: PlannedBlob[], corrupt: FailedBlob[]): Promise<void> {
     for (const range of readRanges(blobs, (blob) => blob.location, MERGE_GAP, MAX_READ)) {
       let bytes: Buffer | undefined;
       let readError = "";
@@ -537,8 +530,7 @@ export class Restorer {
             await this.queue().write(
               plainLength,
               (memory, writerChecks) => {
-                if (writerChecks) decompressBlobInto(blob.id, stored, compression, plainLength, memory);
-                else decodeBlobInto(blob.id, stored, compression, plainLength, memory);
+                decodeBlobInto(blob.id, stored, compression, plainLength, memory, !writerChecks);
                 return blob.uses.map((use) =>
                   this.writeInto(use.file, use.offset, (written) => {
                     if (written) this.blobWritten(use.file, plainLength);
@@ -568,7 +560,7 @@ export class Restorer {
    * the round's other writes are done; a blob with no copy that reads leaves its files damaged.
    * Then the files get the metadata held back from them, so none looks whole before it is.
    */
-  private async writeOtherCopies(corrupt: CorruptBlob[]): Promise<void> {
+  private async writeOtherCopies(corrupt: FailedBlob[]): Promise<void> {
     const affected = new Set<FileTarget>();
     for (const { blob, packId, message } of corrupt) {
       this.throwIfInterrupted();
@@ -590,14 +582,14 @@ export class Restorer {
     await this.queue().drain();
   }
 
-  /** A write into a file this restore has already created. */
-  private laterWriteInto(file: FileTarget, offset: number, done: () => void): WriteTarget {
+  /** A write into a file this restore has already created; a metadata problem is reported for the file. */
+  private laterWriteInto(file: FileTarget, offset: number, done: (written: boolean) => void): WriteTarget {
     return {
       path: file.path,
       offset,
-      done: ({ metadataProblem }) => {
+      done: ({ metadataProblem, written }) => {
         if (metadataProblem) this.problem(file.path.toString("utf8"), metadataProblem);
-        done();
+        done(written);
       },
     };
   }

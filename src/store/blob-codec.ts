@@ -61,21 +61,12 @@ export function decodeBlobTransient(id: Id, stored: Uint8Array, compression: num
 
 /**
  * decodeBlob into `target` (exactly `plainLength` bytes, the caller's memory): a restore decodes
- * straight into the memory it hands to its writer thread.
+ * straight into the memory it hands to its writer thread. With `verify` false the bytes are NOT
+ * checked against the id: the writer then checks them before writing (the hashing is then off
+ * the thread that walks, reads and decompresses), and nothing may use them before that.
  */
-export function decodeBlobInto(id: Id, stored: Uint8Array, compression: number, plainLength: number, target: Buffer): void {
-  const plain = decodeInto(id, stored, compression, plainLength, () => target);
-  if (plain !== target) plain.copy(target);
-}
-
-/**
- * decodeBlobInto WITHOUT
- * checking it against its id: a restore decompresses straight into the memory it hands to its
- * writer thread, which checks each blob's SHA-256 before writing it (the hashing is then off the
- * thread that walks, reads and decompresses). Nothing may use the bytes before that check.
- */
-export function decompressBlobInto(id: Id, stored: Uint8Array, compression: number, plainLength: number, target: Buffer): void {
-  const plain = decodeInto(id, stored, compression, plainLength, () => target, false);
+export function decodeBlobInto(id: Id, stored: Uint8Array, compression: number, plainLength: number, target: Buffer, verify: boolean): void {
+  const plain = decodeInto(id, stored, compression, plainLength, () => target, verify);
   if (plain !== target) plain.copy(target);
 }
 
