@@ -1,5 +1,6 @@
-import { AlreadyExistsError, IntegrityError, InterruptedError } from "../errors.js";
+import { IntegrityError, InterruptedError } from "../errors.js";
 import type { Backend } from "../store/backend/backend.js";
+import { storeNamedByHash } from "../store/backend/store-named-by-hash.js";
 import { createHash } from "node:crypto";
 import { decodeBlobTransient } from "../store/blob-codec.js";
 import type { BlobType } from "../store/blob-type.js";
@@ -33,12 +34,7 @@ export class IndexFileWriter {
 
   async flush(): Promise<void> {
     if (this.packs.length === 0) return;
-    try {
-      this.written.push(await writeIndexFile(this.backend, undefined, this.packs));
-    } catch (err) {
-      // Index files are named by their hash: an interrupted prune may have written this very file.
-      if (!(err instanceof AlreadyExistsError)) throw err;
-    }
+    this.written.push(await writeIndexFile(this.backend, undefined, this.packs));
     this.packs = [];
     this.blobs = 0;
   }
@@ -133,12 +129,8 @@ export async function repackPacks(
   const writePack = async (assembler: PackAssembler) => {
     if (assembler.blobCount === 0) return;
     const pack = assembler.finish();
-    try {
-      await backend.put(packKey(pack.id), pack.bytes);
-    } catch (err) {
-      // Same bytes, same name: an interrupted prune already wrote this pack.
-      if (!(err instanceof AlreadyExistsError)) throw err;
-    }
+    // Same bytes, same name: an interrupted prune may have written this pack (or left it damaged).
+    await storeNamedByHash(backend, packKey(pack.id), pack.id, pack.bytes);
     written.add(pack.id);
     progress.packsWritten++;
     await onPack({ id: pack.id, type: assembler.type, size: pack.bytes.length, entries: pack.entries });

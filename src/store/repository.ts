@@ -4,6 +4,7 @@ import pLimit from "p-limit";
 import { AlreadyExistsError, CairnError, InterruptedError, NotFoundError, RepositoryNotFoundError } from "../errors.js";
 import { DEFAULT_CHUNKER_PARAMS, validateChunkerParams, type ChunkerParams } from "../chunker/index.js";
 import type { Backend } from "./backend/backend.js";
+import { storeNamedByHash } from "./backend/store-named-by-hash.js";
 import { decodeBlob, type EncodedBlob } from "./blob-codec.js";
 import type { BlobType } from "./blob-type.js";
 import { EncoderPool, type HashedBlob } from "./compression/encoder-pool.js";
@@ -28,7 +29,6 @@ import { adoptOrphanPacks } from "./index/orphan-packs.js";
 import { PackBlockCache } from "./pack/pack-block-cache.js";
 import { PackBuilder } from "./pack/pack-builder.js";
 import { packKey } from "./pack/pack-format.js";
-import { uploadPack } from "./pack/pack-upload.js";
 import type { Snapshot, StoredSnapshot } from "./snapshot/snapshot.js";
 import { listSnapshots, loadSnapshot, unreadableSnapshotWarning, writeSnapshot } from "./snapshot/snapshot-store.js";
 import { parseTree, serializeTree } from "./tree/tree-codec.js";
@@ -357,7 +357,7 @@ export class Repository {
       .then(() =>
         this.packWrites(() => {
           this.throwIfFailed();
-          return uploadPack(this.backend, pack.id, pack.bytes);
+          return storeNamedByHash(this.backend, packKey(pack.id), pack.id, pack.bytes);
         }),
       )
       .then(() => {

@@ -157,6 +157,29 @@ describe("prune with blobs stored twice", () => {
     await restores(f, s2.tree, src, m2);
   });
 
+  it("a repack that writes a damaged pack's bytes again replaces the damaged file instead of keeping it", async () => {
+    const { f, src, s2, m2, newPacks } = await killedPruneRepository();
+    // The blob a new pack holds first: once its copy there is damaged, prune names its old copy,
+    // repacks that old pack first (the most wasteful) and then the new pack, which writes the
+    // new pack's original bytes again, under the name the damaged file has.
+    const victim = newPacks.find((id) => id !== undefined)!;
+    const file = join(f.repoPath, packKey(victim));
+    let first: string | undefined;
+    for await (const [id, loc] of f.repo.index.duplicates()) if (loc.packId === victim && loc.offset === 0) first = id;
+    expect(first).toBeDefined();
+    const copy = (await f.repo.index.copiesOf(first!)).find((c) => c.packId === victim)!;
+    const bytes = await fs.readFile(file);
+    bytes[copy.offset + (copy.storedLength >> 1)]! ^= 0xff;
+    await fs.chmod(file, 0o600);
+    await fs.writeFile(file, bytes);
+    await f.reopen();
+    await prune(f.repo, EXACT);
+    expect(hashBytes(await f.repo.loadBlob(first!))).toBe(first);
+    const errors = (await checkRepository(heldRepository(f.repo), { readData: { kind: "all" } })).findings.filter((x) => x.level === "error");
+    expect(errors).toEqual([]);
+    await restores(f, s2.tree, src, m2);
+  });
+
   it("after a dry run relocates, check passes; the real prune, a rebuild and check after it agree", async () => {
     const { f, src, s2, m2 } = await killedPruneRepository();
     const errors = async () => (await checkRepository(heldRepository(f.repo), { readData: { kind: "all" } })).findings.filter((x) => x.level === "error").map((x) => x.kind);

@@ -469,6 +469,7 @@ describe("local backend", () => {
     const counting: Backend = {
       location: backend.location,
       put: (key, data) => backend.put(key, data),
+      replace: (key, data) => backend.replace(key, data),
       list: (prefix) => backend.list(prefix),
       stat: (key) => backend.stat(key),
       delete: (key) => backend.delete(key),

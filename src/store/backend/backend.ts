@@ -10,7 +10,7 @@ export interface ByteRange {
 }
 
 /**
- * A dumb object store: everything cairn keeps lives behind these five calls (and two optional
+ * A dumb object store: everything cairn keeps lives behind these six calls (and two optional
  * ones a backend may offer), so the same repository format works on a local directory today and
  * on object storage later.
  * Keys are slash-separated relative paths such as `data/ab/ab12…` or `snapshots/<id>`.
@@ -20,6 +20,12 @@ export interface Backend {
   readonly location: string;
   /** Stores `data` under `key` atomically and durably; throws AlreadyExistsError if the key exists. */
   put(key: string, data: Uint8Array): Promise<void>;
+  /**
+   * Stores `data` under `key` atomically and durably in place of what is there: readers see the
+   * old object or the new one, never neither. Only for objects named by their hash whose stored
+   * bytes turned out damaged (see storeNamedByHash).
+   */
+  replace(key: string, data: Uint8Array): Promise<void>;
   /** Reads a whole object, or a byte range of it; throws NotFoundError if it does not exist. */
   get(key: string, range?: ByteRange): Promise<Buffer>;
   /**

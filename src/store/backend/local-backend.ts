@@ -24,8 +24,8 @@ async function fsyncDir(dir: string): Promise<void> {
 
 /**
  * A repository in a local directory. Writes go to a temporary file in the destination
- * directory, are fsynced, then hard-linked into place (which fails instead of overwriting),
- * and the directory is fsynced so the new name survives a crash.
+ * directory, are fsynced, then hard-linked into place (which fails instead of overwriting; a
+ * replace renames over instead), and the directory is fsynced so the new name survives a crash.
  */
 export class LocalBackend implements Backend {
   private readonly knownDirs = new Set<string>();
@@ -56,6 +56,25 @@ export class LocalBackend implements Backend {
   }
 
   async put(key: string, data: Uint8Array): Promise<void> {
+    await this.writeThroughTemporary(key, data, async (temp, file) => {
+      try {
+        await fs.link(temp, file);
+      } catch (err) {
+        if (isErrno(err, "EEXIST")) throw new AlreadyExistsError(`${key} already exists in ${this.root}`);
+        if (!isErrno(err, "EPERM", "ENOTSUP", "EOPNOTSUPP")) throw err;
+        // File systems without hard links: check-then-rename is the best that remains.
+        if (await this.stat(key)) throw new AlreadyExistsError(`${key} already exists in ${this.root}`);
+        await fs.rename(temp, file);
+      }
+    });
+  }
+
+  async replace(key: string, data: Uint8Array): Promise<void> {
+    await this.writeThroughTemporary(key, data, (temp, file) => fs.rename(temp, file));
+  }
+
+  /** Writes and fsyncs a temporary file beside `key`'s, has `install` give it its name, fsyncs the directory. */
+  private async writeThroughTemporary(key: string, data: Uint8Array, install: (temp: string, file: string) => Promise<void>): Promise<void> {
     const file = this.pathOf(key);
     const dir = path.dirname(file);
     await this.ensureDir(dir);
@@ -68,15 +87,7 @@ export class LocalBackend implements Backend {
       } finally {
         await handle.close();
       }
-      try {
-        await fs.link(temp, file);
-      } catch (err) {
-        if (isErrno(err, "EEXIST")) throw new AlreadyExistsError(`${key} already exists in ${this.root}`);
-        if (!isErrno(err, "EPERM", "ENOTSUP", "EOPNOTSUPP")) throw err;
-        // File systems without hard links: check-then-rename is the best that remains.
-        if (await this.stat(key)) throw new AlreadyExistsError(`${key} already exists in ${this.root}`);
-        await fs.rename(temp, file);
-      }
+      await install(temp, file);
       await fsyncDir(dir);
     } catch (err) {
       if (err instanceof CairnError) throw err;

@@ -1,5 +1,5 @@
-import { AlreadyExistsError } from "../../errors.js";
 import type { Backend } from "../backend/backend.js";
+import { storeNamedByHash } from "../backend/store-named-by-hash.js";
 import { compressDocument } from "../document-codec.js";
 import { hashBytes, type Id } from "../id.js";
 import type { IndexDb } from "./index-db.js";
@@ -10,16 +10,12 @@ export const MAX_INDEX_FILE_BLOBS = 50_000;
 
 /**
  * Writes one index file for `packs` (durably, under its hash) and records it in the database.
- * A file of that name already holds exactly this content, so finding one is success.
+ * A file of that name normally holds exactly this content (see storeNamedByHash).
  */
 export async function writeIndexFile(backend: Backend, db: IndexDb | undefined, packs: readonly IndexedPack[]): Promise<Id> {
   const stored = compressDocument(serializeIndexFile({ packs: [...packs] }));
   const id = hashBytes(stored);
-  try {
-    await backend.put(`index/${id}`, stored);
-  } catch (err) {
-    if (!(err instanceof AlreadyExistsError)) throw err;
-  }
+  await storeNamedByHash(backend, `index/${id}`, id, stored);
   await db?.addIndexFile(id, packs);
   return id;
 }

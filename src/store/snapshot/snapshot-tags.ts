@@ -1,5 +1,5 @@
-import { AlreadyExistsError } from "../../errors.js";
 import type { Backend } from "../backend/backend.js";
+import { storeNamedByHash } from "../backend/store-named-by-hash.js";
 import { hashBytes, type Id } from "../id.js";
 import { serializeSnapshot, type Snapshot, type StoredSnapshot } from "./snapshot.js";
 
@@ -30,12 +30,8 @@ export async function retagSnapshot(backend: Backend, snapshot: StoredSnapshot, 
   const rewritten: Snapshot = { ...fields, tags, original: snapshot.original ?? oldId };
   const bytes = serializeSnapshot(rewritten);
   const id = hashBytes(bytes);
-  try {
-    await backend.put(`snapshots/${id}`, bytes);
-  } catch (err) {
-    // The same document already exists: an earlier run stopped between write and delete.
-    if (!(err instanceof AlreadyExistsError)) throw err;
-  }
+  // The same document may exist: an earlier run stopped between write and delete.
+  await storeNamedByHash(backend, `snapshots/${id}`, id, bytes);
   await backend.delete(`snapshots/${oldId}`);
   return { id, snapshot: rewritten };
 }
