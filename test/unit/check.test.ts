@@ -291,6 +291,23 @@ describe("repairSnapshots", () => {
     expect((await checkRepository(heldRepository(r))).errors).toBe(0);
     expect(await listIndexFiles(r.backend)).toHaveLength(1);
   });
+
+  it("a rerun after a run that wrote the repaired copy but did not delete the original finishes the job", async () => {
+    const r = await open();
+    const kept = (await r.saveBlob("data", randomBytes(2 * MiB))).id;
+    await r.flush();
+    const lost = (await r.saveBlob("data", randomBytes(2 * MiB))).id;
+    await r.flush();
+    const file = { name: "f", type: "file" as const, mode: 0o644, uid: 0, gid: 0, mtime: "2026-01-01T00:00:00.000000000Z", size: 4 * MiB, content: [kept, lost] };
+    const original = await r.saveSnapshot({ time: "2026-01-01T00:00:00.000Z", tree: await r.saveTree([file]), paths: ["/"], hostname: "h", username: "u", tags: [], programVersion: PROGRAM_VERSION });
+    await r.backend.delete(packKey(r.lookupBlob(lost)!.packId));
+    // Without --forget the original stays: what a run killed between the write and the delete leaves.
+    const copy = (await repairSnapshots(r)).repaired[0]!.repaired!;
+    expect((await r.listSnapshots()).map((s) => s.id).sort()).toEqual([original, copy].sort());
+    // The rerun makes the same copy again (same bytes, same name): that is no error.
+    await repairSnapshots(r, { forget: true });
+    expect((await r.listSnapshots()).map((s) => s.id)).toEqual([copy]);
+  });
 });
 
 describe("repairSnapshots with a damaged index database", () => {

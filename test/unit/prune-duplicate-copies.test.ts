@@ -174,6 +174,8 @@ describe("prune with blobs stored twice", () => {
     await fs.writeFile(file, bytes);
     await f.reopen();
     await prune(f.repo, EXACT);
+    // The scenario happened: the pack under that name was written again, whole this time.
+    expect(hashBytes(await fs.readFile(file))).toBe(victim);
     expect(hashBytes(await f.repo.loadBlob(first!))).toBe(first);
     const errors = (await checkRepository(heldRepository(f.repo), { readData: { kind: "all" } })).findings.filter((x) => x.level === "error");
     expect(errors).toEqual([]);

@@ -5,6 +5,7 @@ import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Backend } from "../../src/store/backend/backend.js";
 import { LocalBackend } from "../../src/store/backend/local-backend.js";
 import { storeNamedByHash } from "../../src/store/backend/store-named-by-hash.js";
 import { hashBytes } from "../../src/store/id.js";
@@ -62,6 +63,25 @@ describe("storeNamedByHash", () => {
     await storeNamedByHash(backend, `data/${id}`, id, bytes);
     expect(hashBytes(await backend.get(`data/${id}`))).toBe(id);
     expect(await names()).toEqual([id]);
+  });
+
+  it("never deletes the damaged object first: the name holds the old bytes or the new, never nothing", async () => {
+    const bytes = randomBytes(4096);
+    const id = hashBytes(bytes);
+    await backend.put(`data/${id}`, bytes.subarray(0, 10));
+    const calls: string[] = [];
+    const watched: Backend = Object.create(backend) as Backend;
+    watched.delete = async (key) => {
+      calls.push(`delete ${key}`);
+      return backend.delete(key);
+    };
+    watched.replace = async (key, data) => {
+      calls.push(`replace ${key}`);
+      return backend.replace(key, data);
+    };
+    await storeNamedByHash(watched, `data/${id}`, id, bytes);
+    expect(calls).toEqual([`replace data/${id}`]);
+    expect(hashBytes(await backend.get(`data/${id}`))).toBe(id);
   });
 
   it("a retag that finds its new document damaged (left by a run stopped before the delete) rewrites it before deleting the old one", async () => {

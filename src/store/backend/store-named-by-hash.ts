@@ -1,4 +1,4 @@
-import { AlreadyExistsError } from "../../errors.js";
+import { AlreadyExistsError, CairnError } from "../../errors.js";
 import { hashBytes, type Id } from "../id.js";
 import type { Backend } from "./backend.js";
 
@@ -14,7 +14,8 @@ export async function storeNamedByHash(backend: Backend, key: string, id: Id, by
     await backend.put(key, bytes);
   } catch (err) {
     if (!(err instanceof AlreadyExistsError)) throw err;
-    const existing = await backend.get(key).catch(() => undefined);
+    // Unreadable counts as damaged: bytes that hash to the name are right whatever was there.
+    const existing = await backend.get(key).catch((error: unknown) => (error instanceof CairnError ? undefined : Promise.reject(error)));
     if (existing && hashBytes(existing) === id) return;
     await backend.replace(key, bytes);
   }

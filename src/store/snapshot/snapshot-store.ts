@@ -1,5 +1,6 @@
 import { IntegrityError, NotFoundError } from "../../errors.js";
 import type { Backend } from "../backend/backend.js";
+import { storeNamedByHash } from "../backend/store-named-by-hash.js";
 import { hashBytes, shortId, type Id } from "../id.js";
 import { parseSnapshot, serializeSnapshot, type Snapshot, type StoredSnapshot } from "./snapshot.js";
 
@@ -54,6 +55,7 @@ export function unreadableSnapshotWarning(id: Id, err: IntegrityError): string {
 export async function writeSnapshot(backend: Backend, snapshot: Snapshot): Promise<Id> {
   const bytes = serializeSnapshot(snapshot);
   const id = hashBytes(bytes);
-  await backend.put(`snapshots/${id}`, bytes);
+  // The same document may be there already: a repair stopped before deleting what it replaced.
+  await storeNamedByHash(backend, `snapshots/${id}`, id, bytes);
   return id;
 }
