@@ -1,7 +1,7 @@
 import type { Backend } from "../backend/backend.js";
-import { storeNamedByHash } from "../backend/store-named-by-hash.js";
-import { hashBytes, type Id } from "../id.js";
-import { serializeSnapshot, type Snapshot, type StoredSnapshot } from "./snapshot.js";
+import type { Id } from "../id.js";
+import type { Snapshot, StoredSnapshot } from "./snapshot.js";
+import { writeSnapshot } from "./snapshot-store.js";
 
 /** A change of tags: `set` replaces them all; `add` and `remove` edit the present ones. */
 export interface TagChange {
@@ -28,10 +28,8 @@ export async function retagSnapshot(backend: Backend, snapshot: StoredSnapshot, 
   if (tags.length === snapshot.tags.length && tags.every((t, i) => t === snapshot.tags[i])) return undefined;
   const { id: oldId, ...fields } = snapshot;
   const rewritten: Snapshot = { ...fields, tags, original: snapshot.original ?? oldId };
-  const bytes = serializeSnapshot(rewritten);
-  const id = hashBytes(bytes);
-  // The same document may exist: an earlier run stopped between write and delete.
-  await storeNamedByHash(backend, `snapshots/${id}`, id, bytes);
+  // The same document may exist (an earlier run stopped between write and delete): writeSnapshot keeps it.
+  const id = await writeSnapshot(backend, rewritten);
   await backend.delete(`snapshots/${oldId}`);
   return { id, snapshot: rewritten };
 }
