@@ -9,6 +9,7 @@ import type { BackupSource } from "./backup-source.js";
 import { FileBatcher } from "./file-batcher.js";
 import { ParentListings } from "./parent-listing.js";
 import { DryRunSink, type BlobSink } from "./blob-sink.js";
+import { parseExclusionMarker } from "./exclusion-marker.js";
 import { racyTimes, type ChangeDetectionOptions, type RacyTimes } from "./change-detection.js";
 import { ParentLookup } from "./parent-lookup.js";
 import { SnapshotTreeBuilder } from "./snapshot-tree-builder.js";
@@ -21,12 +22,15 @@ export interface BackupOptions {
   parent?: StoredSnapshot;
   changeDetection?: Partial<ChangeDetectionOptions>;
   exclude?: ExcludeFilter;
+  /** Directories holding a file of one of these names are left out; `NAME:HEADER` only if the file begins with HEADER (see ExclusionMarker). */
   excludeIfPresent?: string[];
   oneFileSystem?: boolean;
   /** Read everything and count what would be added, but write nothing to the repository. */
   dryRun?: boolean;
   /** Time recorded in the snapshot (default: when the backup started). */
   time?: Date;
+  /** Write no snapshot when the backup's tree is the parent's: nothing changed, metadata included. */
+  skipIfUnchanged?: boolean;
   /** Counters to update as the backup goes (for a progress display); fresh ones otherwise. */
   counters?: BackupCounters;
   onWarning?: (warning: BackupWarning) => void;
@@ -35,8 +39,10 @@ export interface BackupOptions {
 }
 
 export interface BackupResult {
-  /** Absent for a dry run. */
+  /** Absent for a dry run, and when `skipIfUnchanged` wrote none. */
   snapshotId?: Id;
+  /** `skipIfUnchanged` found the parent's tree: no snapshot was written. */
+  unchanged?: boolean;
   snapshot: Snapshot;
   warnings: BackupWarning[];
   counters: BackupCounters;
@@ -69,7 +75,7 @@ export async function runBackup(repo: Repository, options: BackupOptions): Promi
     repo: sink,
     changeDetection: { force: false, ignoreInode: false, ignoreCtime: false, ...options.changeDetection },
     counters,
-    excludeIfPresent: options.excludeIfPresent ?? [],
+    exclusionMarkers: (options.excludeIfPresent ?? []).map(parseExclusionMarker),
     oneFileSystem: options.oneFileSystem ?? false,
     hardlinks: new Map(),
     files: new FileBatcher(sink, { onBytes: (n) => (counters.bytesProcessed += n), signal: options.signal }),
@@ -143,6 +149,7 @@ export async function runBackup(repo: Repository, options: BackupOptions): Promi
   if (options.parent) snapshot.parent = options.parent.id;
   if (Object.keys(facts).length > 0) snapshot.source = facts;
   if (options.dryRun) return { snapshot, warnings, counters };
+  if (options.skipIfUnchanged && options.parent?.tree === rootTree) return { snapshot, warnings, counters, unchanged: true };
   const snapshotId = await repo.saveSnapshot(snapshot);
   return { snapshotId, snapshot, warnings, counters };
 }

@@ -3,6 +3,7 @@ import type { ChangeDetectionOptions, RacyTimes } from "./change-detection.js";
 import type { FileBatcher } from "./file-batcher.js";
 import type { BlobSink } from "./blob-sink.js";
 import type { ParentListings } from "./parent-listing.js";
+import type { ExclusionMarker } from "./exclusion-marker.js";
 
 /** What a backup counts as it goes; the snapshot summary and the progress line are made from it. */
 export interface BackupCounters {
@@ -50,8 +51,8 @@ export interface BackupContext {
   parents: ParentListings;
   counters: BackupCounters;
   exclude?: ExcludeFilter;
-  /** Directories containing a file of one of these names are left out. */
-  excludeIfPresent: string[];
+  /** Directories holding one of these files are left out. */
+  exclusionMarkers: ExclusionMarker[];
   /** Stay on the device of each path given (mount points are kept as empty directories). */
   oneFileSystem: boolean;
   /** Reads file contents on the worker threads, in batches. */

@@ -6,6 +6,7 @@ import { decodeName, sameNode, type TreeNode } from "../store/tree/tree-node.js"
 import { readXattrs } from "../platform/xattrs.js";
 import type { BackupContext, SavedFile } from "./backup-context.js";
 import { isUnchanged, xattrsUnchanged } from "./change-detection.js";
+import { holdsExclusionMarker } from "./exclusion-marker.js";
 import { nodeFromStat, nodeTypeOf } from "./fs-metadata.js";
 
 
@@ -194,7 +195,7 @@ async function archiveEntries(ctx: BackupContext, dir: FsPath, previousTree: Id 
     ctx.warn({ path: display(dir), message: `cannot read directory: ${errorCode(err)}` });
     names = [];
   }
-  if (ctx.excludeIfPresent.some((marker) => names.some((n) => n.toString("utf8") === marker))) return undefined;
+  if (ctx.exclusionMarkers.length > 0 && holdsExclusionMarker(dir.access, names, ctx.exclusionMarkers)) return undefined;
   const parent = previousTree ? await ctx.parents.take(previousTree) : undefined;
   const nodes: TreeNode[] = [];
   const pending: Promise<void>[] = [];

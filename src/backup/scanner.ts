@@ -1,6 +1,7 @@
 import type { BigIntStats } from "node:fs";
 import * as fs from "node:fs/promises";
 import type { ExcludeFilter } from "./backup-context.js";
+import { holdsExclusionMarker, parseExclusionMarker, type ExclusionMarker } from "./exclusion-marker.js";
 
 /** What a backup will go through, as far as the scan has got. */
 export interface ScanTotals {
@@ -13,6 +14,7 @@ export interface ScanTotals {
 
 export interface ScanOptions {
   exclude?: ExcludeFilter;
+  /** `NAME[:HEADER]` markers, as for the backup (see ExclusionMarker). */
   excludeIfPresent?: readonly string[];
   oneFileSystem?: boolean;
   signal?: AbortSignal;
@@ -26,16 +28,17 @@ const STAT_BATCH = 64;
  * lstat()s; anything it cannot read is left for the backup to report.
  */
 export async function scanTotals(roots: readonly string[], options: ScanOptions, totals: ScanTotals = { files: 0, dirs: 0, bytes: 0, done: false }): Promise<ScanTotals> {
+  const markers = (options.excludeIfPresent ?? []).map(parseExclusionMarker);
   for (const root of roots) {
     if (options.signal?.aborted) break;
     const st = await fs.lstat(root, { bigint: true }).catch(() => undefined);
-    if (st) await scanEntry(Buffer.from(root), st, st.dev, options, totals);
+    if (st) await scanEntry(Buffer.from(root), st, st.dev, options, markers, totals);
   }
   totals.done = !options.signal?.aborted;
   return totals;
 }
 
-async function scanEntry(path: Buffer, st: BigIntStats, rootDevice: bigint, options: ScanOptions, totals: ScanTotals): Promise<void> {
+async function scanEntry(path: Buffer, st: BigIntStats, rootDevice: bigint, options: ScanOptions, markers: readonly ExclusionMarker[], totals: ScanTotals): Promise<void> {
   const isDir = st.isDirectory();
   if (options.exclude?.(path.toString("utf8"), isDir, Number(st.size))) return;
   if (!isDir) {
@@ -48,7 +51,7 @@ async function scanEntry(path: Buffer, st: BigIntStats, rootDevice: bigint, opti
   totals.dirs++;
   if (options.oneFileSystem && st.dev !== rootDevice) return;
   const names = await fs.readdir(path, { encoding: "buffer" }).catch(() => [] as Buffer[]);
-  if (options.excludeIfPresent?.some((marker) => names.some((n) => n.toString("utf8") === marker))) {
+  if (markers.length > 0 && holdsExclusionMarker(path, names, markers)) {
     totals.dirs--;
     return;
   }
@@ -59,7 +62,7 @@ async function scanEntry(path: Buffer, st: BigIntStats, rootDevice: bigint, opti
     const stats = await Promise.all(batch.map((p) => fs.lstat(p, { bigint: true }).catch(() => undefined)));
     for (let j = 0; j < batch.length; j++) {
       const child = stats[j];
-      if (child) await scanEntry(batch[j]!, child, rootDevice, options, totals);
+      if (child) await scanEntry(batch[j]!, child, rootDevice, options, markers, totals);
     }
   }
 }

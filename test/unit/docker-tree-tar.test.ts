@@ -34,7 +34,7 @@ function context(warnings: BackupWarning[]): BackupContext {
     repo: fixture.repo,
     changeDetection: { force: false, ignoreInode: false, ignoreCtime: false },
     counters: emptyCounters(),
-    excludeIfPresent: [],
+    exclusionMarkers: [],
     oneFileSystem: false,
     hardlinks: new Map(),
     files: new FileBatcher(fixture.repo),

@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { findParentSnapshot, runBackup, type BackupOptions, type BackupResult } from "../../backup/archiver.js";
 import { emptyCounters } from "../../backup/backup-context.js";
 import { createExcludeFilter, parseExcludeFile } from "../../backup/excludes.js";
+import { CACHE_DIRECTORY_TAG, parseExclusionMarker } from "../../backup/exclusion-marker.js";
 import { PathSource } from "../../backup/path-source.js";
 import { scanTotals, type ScanTotals } from "../../backup/scanner.js";
 import { ExitCode, UsageError } from "../../errors.js";
@@ -11,6 +12,8 @@ import { shortId } from "../../store/id.js";
 import { selectSnapshot } from "../../store/snapshot/snapshot-filter.js";
 import { backupSources } from "../backup-sources.js";
 import { commandContext } from "../command-context.js";
+import { filesFromLists } from "../files-from.js";
+import { parseTime } from "../parse-time.js";
 import { snakeCaseKeys } from "../output.js";
 import { collect, collectTags, formatBytes, parseSize } from "../parse-options.js";
 import { ProgressLine } from "../progress.js";
@@ -28,7 +31,13 @@ interface BackupFlags {
   exclude: string[];
   excludeFile: string[];
   excludeIfPresent: string[];
+  excludeCaches: boolean;
   excludeLargerThan?: string;
+  filesFrom: string[];
+  filesFromVerbatim: string[];
+  filesFromRaw: string[];
+  time?: string;
+  skipIfUnchanged: boolean;
   oneFileSystem: boolean;
   dryRun: boolean;
   stdin: boolean;
@@ -56,9 +65,15 @@ export function registerBackup(program: Command): void {
     .option("--ignore-ctime", "do not treat a changed ctime as a changed file", false)
     .option("-e, --exclude <pattern>", "leave out paths matching a gitignore-style pattern (repeatable)", collect, [])
     .option("--exclude-file <file>", "read exclude patterns from a file, one per line (repeatable)", collect, [])
-    .option("--exclude-if-present <name>", "leave out directories that contain a file of this name (repeatable)", collect, [])
+    .option("--exclude-if-present <name[:header]>", "leave out directories that contain a file of this name (that begins with header, if given) (repeatable)", collect, [])
+    .option("--exclude-caches", "leave out directories holding a CACHEDIR.TAG file with the standard signature", false)
     .option("--exclude-larger-than <size>", "leave out files larger than this (e.g. 500M, 2G)")
     .option("-x, --one-file-system", "do not cross into other file systems (mount points are kept, empty)", false)
+    .option("--files-from <file>", "back up the paths matching the glob patterns in this file, one per line; - reads standard input (repeatable)", collect, [])
+    .option("--files-from-verbatim <file>", "back up the paths named in this file, one per line, taken as they are (repeatable)", collect, [])
+    .option("--files-from-raw <file>", "back up the paths named in this file, each ended by a NUL byte, as find -print0 writes them (repeatable)", collect, [])
+    .option("--time <time>", "time to record in the snapshot instead of now (e.g. \"2026-11-17 09:00:00\", local time)")
+    .option("--skip-if-unchanged", "write no snapshot if nothing changed since the parent snapshot (metadata included)", false)
     .option("-n, --dry-run", "read everything and report what would be added, but write nothing", false)
     .option("--stdin", "back up standard input as one file (see --stdin-filename)", false)
     .option("--stdin-filename <name>", "file name for --stdin / --stdin-from-command in the snapshot", "stdin")
@@ -70,10 +85,17 @@ export function registerBackup(program: Command): void {
     .option("--no-pause", "do not pause running containers while their files and volumes are read (docker: sources)")
     .action(async (args: string[], flags: BackupFlags, command: Command) => {
       const { globals, out } = commandContext(command);
-      const sources = await backupSources(args, flags);
+      if ((flags.stdin || flags.stdinFromCommand) && filesFromGiven(flags)) throw new UsageError("--files-from options cannot be used with --stdin or --stdin-from-command");
+      const time = flags.time === undefined ? undefined : parseTime(flags.time, "--time");
+      const listed = await filesFromLists(flags, (message) => out.warn(message));
+      if (listed.length === 0 && args.length === 0 && filesFromGiven(flags)) throw new UsageError("nothing to back up: the --files-from lists name nothing that exists");
+      const sources = await backupSources([...listed, ...args], flags);
       const patterns = [...flags.exclude];
       for (const file of flags.excludeFile) patterns.push(...parseExcludeFile(await readExcludeFile(file)));
       const roots = sources.filter((s) => s instanceof PathSource).map((s) => s.path);
+      const markers = flags.excludeCaches ? [...flags.excludeIfPresent, CACHE_DIRECTORY_TAG] : flags.excludeIfPresent;
+      // A bad marker is refused before the repository is opened.
+      markers.forEach(parseExclusionMarker);
       const exclude = createExcludeFilter({ patterns, roots, ...(flags.excludeLargerThan !== undefined ? { largerThan: parseSize(flags.excludeLargerThan, "--exclude-larger-than") } : {}) });
 
       await withRepository(globals, out, "shared", async (repo) => {
@@ -93,7 +115,7 @@ export function registerBackup(program: Command): void {
         const started = Date.now();
         const showStatus = !globals.quiet && (globals.json || process.stderr.isTTY === true);
         const totals: ScanTotals = { files: 0, dirs: 0, bytes: 0, done: false };
-        const scanOptions = { excludeIfPresent: flags.excludeIfPresent, oneFileSystem: flags.oneFileSystem, signal: controller.signal, ...(exclude ? { exclude } : {}) };
+        const scanOptions = { excludeIfPresent: markers, oneFileSystem: flags.oneFileSystem, signal: controller.signal, ...(exclude ? { exclude } : {}) };
         const scan = showStatus ? scanTotals(roots, scanOptions, totals) : undefined;
         const status = () => backupStatus(started, counters, scan ? totals : undefined, currentFile);
         const progress = showStatus && !globals.json ? new ProgressLine(process.stderr, () => formatBackupStatus(status())) : undefined;
@@ -114,9 +136,10 @@ export function registerBackup(program: Command): void {
           hostname,
           tags: flags.tag,
           changeDetection: { force: flags.force, ignoreInode: flags.ignoreInode, ignoreCtime: flags.ignoreCtime },
-          excludeIfPresent: flags.excludeIfPresent,
+          excludeIfPresent: markers,
           oneFileSystem: flags.oneFileSystem,
           dryRun: flags.dryRun,
+          skipIfUnchanged: flags.skipIfUnchanged,
           counters,
           onFile: (path) => (currentFile = path),
           onWarning: (w) => {
@@ -128,6 +151,7 @@ export function registerBackup(program: Command): void {
         };
         if (exclude) options.exclude = exclude;
         if (parent) options.parent = parent;
+        if (time) options.time = time;
 
         progress?.start();
         let result: BackupResult;
@@ -143,6 +167,10 @@ export function registerBackup(program: Command): void {
         report(out, result, flags.dryRun);
       });
     });
+}
+
+function filesFromGiven(flags: BackupFlags): boolean {
+  return flags.filesFrom.length + flags.filesFromVerbatim.length + flags.filesFromRaw.length > 0;
 }
 
 async function readExcludeFile(file: string): Promise<string> {
@@ -162,8 +190,10 @@ function report(out: ReturnType<typeof commandContext>["out"], result: BackupRes
   else out.line(`Added to the repository: ${formatBytes(s.dataAdded)} (${formatBytes(s.dataAddedPacked)} stored)`);
   out.line(`processed ${s.totalFilesProcessed} files, ${formatBytes(s.totalBytesProcessed)} in ${seconds.toFixed(2)}s`);
   if (result.snapshotId) out.line(`snapshot ${shortId(result.snapshotId)} saved`);
+  else if (result.unchanged) out.line("nothing changed since the parent snapshot: no snapshot written");
   else out.line("dry run: nothing was written");
-  out.record({ message_type: "summary", ...(result.snapshotId ? { snapshot_id: result.snapshotId } : { dry_run: true }), ...snakeCaseKeys(s), warnings: result.warnings.length });
+  const outcome = result.snapshotId ? { snapshot_id: result.snapshotId } : result.unchanged ? { skipped: true } : { dry_run: true };
+  out.record({ message_type: "summary", ...outcome, ...snakeCaseKeys(s), warnings: result.warnings.length });
   if (result.warnings.length > 0) {
     out.warn(result.snapshotId ? `snapshot ${shortId(result.snapshotId)} is incomplete: ${result.warnings.length} item(s) could not be read` : `${result.warnings.length} item(s) could not be read`);
     process.exitCode = ExitCode.incomplete;

@@ -40,7 +40,7 @@ export async function archiveVolume(run: DockerRun, name: string): Promise<void>
   const dir = volumeDir(name);
   const snapshotPath = "/" + [...dir, VOLUME_DATA].join("/");
   const previous = await run.parent.nodeAt([...dir, VOLUME_DATA]);
-  const ctx: BackupContext = { ...run.ctx, excludeIfPresent: [], oneFileSystem: false };
+  const ctx: BackupContext = { ...run.ctx, exclusionMarkers: [], oneFileSystem: false };
   delete ctx.exclude;
 
   let data: TreeNode | undefined;
