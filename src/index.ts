@@ -31,3 +31,4 @@ export { repairIndex } from "./check/repair-index.js";
 export { repairSnapshots } from "./check/repair-snapshots.js";
 export { planForget, removeSnapshots } from "./prune/forget.js";
 export { prune } from "./prune/prune.js";
+export { copySnapshots, sameSnapshot, type CopyOptions, type CopyResult, type CopiedSnapshot } from "./copy/snapshot-copier.js";

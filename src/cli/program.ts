@@ -4,6 +4,7 @@ import { setProcessCommand } from "../store/process-command.js";
 import { PROGRAM_VERSION } from "../version.js";
 import { registerBackup } from "./commands/backup.js";
 import { registerCheck } from "./commands/check.js";
+import { registerCopy } from "./commands/copy.js";
 import { registerDiff } from "./commands/diff.js";
 import { registerDump } from "./commands/dump.js";
 import { registerFind } from "./commands/find.js";
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerFind(program);
   registerStats(program);
   registerTag(program);
+  registerCopy(program);
   registerForget(program);
   registerPrune(program);
   for (const command of program.commands) if (command.commands.length > 0) requireSubcommand(command);

@@ -74,11 +74,12 @@ export function openSessionRepository(dir: string, globals: GlobalOptions, out: 
 /**
  * Opens the repository for one command, holding the lock the command needs, and always
  * releases both. The lock is taken before the index database so two commands can never wait
- * on each other. The default repository is created on first use; a named one never is.
+ * on each other. The default repository is created on first use; a named one never is. `at`
+ * names another repository than --repo (copy's source).
  */
-export async function withRepository<T>(globals: GlobalOptions, out: Output, lock: LockMode, fn: (repo: Repository) => Promise<T>, options: { freshIndexDb?: boolean } = {}): Promise<T> {
+export async function withRepository<T>(globals: GlobalOptions, out: Output, lock: LockMode, fn: (repo: Repository) => Promise<T>, options: { freshIndexDb?: boolean; at?: string } = {}): Promise<T> {
   makeFilesPrivate();
-  const location = repositoryLocation(globals);
+  const location = options.at !== undefined ? { path: path.resolve(options.at), explicit: true } : repositoryLocation(globals);
   if (!location.explicit) await createDefaultIfMissing(location.path, out);
   const backend = new LocalBackend(location.path);
   await Repository.readConfig(backend);

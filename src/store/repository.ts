@@ -286,6 +286,20 @@ export class Repository {
   }
 
   /**
+   * Stores a blob as another repository stored it (`encoded`, which the caller has checked
+   * against `id`), unless this one has it; returns whether it was added. Copying between
+   * repositories then moves the compressed bytes without compressing them again.
+   */
+  async saveStoredBlob(type: BlobType, id: Id, plainLength: number, encoded: EncodedBlob): Promise<boolean> {
+    this.throwIfFailed();
+    if (!this.writingStarted) await this.beginWriting();
+    if (!this.wantBlob(id, false)) return false;
+    await this.writable();
+    this.storeEncoded(type, id, plainLength, encoded);
+    return true;
+  }
+
+  /**
    * Reads local files on the worker threads and stores the chunks the repository lacks (see
    * EncoderPool.chunkFiles). A failure to store fails the repository as saveBlob does.
    */
