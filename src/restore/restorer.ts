@@ -17,6 +17,7 @@ import { HardlinkGroups } from "../store/tree/hardlink-groups.js";
 import { RestorePlan, type FileTarget, type PlannedBlob } from "./restore-plan.js";
 import { applyMetadata, restoredMetadata, type RestoredMetadata } from "./restored-metadata.js";
 import { RestoreSelection, type DescendFilter, type RestoreFilter } from "./restore-selection.js";
+import { RepositoryGuard } from "./repository-guard.js";
 import { unsafeNameReason } from "./safe-name.js";
 import { verifyRestoredFile } from "./verify-restored.js";
 
@@ -44,7 +45,7 @@ export interface RestoreOptions {
   verify?: boolean;
   /** Decide everything, write nothing: report through onItem what a restore would do. */
   dryRun?: boolean;
-  /** Told of every decision in a dry run; otherwise of each deletion. */
+  /** Told of every decision in a dry run (with the snapshot's path; a deletion with the target's), otherwise of each deletion. */
   onItem?: (action: RestoreAction, path: string) => void;
   /** Told about each item that could not be restored (the restore goes on). */
   onProblem?: (problem: RestoreProblem) => void;
@@ -153,6 +154,7 @@ export class Restorer {
   private readonly result: RestoreResult = { files: 0, dirs: 0, others: 0, bytes: 0, skipped: 0, damaged: [], problems: [], deleted: 0, verified: 0, mismatches: [] };
   private readonly anchors: fs.FileHandle[] = [];
   private writes?: FileWriteQueue;
+  private guard?: RepositoryGuard;
 
   private readonly selection: RestoreSelection;
   private readonly rehearsedLinks = new HardlinkGroups<true>();
@@ -175,6 +177,7 @@ export class Restorer {
 
   private async restoreAll(treeId: Id): Promise<RestoreResult> {
     const target = Buffer.from(this.options.target);
+    this.guard = await RepositoryGuard.forTarget(this.repo, this.options.target);
     if (!this.options.dryRun) await makeTarget(target);
     const start = await this.findSubtree(treeId);
     // Filters see the path as the snapshot has it: without `.` or `..`.
@@ -271,12 +274,14 @@ export class Restorer {
     for (const name of entries) {
       if (names.has(name.toString("latin1"))) continue;
       const path = join(dir, name);
+      if (this.guard?.protects(path)) continue;
       const snapshotPath = `${snapshotDir}/${name.toString("utf8")}`;
       const isDir = (await fs.lstat(path)).isDirectory();
       if (!this.selection.covers(snapshotPath, isDir)) continue;
       if (!this.options.dryRun) await fs.rm(path, { recursive: true, force: true });
       this.result.deleted++;
-      this.options.onItem?.("delete", snapshotPath);
+      // The path removed from the target: the snapshot's path would read as the live source's.
+      this.options.onItem?.("delete", path.toString("utf8"));
     }
   }
 
@@ -319,6 +324,10 @@ export class Restorer {
   private async restoreNode(node: TreeNode, path: Buffer, snapshotPath: string, isTop: boolean, inNewDir: boolean): Promise<void> {
     if (!isTop && !(await this.selection.wants(node, snapshotPath))) {
       this.result.skipped++;
+      return;
+    }
+    if (this.guard?.holds(path)) {
+      this.problem(snapshotPath, `not restored: ${path.toString("utf8")} is the repository being read, or inside it`);
       return;
     }
     try {

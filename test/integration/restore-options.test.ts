@@ -167,7 +167,9 @@ describe("restore --delete", () => {
     const r = await restore("--delete");
     expect(r.code, r.stderr).toBe(0);
     expect(await listing(target)).toEqual(["docs/", "docs/a.txt", "docs/b.pdf", "docs/sub/", "docs/sub/c.txt", "photos/", "photos/p.jpg", "photos/raw/", "photos/raw/q.raw", "top.txt"]);
-    expect(r.stdout).toContain(`delete ${src}/outlink`);
+    // The path removed, in the target: the snapshot's path would name the live source's file.
+    expect(r.stdout).toContain(`delete ${target}/outlink`);
+    expect(r.stdout).not.toContain(`delete ${src}`);
     expect(r.stdout).toMatch(/3 deleted/);
     expect(await fs.readFile(join(outside, "precious.txt"), "utf8")).toBe("keep me\n");
   });
@@ -202,7 +204,8 @@ describe("restore --dry-run", () => {
     const r = await restore("--dry-run", "--delete", "--overwrite", "if-changed", "--json");
     expect(r.code, r.stderr).toBe(0);
     const records = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(records.filter((x) => x.action === "deleted").map((x) => x.item)).toEqual([`${src}/extra.txt`]);
+    // A deletion names the path in the target, the file that goes.
+    expect(records.filter((x) => x.action === "deleted").map((x) => x.item)).toEqual([`${target}/extra.txt`]);
     expect(records.filter((x) => x.action === "unchanged").length).toBe(Object.keys(FILES).length);
     expect(records.at(-1)).toMatchObject({ message_type: "summary", dry_run: true, files_restored: 0, files_deleted: 1 });
     expect(await listing(target)).toEqual(before);
