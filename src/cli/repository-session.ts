@@ -31,6 +31,8 @@ async function acquire(backend: LocalBackend, globals: GlobalOptions, out: Outpu
 
 /** Where the repository is, and whether the user named it (only the default is created on use). */
 export function repositoryLocation(globals: GlobalOptions): { path: string; explicit: boolean } {
+  // An empty --repo is a mistake (an unset variable in a script), not a request for the default.
+  if (globals.repo === "") throw new UsageError("--repo: empty path");
   const named = globals.repo ?? process.env.CAIRN_REPOSITORY;
   if (named) return { path: path.resolve(named), explicit: true };
   return { path: defaultRepositoryPath(), explicit: false };

@@ -178,8 +178,9 @@ export class Restorer {
   private async restoreAll(treeId: Id): Promise<RestoreResult> {
     const target = Buffer.from(this.options.target);
     this.guard = await RepositoryGuard.forTarget(this.repo, this.options.target);
-    if (!this.options.dryRun) await makeTarget(target);
+    // A path the snapshot does not have is refused before the target is created.
     const start = await this.findSubtree(treeId);
+    if (!this.options.dryRun) await makeTarget(target);
     // Filters see the path as the snapshot has it: without `.` or `..`.
     const subpath = "/" + snapshotPathNames(this.options.subpath ?? "/").join("/");
     if (start.node && start.node.type !== "dir") {

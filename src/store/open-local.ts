@@ -1,5 +1,6 @@
 import * as fs from "node:fs/promises";
-import { CairnError, RepositoryNotFoundError } from "../errors.js";
+import * as path from "node:path";
+import { AlreadyExistsError, CairnError, ioError, RepositoryNotFoundError } from "../errors.js";
 import { LocalBackend } from "./backend/local-backend.js";
 import { Repository, type InitOptions } from "./repository.js";
 import { cachedIndexDbPath, localIndexDbPath } from "./repository-location.js";
@@ -32,11 +33,34 @@ async function checkRepositoryDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Creates a repository at `dir`. Bad settings and an existing repository are refused before
+ * anything is created or changed; a directory that is already there keeps its mode (only one
+ * made here is made private).
+ */
 export async function initLocalRepository(dir: string, options: InitOptions = {}): Promise<void> {
   await checkRepositoryDir(dir);
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  await fs.chmod(dir, 0o700);
-  await Repository.init(new LocalBackend(dir), options);
+  Repository.newConfig(options);
+  const backend = new LocalBackend(dir);
+  if (await hasConfig(dir)) throw new AlreadyExistsError(`a repository already exists at ${backend.location}`);
+  try {
+    const created = await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    if (created !== undefined) await fs.chmod(dir, 0o700);
+  } catch (err) {
+    throw ioError("cannot create", dir, err);
+  }
+  await Repository.init(backend, options);
+}
+
+async function hasConfig(dir: string): Promise<boolean> {
+  try {
+    await fs.lstat(path.join(dir, "config"));
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return false;
+    throw ioError("cannot read", path.join(dir, "config"), err);
+  }
 }
 
 export async function openLocalRepository(dir: string, options: OpenLocalOptions = {}): Promise<Repository> {

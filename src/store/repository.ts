@@ -139,14 +139,7 @@ export class Repository {
   }
 
   static async init(backend: Backend, options: InitOptions = {}): Promise<RepositoryConfig> {
-    const config: RepositoryConfig = {
-      version: REPOSITORY_VERSION,
-      id: randomBytes(32).toString("hex"),
-      created: new Date().toISOString(),
-      chunker: validateChunkerParams(options.chunker ?? DEFAULT_CHUNKER_PARAMS),
-      compression: { algorithm: "zstd", level: validateCompressionLevel(options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL) },
-      packSize: validatePackSize(options.packSize ?? DEFAULT_PACK_SIZE),
-    };
+    const config = Repository.newConfig(options);
     try {
       await backend.put("config", serializeConfig(config));
     } catch (err) {
@@ -154,6 +147,18 @@ export class Repository {
       throw err;
     }
     return config;
+  }
+
+  /** A new repository's config, its settings checked (a UsageError names a bad one). */
+  static newConfig(options: InitOptions = {}): RepositoryConfig {
+    return {
+      version: REPOSITORY_VERSION,
+      id: randomBytes(32).toString("hex"),
+      created: new Date().toISOString(),
+      chunker: validateChunkerParams(options.chunker ?? DEFAULT_CHUNKER_PARAMS),
+      compression: { algorithm: "zstd", level: validateCompressionLevel(options.compressionLevel ?? DEFAULT_COMPRESSION_LEVEL) },
+      packSize: validatePackSize(options.packSize ?? DEFAULT_PACK_SIZE),
+    };
   }
 
   static async readConfig(backend: Backend): Promise<RepositoryConfig> {

@@ -105,6 +105,34 @@ describe("sizes", () => {
   });
 });
 
+describe("refusals that change nothing", () => {
+  it("init refuses bad settings before creating a directory, and an existing repository without touching its mode", async () => {
+    const deep = join(work.path, "deep", "repo");
+    expectUsageError(await runCairn(["-r", deep, "init", "--pack-size", "0"], { env }), /^cairn: pack size must be between/);
+    await expect(fs.stat(join(work.path, "deep"))).rejects.toThrow(/ENOENT/);
+    const shared = join(work.path, "shared-dir");
+    await fs.mkdir(shared, { mode: 0o750 });
+    await fs.chmod(shared, 0o750);
+    expectOk(await runCairn(["-r", shared, "init"], { env }));
+    expect((await fs.stat(shared)).mode & 0o777).toBe(0o750);
+    expectOneLineError(await runCairn(["-r", shared, "init"], { env }), 1, /a repository already exists/);
+    expect((await fs.stat(shared)).mode & 0o777).toBe(0o750);
+  });
+
+  it("restore of a path the snapshot lacks creates no target", async () => {
+    const target = join(work.path, "never-made");
+    const result = await cairn("restore", "latest:/no/such/path", "--target", target);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^cairn: \/no\/such\/path: no such file or directory in the snapshot$/m);
+    await expect(fs.stat(target)).rejects.toThrow(/ENOENT/);
+  });
+
+  it("an empty --repo is refused, not taken for the default repository", async () => {
+    expectUsageError(await runCairn(["-r", "", "snapshots"], { env }), /^cairn: --repo: empty path$/);
+    await expect(fs.stat(join(work.path, "xdg"))).rejects.toThrow(/ENOENT/);
+  });
+});
+
 describe("empty and comma-separated values", () => {
   it("an empty path is a usage error, not the current directory", async () => {
     const before = await snapshotCount();
