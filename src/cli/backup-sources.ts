@@ -87,7 +87,12 @@ export async function backupSources(args: readonly string[], flags: SourceFlags)
   if (args.length === 0) throw new UsageError("nothing to back up: give at least one path (or --stdin)");
   if ((flags.allDatabases || (flags.pgFormat ?? "plain") !== "plain") && !args.some((a) => PostgresUri.isPostgresUri(a))) throw new UsageError("--all-databases and --pg-format go with a postgres:// source");
   const sources: BackupSource[] = [];
-  for (const argument of args) sources.push(await SOURCE_KINDS.find((kind) => kind.matches(argument))!.create(argument, flags));
+  for (const argument of args) {
+    const source = await SOURCE_KINDS.find((kind) => kind.matches(argument))!.create(argument, flags);
+    // `dir`, `dir/` and `./dir` are one path: recorded once, so the snapshot's paths match the next backup's.
+    if (source instanceof PathSource && sources.some((s) => s instanceof PathSource && s.path === source.path)) continue;
+    sources.push(source);
+  }
   return sources;
 }
 

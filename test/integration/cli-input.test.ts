@@ -127,6 +127,12 @@ describe("refusals that change nothing", () => {
     await expect(fs.stat(target)).rejects.toThrow(/ENOENT/);
   });
 
+  it("one path named several ways is recorded once", async () => {
+    const backup = expectOk(await cairn("--json", "backup", "small.txt", "./small.txt", join(src, "small.txt")));
+    const id = (JSON.parse(backup.stdout.trim().split("\n").at(-1)!) as { snapshot_id: string }).snapshot_id;
+    expect((await snapshots()).find((s) => s.id === id)!.paths).toEqual([join(src, "small.txt")]);
+  });
+
   it("an empty --repo is refused, not taken for the default repository", async () => {
     expectUsageError(await runCairn(["-r", "", "snapshots"], { env }), /^cairn: --repo: empty path$/);
     await expect(fs.stat(join(work.path, "xdg"))).rejects.toThrow(/ENOENT/);
