@@ -16,6 +16,10 @@ export interface WriteTarget {
   metadata?: RestoredMetadata;
   /** Sets the metadata of a file whose metadata was held back because a blob failed its check (see FileWrite). */
   release?: boolean;
+  /** See FileWrite: the final name of a file written under a temporary one. */
+  renameTo?: Uint8Array;
+  /** See FileWrite: removes the temporary file of a file that could not be restored whole. */
+  discard?: boolean;
   /** Called once the write is done, with what went wrong setting the metadata if anything did. */
   done: (outcome: WriteOutcome) => void;
 }
@@ -100,7 +104,7 @@ export class FileWriteQueue {
           batch.corrupt.push(check.corrupt);
         }
         for (const target of targets) {
-          batch.writes.push({ path: target.path, create: target.create, offset: target.offset, start: batch.used, length, metadata: target.metadata, check: checkIndex, release: target.release });
+          batch.writes.push({ path: target.path, create: target.create, offset: target.offset, start: batch.used, length, metadata: target.metadata, check: checkIndex, release: target.release, renameTo: target.renameTo, discard: target.discard });
           batch.done.push(target.done);
         }
         batch.used += length;

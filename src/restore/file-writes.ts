@@ -1,4 +1,4 @@
-import { closeSync, constants as fsConstants, fstatSync, ftruncateSync, openSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants as fsConstants, fstatSync, ftruncateSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { ioError } from "../errors.js";
 import { blobMismatch } from "../store/blob-verification.js";
 import { applyMetadata, applyOpenFileMetadata, type RestoredMetadata } from "./restored-metadata.js";
@@ -23,6 +23,13 @@ export interface FileWrite {
    * failed blobs are written from other copies or found to have none.
    */
   release?: boolean;
+  /**
+   * The file is written under a temporary name (something stood at its own): once its metadata
+   * is set it is renamed to this, so what stood there is replaced only by the whole file.
+   */
+  renameTo?: Uint8Array;
+  /** With `release`: the file could not be restored whole; its temporary file is removed instead. */
+  discard?: boolean;
 }
 
 /** A blob in a batch's memory that is checked against its id before any write of it is done. */
@@ -137,8 +144,14 @@ export function performWrites(memory: Uint8Array, writes: readonly FileWrite[], 
       if (write.release) held.delete(key);
       else if (held.has(key)) metadata = undefined;
     }
+    if (write.discard) {
+      removeTemporary(path);
+      return;
+    }
     const problem = writeFile(path, corrupt ? EMPTY : bytes.subarray(write.start, write.start + write.length), write.create, write.offset, metadata);
     if (problem) problems.push({ write: index, message: problem });
+    // The metadata set means the file is whole: only then does it take the place of what stood there.
+    if (metadata && write.renameTo) moveIntoPlace(path, write.renameTo);
   });
   const corrupt = mismatches.flatMap((message, check) => (message === undefined ? [] : [{ check, message }]));
   return { problems, corrupt };
@@ -161,6 +174,23 @@ function writeFile(path: Buffer, data: Buffer, create: number | undefined, offse
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === undefined) throw err;
     throw ioError("cannot write", path.toString(), err);
+  }
+}
+
+function moveIntoPlace(from: Buffer, to: Uint8Array): void {
+  const target = Buffer.from(to.buffer, to.byteOffset, to.byteLength);
+  try {
+    renameSync(from, target);
+  } catch (err) {
+    throw ioError("cannot replace", target.toString(), err);
+  }
+}
+
+function removeTemporary(path: Buffer): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw ioError("cannot remove", path.toString(), err);
   }
 }
 

@@ -8,6 +8,12 @@ import type { RestoredMetadata } from "./restored-metadata.js";
  */
 export interface FileTarget {
   path: Buffer;
+  /**
+   * Where the file is written when something stands at `path` (an older version, say): it takes
+   * that place only once whole, so a restore that fails, or a blob that cannot be read, leaves
+   * what was there as it was.
+   */
+  temporary?: Buffer;
   display: string;
   size: number;
   /** The blob ids, kept only when the restored file is to be read back and verified. */

@@ -1,4 +1,4 @@
-import { constants as fsConstants, mkdirSync } from "node:fs";
+import { constants as fsConstants, mkdirSync, unlinkSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import { dirname } from "node:path";
 import { CairnError, IntegrityError, InterruptedError, ioError } from "../errors.js";
@@ -111,16 +111,22 @@ async function makeDirs(dir: string): Promise<void> {
   await fs.mkdir(dir, { mode: 0o700 });
 }
 
-/** Creates the target directory (and its parents); a target that cannot be one is the caller's mistake, said in one line. */
-async function isDirectory(path: Buffer): Promise<boolean> {
+/** What stands at `path`: nothing, a directory, or something else (a file, a link, a FIFO). */
+async function standingAt(path: Buffer): Promise<"nothing" | "directory" | "other"> {
   try {
-    return (await fs.lstat(path)).isDirectory();
+    return (await fs.lstat(path)).isDirectory() ? "directory" : "other";
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return "nothing";
     throw err;
   }
 }
 
+/** A name beside `path` for writing its new version, short enough whatever the file's name. */
+function temporarySibling(path: Buffer, n: number): Buffer {
+  return Buffer.concat([path.subarray(0, path.lastIndexOf(0x2f) + 1), Buffer.from(`.cairn-restore-${process.pid}-${n}`)]);
+}
+
+/** Creates the target directory (and its parents); a target that cannot be one is the caller's mistake, said in one line. */
 async function makeTarget(target: Buffer): Promise<void> {
   try {
     await makeDirs(target.toString());
@@ -155,6 +161,8 @@ export class Restorer {
   private readonly anchors: fs.FileHandle[] = [];
   private writes?: FileWriteQueue;
   private guard?: RepositoryGuard;
+  /** Temporary names handed out (see temporarySibling). */
+  private temporaries = 0;
 
   private readonly selection: RestoreSelection;
   private readonly rehearsedLinks = new HardlinkGroups<true>();
@@ -167,11 +175,27 @@ export class Restorer {
   }
 
   async restore(treeId: Id): Promise<RestoreResult> {
+    let finished = false;
     try {
-      return await this.restoreAll(treeId);
+      const result = await this.restoreAll(treeId);
+      finished = true;
+      return result;
     } finally {
       await this.writes?.close();
+      if (!finished) this.removeTemporaries();
       await Promise.all(this.anchors.map((anchor) => anchor.close()));
+    }
+  }
+
+  /** After a failure: the new versions begun in this round go; what they were to replace stays. */
+  private removeTemporaries(): void {
+    for (const file of this.files) {
+      if (!file.temporary) continue;
+      try {
+        unlinkSync(file.temporary);
+      } catch {
+        // Never made, or already in its place.
+      }
     }
   }
 
@@ -344,11 +368,13 @@ export class Restorer {
           this.dirs.push({ path, metadata: restoredMetadata(node) });
           await this.restoreTree(node.subtree!, path, snapshotPath, isNew);
           return;
-        case "file":
+        case "file": {
+          const standing = inNewDir ? "nothing" : await standingAt(path);
           // Reported for this file like any other obstacle, not a failure of the whole restore.
-          if (!inNewDir && (await isDirectory(path))) throw new CairnError("a directory is in the way");
-          await this.planFile(node, path, snapshotPath);
+          if (standing === "directory") throw new CairnError("a directory is in the way");
+          await this.planFile(node, path, snapshotPath, standing === "other");
           return;
+        }
         case "symlink":
           await this.replaceable(path);
           await fs.symlink(linkTargetBytes(node), path);
@@ -412,7 +438,8 @@ export class Restorer {
     }
   }
 
-  private async planFile(node: TreeNode, path: Buffer, snapshotPath: string): Promise<void> {
+  /** `replaces`: something stands at `path`, which the file is to take the place of once it is whole. */
+  private async planFile(node: TreeNode, path: Buffer, snapshotPath: string, replaces: boolean): Promise<void> {
     const file: FileTarget = { path, display: snapshotPath, size: node.size ?? 0, content: this.options.verify ? node.content : undefined, metadata: restoredMetadata(node), pending: 0, unqueued: 0, damaged: false };
     // The overwrite policy holds for every name of a hard-linked file; the others are linked to
     // the first name this restore writes.
@@ -427,9 +454,19 @@ export class Restorer {
     }
     this.hardlinks.add(node, file);
     this.files.push(file);
+    const content = node.content ?? [];
+    const locations = content.map((id) => this.repo.lookupBlob(id));
+    if (replaces && content.length > 0) {
+      file.temporary = temporarySibling(path, this.temporaries++);
+      const missing = locations.findIndex((location) => location === undefined);
+      if (missing >= 0) {
+        this.markDamaged(file, `blob ${content[missing]} is missing from the repository`);
+        return;
+      }
+    }
     let offset = 0;
-    for (const id of node.content ?? []) {
-      const location = this.repo.lookupBlob(id);
+    for (const [i, id] of content.entries()) {
+      const location = locations[i];
       if (!location) {
         this.markDamaged(file, `blob ${id} is missing from the repository`);
         break;
@@ -458,7 +495,7 @@ export class Restorer {
   }
 
   private markDamaged(file: FileTarget, message: string): void {
-    if (!file.damaged) this.result.damaged.push({ path: file.display, message });
+    if (!file.damaged) this.result.damaged.push({ path: file.display, message: file.temporary ? `${message}; what stood at ${file.path.toString("utf8")} is left as it was` : message });
     file.damaged = true;
   }
 
@@ -479,7 +516,10 @@ export class Restorer {
       target.create = file.size;
       this.result.files++;
     }
-    if (--file.unqueued === 0 && !file.metadataHeld) target.metadata = file.metadata;
+    if (--file.unqueued === 0 && !file.metadataHeld) {
+      target.metadata = file.metadata;
+      if (file.temporary) target.renameTo = file.path;
+    }
     return target;
   }
 
@@ -588,14 +628,17 @@ export class Restorer {
         return blob.uses.map((use) => this.laterWriteInto(use.file, use.offset, () => this.blobWritten(use.file, copy.length)));
       });
     }
-    for (const file of affected) await this.queue().write(0, () => [{ ...this.laterWriteInto(file, 0, () => undefined), metadata: file.metadata, release: true }]);
+    for (const file of affected) {
+      const release = file.damaged && file.temporary ? { discard: true } : { metadata: file.metadata, ...(file.temporary ? { renameTo: file.path } : {}) };
+      await this.queue().write(0, () => [{ ...this.laterWriteInto(file, 0, () => undefined), release: true, ...release }]);
+    }
     await this.queue().drain();
   }
 
   /** A write into a file this restore has already created; a metadata problem is reported for the file. */
   private laterWriteInto(file: FileTarget, offset: number, done: (written: boolean) => void): WriteTarget {
     return {
-      path: file.path,
+      path: file.temporary ?? file.path,
       offset,
       done: ({ metadataProblem, written }) => {
         if (metadataProblem) this.problem(file.path.toString("utf8"), metadataProblem);

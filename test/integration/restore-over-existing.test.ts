@@ -121,3 +121,63 @@ it("replaces an existing file rather than reusing it: attributes the snapshot la
   expect(await fs.readFile(restored("f"), "utf8")).toBe("from the snapshot\n");
   expect(readXattrs(Buffer.from(restored("f"))).map((x) => x.name)).toEqual(["user.kept"]);
 });
+
+/** Flips a byte inside the stored copy of the blob that holds `offset` of `file` in the latest snapshot. */
+async function damageBlobOf(file: string, offset: number): Promise<void> {
+  const { openLocalRepository } = await import("../../src/store/open-local.js");
+  const { findNode } = await import("../../src/store/tree/tree-walker.js");
+  const { packKey } = await import("../../src/store/pack/pack-format.js");
+  const repository = await openLocalRepository(repo);
+  let place: { pack: string; at: number };
+  try {
+    const [snapshot] = (await repository.listSnapshots()).slice(-1);
+    const node = (await findNode(repository, snapshot!.tree, file))!;
+    let start = 0;
+    let location;
+    for (const id of node.content!) {
+      location = repository.lookupBlob(id)!;
+      if (offset < start + location.plainLength) break;
+      start += location.plainLength;
+    }
+    place = { pack: join(repo, packKey(location!.packId)), at: location!.offset + Math.floor(location!.storedLength / 2) };
+  } finally {
+    await repository.close();
+  }
+  const bytes = await fs.readFile(place.pack);
+  bytes[place.at]! ^= 0xff;
+  await fs.chmod(place.pack, 0o600);
+  await fs.writeFile(place.pack, bytes);
+}
+
+it("a file that cannot be restored whole leaves the one that stood there as it was, and no temporary file", async () => {
+  const { randomBytes } = await import("node:crypto");
+  await fs.writeFile(join(src, "big"), randomBytes(3 * 1024 * 1024));
+  await fs.writeFile(join(src, "small"), "small\n");
+  await backup();
+  await damageBlobOf(join(src, "big"), 2 * 1024 * 1024);
+  await fs.mkdir(join(target, src), { recursive: true });
+  await fs.writeFile(restored("big"), "good newer content\n");
+  const result = await restore();
+  expect(result.code).toBe(1);
+  expect(result.stderr).toMatch(new RegExp(`damaged: ${join(src, "big")}: .*; what stood at ${restored("big")} is left as it was`));
+  expect(await fs.readFile(restored("big"), "utf8")).toBe("good newer content\n");
+  expect(await fs.readFile(restored("small"), "utf8")).toBe("small\n");
+  expect((await fs.readdir(join(target, src))).sort()).toEqual(["big", "small"]);
+});
+
+it("a file restored over another takes its place whole, with its metadata, leaving no temporary file", async () => {
+  await fs.writeFile(join(src, "f"), "x".repeat(100_000));
+  await fs.chmod(join(src, "f"), 0o640);
+  await fs.utimes(join(src, "f"), new Date("2024-01-02T03:04:05Z"), new Date("2024-01-02T03:04:05Z"));
+  await backup();
+  await fs.mkdir(join(target, src), { recursive: true });
+  await fs.writeFile(restored("f"), "older\n");
+  const before = (await fs.stat(restored("f"))).ino;
+  expect((await restore()).code).toBe(0);
+  const st = await fs.stat(restored("f"));
+  expect(await fs.readFile(restored("f"), "utf8")).toBe("x".repeat(100_000));
+  expect(st.mode & 0o777).toBe(0o640);
+  expect(st.mtime.toISOString()).toBe("2024-01-02T03:04:05.000Z");
+  expect(st.ino).not.toBe(before);
+  expect(await fs.readdir(join(target, src))).toEqual(["f"]);
+});
