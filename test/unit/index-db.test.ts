@@ -165,6 +165,29 @@ describe("rebuilding", () => {
     expect((await backUp(repo, a)).snapshot.summary!.dataBlobs).toBe(0);
   });
 
+  it("a fresh rebuild moves the old database aside in one step: a run killed while removing it leaves a database that opens", async () => {
+    const a = await makeTree("a", 1);
+    let repo = await openRepo();
+    const first = await backUp(repo, a);
+    const before = await allBlobs(repo);
+    await closeAll();
+    // What a run killed half-way through removing the moved-aside copy leaves: part of its files.
+    const discarded = `${dbPath}.discarded-4242-1`;
+    await fs.cp(dbPath, discarded, { recursive: true });
+    for (const name of (await fs.readdir(discarded)).filter((n) => n.endsWith(".ldb") || n.startsWith("MANIFEST"))) await fs.rm(join(discarded, name));
+    await fs.rm(dbPath, { recursive: true });
+    repo = await openRepo();
+    expect(await allBlobs(repo)).toEqual(before);
+    await expectRestores(repo, first, a);
+    expect((await fs.readdir(repoDir)).filter((n) => n.includes(".discarded-"))).toEqual([]);
+    await closeAll();
+
+    // A fresh open of a healthy database leaves no copy aside either.
+    const fresh = await IndexDb.open(dbPath, { fresh: true, waitMs: 0 });
+    await fresh.close();
+    expect((await fs.readdir(repoDir)).filter((n) => n.includes(".discarded-"))).toEqual([]);
+  });
+
   it("rebuilds when an index file it reflects was replaced, as prune does", async () => {
     const a = await makeTree("a", 1);
     const b = await makeTree("b", 2);

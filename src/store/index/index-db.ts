@@ -2,7 +2,7 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Level } from "level";
-import { CairnError, LockError } from "../../errors.js";
+import { CairnError, ioError, LockError } from "../../errors.js";
 import { blobTypeCode, blobTypeFromCode, type BlobType } from "../blob-type.js";
 import { ID_BYTES, type Id } from "../id.js";
 import { processCommand } from "../process-command.js";
@@ -93,6 +93,18 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * The local LevelDB view of the repository's index files: blob id -> location, pack list,
  * and which index files it reflects. Derived data only: it may be deleted at any time.
  */
+/** Suffix of a database moved aside to be removed (see IndexDb.open with `fresh`). */
+const DISCARDED = ".discarded-";
+
+/** What a run killed while removing a discarded database left. */
+async function removeDiscarded(location: string): Promise<void> {
+  const dir = path.dirname(location);
+  const prefix = path.basename(location) + DISCARDED;
+  for (const name of await fs.readdir(dir).catch(() => [])) {
+    if (name.startsWith(prefix)) await fs.rm(path.join(dir, name), { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
 export class IndexDb {
   private constructor(
     private readonly db: Level<string, Uint8Array>,
@@ -129,11 +141,18 @@ export class IndexDb {
         }
       }
       if (options.fresh) {
-        // Ours (held, or unopenable and held by none): its files go, and it starts empty.
+        // Ours (held, or unopenable and held by none): it is moved aside in one step, so a run
+        // killed while its files are removed leaves no half-deleted database behind, then goes;
+        // the next open starts empty and is filled from the index files.
         if (opened) await db.close();
-        await fs.rm(location, { recursive: true, force: true });
+        const discarded = `${location}${DISCARDED}${process.pid}-${Date.now()}`;
+        await fs.rename(location, discarded).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== "ENOENT") throw ioError("cannot move aside", location, err);
+        });
+        await fs.rm(discarded, { recursive: true, force: true });
         return IndexDb.open(location, { ...options, fresh: false });
       }
+      await removeDiscarded(location);
       try {
         await fs.chmod(location, 0o700);
         await fs.writeFile(
