@@ -170,6 +170,25 @@ describe("a held lock", () => {
     await lock.release();
     expect(await listLocks(backend)).toEqual([]);
   });
+
+  it("released while a refresh is writing its new object, leaves no lock behind", async () => {
+    await clearLocks();
+    // A slow store: the refresh's write is still under way when the command releases its lock.
+    const slow = new LocalBackend(repo);
+    const put = slow.put.bind(slow);
+    let delayed = false;
+    slow.put = async (key, data) => {
+      if (delayed) await new Promise((r) => setTimeout(r, 200));
+      return put(key, data);
+    };
+    const lock = await RepositoryLock.acquire(slow, { exclusive: true, waitMs: 0 });
+    delayed = true;
+    const refreshing = lock.refresh();
+    await new Promise((r) => setTimeout(r, 50));
+    await lock.release();
+    await refreshing;
+    expect(await listLocks(backend)).toEqual([]);
+  });
 });
 
 describe("the index database", () => {

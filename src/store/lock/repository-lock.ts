@@ -90,6 +90,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class RepositoryLock {
   private timer: NodeJS.Timeout | undefined;
   private released = false;
+  private refreshing: Promise<void> | undefined;
 
   private constructor(
     private readonly backend: Backend,
@@ -151,6 +152,11 @@ export class RepositoryLock {
   /** Writes a fresh lock object, then removes the old one, so the lock never lapses. */
   async refresh(): Promise<void> {
     if (this.released) return;
+    this.refreshing = this.replaceLockObject();
+    await this.refreshing;
+  }
+
+  private async replaceLockObject(): Promise<void> {
     const fresh = await RepositoryLock.write(this.backend, this.info.exclusive);
     const old = this.key;
     this.key = fresh.key;
@@ -160,6 +166,8 @@ export class RepositoryLock {
   async release(): Promise<void> {
     this.released = true;
     if (this.timer) clearInterval(this.timer);
+    // A refresh under way would leave the object it is writing behind: it finishes first.
+    await this.refreshing?.catch(() => undefined);
     await this.backend.delete(this.key);
   }
 }
