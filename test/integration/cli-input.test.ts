@@ -133,6 +133,14 @@ describe("refusals that change nothing", () => {
     expect((await snapshots()).find((s) => s.id === id)!.paths).toEqual([join(src, "small.txt")]);
   });
 
+  it("ls and dump given restore's SNAPSHOT:PATH say to give the path apart; forget checks prune's values without --prune", async () => {
+    expectUsageError(await cairn("ls", `latest:${src}`), /invalid snapshot id ".*"; this command takes a path inside the snapshot as an argument of its own/);
+    expectUsageError(await cairn("dump", `latest:${src}`, "/"), /an argument of its own/);
+    const before = await snapshotCount();
+    expectUsageError(await cairn("forget", "--keep-last", "1", "--max-unused", "abc"), /^cairn: --max-unused/);
+    expect(await snapshotCount()).toBe(before);
+  });
+
   it("an empty --repo is refused, not taken for the default repository", async () => {
     expectUsageError(await runCairn(["-r", "", "snapshots"], { env }), /^cairn: --repo: empty path$/);
     await expect(fs.stat(join(work.path, "xdg"))).rejects.toThrow(/ENOENT/);

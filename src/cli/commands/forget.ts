@@ -136,7 +136,9 @@ export function registerForget(program: Command): void {
       filter: snapshotFilter({ host: flags.host, tag: flags.tag, path: flags.path }),
       allowRemoveAll: flags.unsafeAllowRemoveAll,
     };
-    const settings = flags.prune ? pruneSettings(flags) : undefined;
+    // Checked even without --prune: a mistyped value must not pass for a while, unnoticed.
+    const checked = pruneSettings(flags);
+    const settings = flags.prune ? checked : undefined;
     const lock = flags.dryRun ? "read" : "exclusive";
 
     const forget = async (backend: Backend): Promise<ForgetPlan> => {

@@ -112,7 +112,9 @@ export class IndexDb {
   ) {}
 
   static async open(location: string, options: IndexDbOpenOptions): Promise<IndexDb> {
-    await fs.mkdir(path.dirname(location), { recursive: true, mode: 0o700 });
+    await fs.mkdir(path.dirname(location), { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+      throw ioError("cannot create the directory of the index database", path.dirname(location), err);
+    });
     const started = Date.now();
     const deadline = started + options.waitMs;
     let told = false;
@@ -331,7 +333,8 @@ export class IndexDb {
     await this.db.close();
     // LevelDB creates its files with the process umask; repository files are private (the CLI
     // also sets a private umask, this covers library users).
-    for (const name of await fs.readdir(this.location)) await fs.chmod(path.join(this.location, name), 0o600);
+    // Gone with the repository it was in (removed under a running command): nothing to tighten.
+    for (const name of await fs.readdir(this.location).catch(() => [] as string[])) await fs.chmod(path.join(this.location, name), 0o600);
   }
 }
 

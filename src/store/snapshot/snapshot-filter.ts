@@ -67,7 +67,11 @@ export function selectSnapshot(snapshots: readonly StoredSnapshot[], selector: s
     return newest;
   }
   if (filter.at) throw new UsageError(`a time (--at) and a snapshot id both name a snapshot: give "latest" with --at, or the id alone`);
-  if (!/^[0-9a-f]{1,64}$/.test(selector)) throw new UsageError(`invalid snapshot id ${JSON.stringify(selector)} (use an id, a unique prefix of one, or "latest")`);
+  if (!/^[0-9a-f]{1,64}$/.test(selector)) {
+    // `latest:/dir` is restore's and diff's form; ls and dump take the path as an argument of its own.
+    const hint = selector.includes(":") ? `; this command takes a path inside the snapshot as an argument of its own (e.g. latest /home, not latest:/home)` : ` (use an id, a unique prefix of one, or "latest")`;
+    throw new UsageError(`invalid snapshot id ${JSON.stringify(selector)}${hint}`);
+  }
   const found = snapshots.filter((s) => s.id.startsWith(selector));
   if (found.length === 0) throw new UsageError(`no snapshot with id ${selector}`);
   if (found.length > 1) throw new UsageError(`snapshot prefix ${selector} is ambiguous (${found.length} snapshots match)`);
