@@ -154,7 +154,7 @@ export class Restorer {
   private plan = new RestorePlan();
   private files: FileTarget[] = [];
   private readonly hardlinks = new HardlinkGroups<FileTarget>();
-  private readonly links: { path: Buffer; to: FileTarget }[] = [];
+  private readonly links: { path: Buffer; display: string; to: FileTarget }[] = [];
   private metadata: MetadataTarget[] = [];
   private readonly dirs: MetadataTarget[] = [];
   private readonly result: RestoreResult = { files: 0, dirs: 0, others: 0, bytes: 0, skipped: 0, damaged: [], problems: [], deleted: 0, verified: 0, mismatches: [] };
@@ -216,7 +216,7 @@ export class Restorer {
     await this.writePlanned();
     for (const link of this.links) {
       this.throwIfInterrupted();
-      await this.makeHardlink(link.path, link.to);
+      await this.makeHardlink(link.path, link.display, link.to);
     }
     for (const item of this.dirs.reverse()) {
       this.throwIfInterrupted();
@@ -449,7 +449,7 @@ export class Restorer {
     }
     const first = this.hardlinks.find(node);
     if (first) {
-      this.links.push({ path, to: first });
+      this.links.push({ path, display: snapshotPath, to: first });
       return;
     }
     this.hardlinks.add(node, file);
@@ -629,7 +629,10 @@ export class Restorer {
       });
     }
     for (const file of affected) {
-      const release = file.damaged && file.temporary ? { discard: true } : { metadata: file.metadata, ...(file.temporary ? { renameTo: file.path } : {}) };
+      const discard = file.damaged && file.temporary !== undefined;
+      // Not restored after all: what stood there stays.
+      if (discard && file.created) this.result.files--;
+      const release = discard ? { discard: true } : { metadata: file.metadata, ...(file.temporary ? { renameTo: file.path } : {}) };
       await this.queue().write(0, () => [{ ...this.laterWriteInto(file, 0, () => undefined), release: true, ...release }]);
     }
     await this.queue().drain();
@@ -653,11 +656,22 @@ export class Restorer {
     if (file.pending === 0) this.options.onFileDone?.(file.display, file.size);
   }
 
-  private async makeHardlink(path: Buffer, to: FileTarget): Promise<void> {
+  private async makeHardlink(path: Buffer, display: string, to: FileTarget): Promise<void> {
+    if (to.damaged) {
+      // A damaged file replaces nothing that stands in its way (and with a temporary name its data
+      // was never put in place: to.path holds what was there before, not this file).
+      const standing = await standingAt(path);
+      if (to.temporary || standing !== "nothing") {
+        const left = standing === "nothing" ? "not restored" : `what stood at ${path.toString("utf8")} is left as it was`;
+        this.result.damaged.push({ path: display, message: `a name of ${to.display}, which could not be restored; ${left}` });
+        return;
+      }
+    }
     try {
       await this.replaceable(path);
       await fs.link(to.path, path);
       this.result.files++;
+      if (to.damaged) this.result.damaged.push({ path: display, message: `a name of ${to.display}, which could not be restored whole` });
     } catch (err) {
       this.problem(path.toString("utf8"), `cannot create hard link: ${(err as Error).message}`);
     }

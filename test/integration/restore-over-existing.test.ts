@@ -181,3 +181,29 @@ it("a file restored over another takes its place whole, with its metadata, leavi
   expect(st.ino).not.toBe(before);
   expect(await fs.readdir(join(target, src))).toEqual(["f"]);
 });
+
+it("a hard-linked file that cannot be restored leaves every name that stood in the way as it was, and reports each name", async () => {
+  const { randomBytes } = await import("node:crypto");
+  await fs.writeFile(join(src, "a"), randomBytes(300_000));
+  await fs.link(join(src, "a"), join(src, "b"));
+  await backup();
+  await damageBlobOf(join(src, "a"), 0);
+  await fs.mkdir(join(target, src), { recursive: true });
+  await fs.writeFile(restored("a"), "user a\n");
+  await fs.writeFile(restored("b"), "user b, unrelated\n");
+  const result = await restore();
+  expect(result.code).toBe(1);
+  expect(await fs.readFile(restored("a"), "utf8")).toBe("user a\n");
+  expect(await fs.readFile(restored("b"), "utf8")).toBe("user b, unrelated\n");
+  expect((await fs.stat(restored("b"))).nlink).toBe(1);
+  expect(result.stderr).toContain(`damaged: ${join(src, "a")}: `);
+  expect(result.stderr).toContain(`damaged: ${join(src, "b")}: a name of ${join(src, "a")}, which could not be restored; what stood at ${restored("b")} is left as it was`);
+  expect((await fs.readdir(join(target, src))).sort()).toEqual(["a", "b"]);
+
+  // Into an empty target the damaged file is made (its good parts in place) and linked, each name reported.
+  await fs.rm(target, { recursive: true });
+  const fresh = await restore();
+  expect(fresh.code).toBe(1);
+  expect((await fs.stat(restored("b"))).ino).toBe((await fs.stat(restored("a"))).ino);
+  expect(fresh.stderr).toContain(`damaged: ${join(src, "b")}: a name of ${join(src, "a")}, which could not be restored whole`);
+});
