@@ -64,8 +64,11 @@ const dockerKind: SourceKind = {
 
 export const SOURCE_KINDS: SourceKind[] = [dockerKind, postgresKind, pathKind];
 
-/** Turns the arguments of `cairn backup` into sources, failing before anything is written. */
-export async function backupSources(args: readonly string[], flags: SourceFlags): Promise<BackupSource[]> {
+/**
+ * Turns the arguments of `cairn backup` into sources, failing before anything is written.
+ * `listed`: the paths --files-from lists named, which are paths whatever they look like.
+ */
+export async function backupSources(args: readonly string[], flags: SourceFlags, listed: readonly string[] = []): Promise<BackupSource[]> {
   if (flags.stdin && flags.stdinFromCommand) throw new UsageError("--stdin and --stdin-from-command cannot be used together");
   if (flags.stdin || flags.stdinFromCommand) {
     const file = stdinPath(flags.stdinFilename);
@@ -84,11 +87,12 @@ export async function backupSources(args: readonly string[], flags: SourceFlags)
     if (!args.some(isDockerUri)) args = [...args, DOCKER_ALL];
     else if (!args.includes(DOCKER_ALL)) throw new UsageError("--docker-label selects what docker:all takes: add docker:all");
   }
-  if (args.length === 0) throw new UsageError("nothing to back up: give at least one path (or --stdin)");
+  if (args.length === 0 && listed.length === 0) throw new UsageError("nothing to back up: give at least one path (or --stdin)");
   if ((flags.allDatabases || (flags.pgFormat ?? "plain") !== "plain") && !args.some((a) => PostgresUri.isPostgresUri(a))) throw new UsageError("--all-databases and --pg-format go with a postgres:// source");
   const sources: BackupSource[] = [];
-  for (const argument of args) {
-    const source = await SOURCE_KINDS.find((kind) => kind.matches(argument))!.create(argument, flags);
+  const kinds = [...listed.map((path) => ({ argument: path, kind: pathKind })), ...args.map((argument) => ({ argument, kind: SOURCE_KINDS.find((kind) => kind.matches(argument))! }))];
+  for (const { argument, kind } of kinds) {
+    const source = await kind.create(argument, flags);
     // `dir`, `dir/` and `./dir` are one path: recorded once, so the snapshot's paths match the next backup's.
     if (source instanceof PathSource && sources.some((s) => s instanceof PathSource && s.path === source.path)) continue;
     sources.push(source);

@@ -1,6 +1,6 @@
-import { lstat, readFile } from "node:fs/promises";
-import { glob, isDynamicPattern } from "tinyglobby";
+import { readFile } from "node:fs/promises";
 import { UsageError } from "../errors.js";
+import { expandGlob } from "./expand-glob.js";
 
 export interface FilesFromFlags {
   /** Lists of glob patterns, one per line. */
@@ -28,7 +28,7 @@ export async function filesFromLists(flags: FilesFromFlags, warn: (message: stri
     for (const line of lines(await readList("--files-from", list))) {
       const pattern = line.trim();
       if (pattern === "" || pattern.startsWith("#")) continue;
-      const matches = await expand(pattern);
+      const matches = await expandGlob(pattern);
       if (matches.length === 0) warn(`--files-from ${list}: ${pattern} matches nothing, skipped`);
       paths.push(...matches);
     }
@@ -63,22 +63,4 @@ function nulTerminated(data: Buffer, list: string): string[] {
   const names = data.subarray(0, -1).toString("utf8").split("\0");
   if (names.includes("")) throw new UsageError(`--files-from-raw ${list}: an empty name in the list`);
   return names;
-}
-
-/** A pattern's matches, sorted; a plain name stands for itself if something is there. */
-async function expand(pattern: string): Promise<string[]> {
-  if (!isDynamicPattern(pattern)) return (await exists(pattern)) ? [pattern] : [];
-  const matches = await glob(pattern, { absolute: true, onlyFiles: false, dot: true, expandDirectories: false, followSymbolicLinks: false });
-  return matches.map((match) => (match.length > 1 && match.endsWith("/") ? match.slice(0, -1) : match)).sort();
-}
-
-/** Anything but "not there" is left for the backup's own check of the path to report. */
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path);
-    return true;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code !== "ENOENT" && code !== "ENOTDIR";
-  }
 }

@@ -60,7 +60,7 @@ export function sameSnapshot(a: Snapshot, b: Snapshot): boolean {
  * ids, then stored in the destination (compressed as it compresses); each snapshot document is
  * written only once everything it references is durable there, so an interrupted copy leaves
  * no snapshot that lacks data, and the next run takes up what is missing. The copy records the
- * source snapshot's id as its `original`.
+ * source snapshot's id as its `original` and has no `parent`.
  */
 export async function copySnapshots(source: Repository, destination: Repository, snapshots: readonly StoredSnapshot[], options: CopyOptions = {}): Promise<CopyResult> {
   const result: CopyResult = { snapshots: [], blobsCopied: 0, bytesCopied: 0 };
@@ -84,6 +84,8 @@ export async function copySnapshots(source: Repository, destination: Repository,
       // Marked only now that every blob below them is durable (see IndexDb.markCompleteTrees).
       await destination.markCompleteTrees(trees);
       const { id, ...document } = snapshot;
+      // Its parent is a snapshot of the source repository, meaningless here (restic drops it too).
+      delete document.parent;
       const to = await destination.saveSnapshot({ ...document, original: snapshot.original ?? id });
       present.push({ ...document, id: to });
       event = { from: id, to, alreadyThere: false };

@@ -77,6 +77,13 @@ describe("backup --files-from", () => {
     expect(dumped.stdout).toBe("newline in the name\n");
   });
 
+  it("takes every listed name for a path, even one that reads like another kind of source", async () => {
+    await fs.writeFile(join(work.path, "docker:notes"), "a file, not a container\n");
+    expectOk(await cairn(["backup", "--files-from-verbatim", "-"], "docker:notes\n"));
+    expect((await snapshots()).at(-1)!.paths).toEqual([join(work.path, "docker:notes")]);
+    expect((await cairn(["dump", "latest", join(work.path, "docker:notes")])).stdout).toBe("a file, not a container\n");
+  });
+
   it("refuses bad lists in one line, before anything is written", async () => {
     const before = (await snapshots()).length;
     await fs.writeFile(join(work.path, "unended"), Buffer.from(`${src}/etc`));

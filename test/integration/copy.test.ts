@@ -23,6 +23,7 @@ interface Snap {
   tags: string[];
   hostname: string;
   original?: string;
+  parent?: string;
 }
 
 const snapshotsOf = async (repo: string) => JSON.parse(expectOk(await runCairn(["-r", repo, "snapshots", "--json"])).stdout) as Snap[];
@@ -70,6 +71,9 @@ describe("cairn copy", () => {
     const source = await snapshotsOf(from);
     const copies = await snapshotsOf(to);
     expect(copies.map((s) => [s.time, s.tree, s.paths, s.tags, s.hostname, s.original])).toEqual(source.map((s) => [s.time, s.tree, s.paths, s.tags, s.hostname, s.id]));
+    // The second backup's parent is a snapshot of the source repository: not carried over.
+    expect(source[1]!.parent).toBe(source[0]!.id);
+    expect(copies.map((s) => s.parent)).toEqual([undefined, undefined]);
     expect(expectOk(await runCairn(["-r", to, "check", "--read-data"])).stdout).toContain("no errors found");
     const target = join(work.path, "restored");
     expectOk(await runCairn(["-r", to, "restore", "latest", "--target", target]));

@@ -89,7 +89,7 @@ export function registerBackup(program: Command): void {
       const time = flags.time === undefined ? undefined : parseTime(flags.time, "--time");
       const listed = await filesFromLists(flags, (message) => out.warn(message));
       if (listed.length === 0 && args.length === 0 && filesFromGiven(flags)) throw new UsageError("nothing to back up: the --files-from lists name nothing that exists");
-      const sources = await backupSources([...listed, ...args], flags);
+      const sources = await backupSources(args, flags, listed);
       const patterns = [...flags.exclude];
       for (const file of flags.excludeFile) patterns.push(...parseExcludeFile(await readExcludeFile(file)));
       const roots = sources.filter((s) => s instanceof PathSource).map((s) => s.path);
