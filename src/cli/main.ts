@@ -1,5 +1,6 @@
 import { CommanderError } from "commander";
 import { CairnError, ExitCode, ioError } from "../errors.js";
+import { handleInterrupts } from "./abort-on-signals.js";
 import { buildProgram } from "./program.js";
 
 /** Thrown by every write to stdout once one has failed; carries that first failure. */
@@ -35,6 +36,7 @@ function reportStdoutFailure(failure: NodeJS.ErrnoException): number {
 /** Runs the CLI: every failure becomes one line on stderr and a documented exit code. */
 export async function main(argv: string[]): Promise<number> {
   const stdoutFailure = stopOnStdoutFailure();
+  const stopHandlingInterrupts = handleInterrupts();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -53,5 +55,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`cairn: internal error: ${(err as Error).stack ?? String(err)}\n`);
     return ExitCode.fatal;
+  } finally {
+    stopHandlingInterrupts();
   }
 }

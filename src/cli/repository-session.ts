@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import * as path from "node:path";
 import { CairnError, IoError, RepositoryNotFoundError, UsageError } from "../errors.js";
 import { LocalBackend } from "../store/backend/local-backend.js";
@@ -5,6 +6,7 @@ import { RepositoryLock } from "../store/lock/repository-lock.js";
 import { initLocalRepository, openLocalRepository } from "../store/open-local.js";
 import { Repository } from "../store/repository.js";
 import { defaultRepositoryPath } from "../store/repository-location.js";
+import { atInterruptExit } from "./abort-on-signals.js";
 import type { GlobalOptions } from "./global-options.js";
 import type { Output } from "./output.js";
 
@@ -15,12 +17,20 @@ export type LockMode = "read" | "shared" | "exclusive" | "none";
  * Takes the lock a command needs. A lock that cannot be written (read-only storage) says how to
  * read anyway; --no-lock is refused for commands that change the repository.
  */
-async function acquire(backend: LocalBackend, globals: GlobalOptions, out: Output, lock: LockMode): Promise<RepositoryLock | undefined> {
+async function acquire(backend: LocalBackend, globals: GlobalOptions, out: Output, lock: LockMode): Promise<{ release(): Promise<void> } | undefined> {
   if (lock === "read" && globals.noLock) return undefined;
   if (globals.noLock) throw new UsageError("--no-lock is only for commands that read the repository (snapshots, ls, restore, dump, diff, find, stats, check, and --dry-run of forget, prune and repair)");
   if (lock === "none") return undefined;
   try {
-    return await RepositoryLock.acquire(backend, { exclusive: lock === "exclusive", waitMs: globals.retryLock, onWait: (m) => out.info(m) });
+    const taken = await RepositoryLock.acquire(backend, { exclusive: lock === "exclusive", waitMs: globals.retryLock, onWait: (m) => out.info(m) });
+    // Exiting on a signal outside cancellable work must not leave the lock to other hosts.
+    const forget = atInterruptExit(() => rmSync(path.join(backend.root, taken.objectKey), { force: true }));
+    return {
+      release: async () => {
+        forget();
+        await taken.release();
+      },
+    };
   } catch (err) {
     if (lock === "read" && err instanceof IoError && ["EROFS", "EACCES", "EPERM"].includes(err.code ?? "")) {
       throw new CairnError(`${err.message}: to read a repository on read-only storage, pass --no-lock`);

@@ -306,7 +306,7 @@ export class Restorer {
       if (!this.options.dryRun) await fs.rm(path, { recursive: true, force: true });
       this.result.deleted++;
       // The path removed from the target: the snapshot's path would read as the live source's.
-      this.options.onItem?.("delete", path.toString("utf8"));
+      this.options.onItem?.("delete", path.toString("utf8").replace(/\/{2,}/g, "/"));
     }
   }
 

@@ -208,6 +208,28 @@ describe("the index database", () => {
     expect(waited.code, waited.stderr).toBe(0);
     expect(waited.stderr).toContain(`waiting for the index database, held by process ${process.pid} on ${hostname()}`);
   });
+
+  it("Ctrl-C while a command holding the repository lock waits for it exits 130 and leaves no lock behind", async () => {
+    await clearLocks();
+    const holder = await openLocalRepository(repo);
+    let interrupted;
+    try {
+      const child = spawn(process.execPath, [CAIRN_BIN, "-r", repo, "--retry-lock", "60s", "ls", "latest"], { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes("waiting for the index database")) child.kill("SIGINT");
+      });
+      const [code, signal] = (await once(child, "close")) as [number | null, NodeJS.Signals | null];
+      interrupted = { code, signal, stderr };
+    } finally {
+      await holder.close();
+    }
+    expect(interrupted.signal).toBeNull();
+    expect(interrupted.code).toBe(130);
+    expect(interrupted.stderr).toMatch(/cairn: interrupted\n$/);
+    expect(await listLocks(backend)).toEqual([]);
+  });
 });
 
 describe("file modes", () => {

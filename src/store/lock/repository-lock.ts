@@ -163,6 +163,11 @@ export class RepositoryLock {
     await this.backend.delete(old);
   }
 
+  /** The lock object now standing for this lock (a refresh replaces it). */
+  get objectKey(): string {
+    return this.key;
+  }
+
   async release(): Promise<void> {
     this.released = true;
     if (this.timer) clearInterval(this.timer);
