@@ -1,41 +1,53 @@
 import { lstat, readdir, stat } from "node:fs/promises";
 import * as path from "node:path";
-import picomatch from "picomatch";
+import { checkGlobPattern, globMatch } from "./glob-match.js";
 
-/** The characters that make a path component a pattern, as Go's filepath.Glob reads them. */
+/** Characters that make a path a pattern (Go's hasMeta on Unix). */
 const META = /[*?[\\]/;
 
 /**
- * The paths matching `pattern` as restic expands a --files-from line (Go's filepath.Glob):
- * component by component, `*` and `?` within one name (dot files included), `[…]` classes,
- * `\` escapes; directories on the way are followed through symlinks, and the last component
- * matches any entry (a symlink, a dangling one too). A pattern without metacharacters stands
- * for itself when something is there. Sorted, as the pattern reads: relative or absolute.
+ * The paths matching `pattern` as restic expands a --files-from line, with Go's filepath.Glob:
+ * the pattern is checked whole first (a malformed one is a UsageError); one without
+ * metacharacters stands for itself when something is there; otherwise the last part is
+ * matched (globMatch) against the names in each directory the rest expands to, directories
+ * being followed through symlinks and any entry (a symlink, a dangling one too) matching.
+ * `onSkipped` hears of a matching name that is not UTF-8, which paths here cannot carry.
  */
-export async function expandGlob(pattern: string): Promise<string[]> {
+export async function expandGlob(pattern: string, onSkipped: (path: string) => void = () => undefined): Promise<string[]> {
+  checkGlobPattern(pattern);
   if (!META.test(pattern)) return (await exists(pattern)) ? [pattern] : [];
-  const dir = path.dirname(pattern);
-  const last = path.basename(pattern);
-  const dirs = META.test(dir) ? await expandGlob(dir) : [dir];
+  const slash = pattern.lastIndexOf("/");
+  const dir = cleanDir(pattern.slice(0, slash + 1));
+  const last = pattern.slice(slash + 1);
+  const dirs = META.test(dir) ? await expandGlob(dir, onSkipped) : [dir];
   const matches: string[] = [];
-  for (const base of dirs) matches.push(...(await matchIn(base, last)));
+  for (const base of dirs) matches.push(...(await matchIn(base, last, onSkipped)));
   return matches;
 }
 
-async function matchIn(dir: string, name: string): Promise<string[]> {
+/** Go's cleanGlobPath: no directory is the current one, and a trailing slash goes (but not the root's). */
+function cleanDir(dir: string): string {
+  if (dir === "") return ".";
+  if (dir === "/") return dir;
+  return dir.slice(0, -1);
+}
+
+async function matchIn(dir: string, name: string, onSkipped: (path: string) => void): Promise<string[]> {
   if (!(await isDirectory(dir))) return [];
-  if (!META.test(name)) return (await exists(path.join(dir, name))) ? [path.join(dir, name)] : [];
-  let entries: string[];
+  let entries: Buffer[];
   try {
-    entries = await readdir(dir);
+    entries = await readdir(dir, { encoding: "buffer" });
   } catch {
     return [];
   }
-  const isMatch = picomatch(name, { dot: true, noextglob: true, nobrace: true, noglobstar: true });
-  return entries
-    .filter((entry) => isMatch(entry))
-    .sort()
-    .map((entry) => path.join(dir, entry));
+  const matches: string[] = [];
+  for (const raw of entries) {
+    const entry = raw.toString("utf8");
+    if (!globMatch(name, entry)) continue;
+    if (!Buffer.from(entry, "utf8").equals(raw)) onSkipped(path.join(dir, entry));
+    else matches.push(path.join(dir, entry));
+  }
+  return matches.sort();
 }
 
 async function isDirectory(dir: string): Promise<boolean> {

@@ -28,7 +28,7 @@ export async function filesFromLists(flags: FilesFromFlags, warn: (message: stri
     for (const line of lines(await readList("--files-from", list))) {
       const pattern = line.trim();
       if (pattern === "" || pattern.startsWith("#")) continue;
-      const matches = await expandGlob(pattern);
+      const matches = await expandGlob(pattern, (path) => warn(`--files-from ${list}: ${path}: the name is not UTF-8, skipped (back up the directory holding it instead)`));
       if (matches.length === 0) warn(`--files-from ${list}: ${pattern} matches nothing, skipped`);
       paths.push(...matches);
     }

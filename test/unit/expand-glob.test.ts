@@ -19,6 +19,8 @@ beforeAll(async () => {
   await fs.symlink("../real", join(root, "home/user"));
   await fs.symlink("bob/docs/g", join(root, "home/filelink"));
   await fs.symlink("nowhere", join(root, "home/dangling"));
+  await fs.mkdir(join(root, "odd"));
+  for (const name of ["Photos (2019)", "Photos 2019", "Photos 20", "!keep", "keep"]) await fs.writeFile(join(root, "odd", name), name);
 });
 
 afterAll(async () => {
@@ -36,11 +38,31 @@ describe("expandGlob", () => {
     expect(await expandGlob(join(root, "home/user/*"))).toEqual([join(root, "home/user/docs")]);
   });
 
-  it("reads ? and [] as Go does, and braces and ** as plain text", async () => {
+  it("reads ? and [] as Go does, and braces, **, parentheses and ! as plain text", async () => {
     expect(await expandGlob(join(root, "home/b?b"))).toEqual([join(root, "home/bob")]);
     expect(await expandGlob(join(root, "home/[bu]*"))).toEqual([join(root, "home/bob"), join(root, "home/user")]);
+    expect(await expandGlob(join(root, "home/[^bu.{]*"))).toEqual([join(root, "home/dangling"), join(root, "home/filelink")]);
     expect(await expandGlob(join(root, "home/{a,b}"))).toEqual([join(root, "home/{a,b}")]);
     expect(await expandGlob(join(root, "home/**/g"))).toEqual([]);
+    expect(await expandGlob(join(root, "odd/Photos (20*)"))).toEqual([join(root, "odd/Photos (2019)")]);
+    expect(await expandGlob(join(root, "odd/!kee*"))).toEqual([join(root, "odd/!keep")]);
+    expect(await expandGlob(join(root, "odd/[!k]*"))).toEqual([join(root, "odd/!keep"), join(root, "odd/keep")]);
+    expect(await expandGlob(join(root, "odd/\\*"))).toEqual([]);
+    expect(await expandGlob(join(root, "odd/kee\\p"))).toEqual([join(root, "odd/keep")]);
+  });
+
+  it("matches nothing for a pattern ending in a slash, and refuses a malformed one in one line", async () => {
+    expect(await expandGlob(join(root, "ho*/"))).toEqual([]);
+    for (const bad of ["odd/[", "odd/a[", "odd/[]a]", "odd/[a-]", "odd/x\\"]) await expect(expandGlob(join(root, bad))).rejects.toThrow(/is not a well-formed pattern/);
+  });
+
+  it("skips, and reports, a matching name that is not UTF-8", async () => {
+    const raw = Buffer.concat([Buffer.from(join(root, "odd/caf")), Buffer.from([0xe9])]);
+    await fs.writeFile(raw, "latin-1 name");
+    const skipped: string[] = [];
+    expect(await expandGlob(join(root, "odd/ca*"), (path) => skipped.push(path))).toEqual([]);
+    expect(skipped).toHaveLength(1);
+    await fs.rm(raw);
   });
 
   it("keeps a relative pattern relative, and a name without metacharacters stands for itself only if something is there", async () => {
