@@ -2,7 +2,7 @@ import { rmSync } from "node:fs";
 import * as path from "node:path";
 import { CairnError, IoError, RepositoryNotFoundError, UsageError } from "../errors.js";
 import { LocalBackend } from "../store/backend/local-backend.js";
-import { RepositoryLock } from "../store/lock/repository-lock.js";
+import { RepositoryLock, standingLockObjects } from "../store/lock/repository-lock.js";
 import { initLocalRepository, openLocalRepository } from "../store/open-local.js";
 import { Repository } from "../store/repository.js";
 import { defaultRepositoryPath } from "../store/repository-location.js";
@@ -21,17 +21,21 @@ async function acquire(backend: LocalBackend, globals: GlobalOptions, out: Outpu
   if (lock === "read" && globals.noLock) return undefined;
   if (globals.noLock) throw new UsageError("--no-lock is only for commands that read the repository (snapshots, ls, restore, dump, diff, find, stats, check, and --dry-run of forget, prune and repair)");
   if (lock === "none") return undefined;
+  // Exiting on a signal outside cancellable work must not leave a lock object to other hosts:
+  // registered before the first is written, given up once the last is removed.
+  const forget = atInterruptExit(() => {
+    for (const key of standingLockObjects(backend)) rmSync(path.join(backend.root, key), { force: true });
+  });
   try {
     const taken = await RepositoryLock.acquire(backend, { exclusive: lock === "exclusive", waitMs: globals.retryLock, onWait: (m) => out.info(m) });
-    // Exiting on a signal outside cancellable work must not leave the lock to other hosts.
-    const forget = atInterruptExit(() => rmSync(path.join(backend.root, taken.objectKey), { force: true }));
     return {
       release: async () => {
-        forget();
         await taken.release();
+        forget();
       },
     };
   } catch (err) {
+    forget();
     if (lock === "read" && err instanceof IoError && ["EROFS", "EACCES", "EPERM"].includes(err.code ?? "")) {
       throw new CairnError(`${err.message}: to read a repository on read-only storage, pass --no-lock`);
     }

@@ -138,6 +138,11 @@ async function makeTarget(target: Buffer): Promise<void> {
   }
 }
 
+/** A target path for messages: the target as given may end in a slash, which joining doubles. */
+function shown(path: Buffer): string {
+  return path.toString("utf8").replace(/\/{2,}/g, "/");
+}
+
 function join(dir: Buffer, name: Buffer): Buffer {
   return Buffer.concat([dir, Buffer.from("/"), name]);
 }
@@ -306,7 +311,7 @@ export class Restorer {
       if (!this.options.dryRun) await fs.rm(path, { recursive: true, force: true });
       this.result.deleted++;
       // The path removed from the target: the snapshot's path would read as the live source's.
-      this.options.onItem?.("delete", path.toString("utf8").replace(/\/{2,}/g, "/"));
+      this.options.onItem?.("delete", shown(path));
     }
   }
 
@@ -495,7 +500,7 @@ export class Restorer {
   }
 
   private markDamaged(file: FileTarget, message: string): void {
-    if (!file.damaged) this.result.damaged.push({ path: file.display, message: file.temporary ? `${message}; what stood at ${file.path.toString("utf8")} is left as it was` : message });
+    if (!file.damaged) this.result.damaged.push({ path: file.display, message: file.temporary ? `${message}; what stood at ${shown(file.path)} is left as it was` : message });
     file.damaged = true;
   }
 
@@ -633,7 +638,11 @@ export class Restorer {
       // Not restored after all: what stood there stays.
       if (discard && file.created) this.result.files--;
       const release = discard ? { discard: true } : { metadata: file.metadata, ...(file.temporary ? { renameTo: file.path } : {}) };
-      await this.queue().write(0, () => [{ ...this.laterWriteInto(file, 0, () => undefined), release: true, ...release }]);
+      // Told after every earlier write into the file (batches settle in order): its bytes are all counted by then.
+      const settled = () => {
+        if (discard) this.result.bytes -= file.bytesWritten ?? 0;
+      };
+      await this.queue().write(0, () => [{ ...this.laterWriteInto(file, 0, settled), release: true, ...release }]);
     }
     await this.queue().drain();
   }
@@ -652,6 +661,7 @@ export class Restorer {
 
   private blobWritten(file: FileTarget, bytes: number): void {
     this.result.bytes += bytes;
+    file.bytesWritten = (file.bytesWritten ?? 0) + bytes;
     file.pending--;
     if (file.pending === 0) this.options.onFileDone?.(file.display, file.size);
   }
@@ -662,7 +672,7 @@ export class Restorer {
       // was never put in place: to.path holds what was there before, not this file).
       const standing = await standingAt(path);
       if (to.temporary || standing !== "nothing") {
-        const left = standing === "nothing" ? "not restored" : `what stood at ${path.toString("utf8")} is left as it was`;
+        const left = standing === "nothing" ? "not restored" : `what stood at ${shown(path)} is left as it was`;
         this.result.damaged.push({ path: display, message: `a name of ${to.display}, which could not be restored; ${left}` });
         return;
       }

@@ -230,6 +230,31 @@ describe("the index database", () => {
     expect(interrupted.stderr).toMatch(/cairn: interrupted\n$/);
     expect(await listLocks(backend)).toEqual([]);
   });
+
+  it("Ctrl-C the moment a command's lock object appears (while it still checks the other locks) leaves no lock behind", async () => {
+    await clearLocks();
+    // Many other hosts' shared locks make the check after writing our own take a while.
+    const others = new Set<string>();
+    for (let i = 0; i < 3000; i++) others.add(await placeLock({ hostname: "otherhost", pid: 1000 + i }));
+    try {
+      const child = spawn(process.execPath, [CAIRN_BIN, "-r", repo, "check"], { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const closed = once(child, "close");
+      let exited = false;
+      void closed.then(() => (exited = true));
+      for (let seen = false; !seen && !exited; ) {
+        seen = (await fs.readdir(join(repo, "locks"))).some((name) => !others.has(`locks/${name}`));
+        if (!seen) await new Promise((r) => setTimeout(r, 2));
+      }
+      child.kill("SIGINT");
+      const [code] = (await closed) as [number | null];
+      expect(code, stderr).toBe(130);
+      expect((await listLocks(backend)).filter((lock) => lock.hostname !== "otherhost")).toEqual([]);
+    } finally {
+      await clearLocks();
+    }
+  }, 60_000);
 });
 
 describe("file modes", () => {

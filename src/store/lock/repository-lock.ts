@@ -83,6 +83,28 @@ export async function listLocks(backend: Backend): Promise<StoredLock[]> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Lock objects this process has begun writing and not yet removed, by backend. */
+const standing = new Map<Backend, Set<string>>();
+
+function track(backend: Backend, key: string): void {
+  const keys = standing.get(backend) ?? new Set<string>();
+  keys.add(key);
+  standing.set(backend, keys);
+}
+
+async function removeLockObject(backend: Backend, key: string): Promise<void> {
+  await backend.delete(key);
+  standing.get(backend)?.delete(key);
+}
+
+/**
+ * The lock objects this process has written to `backend` (or is writing) and not removed: what
+ * an exit on a signal must remove, whatever moment of taking, refreshing or releasing it hit.
+ */
+export function standingLockObjects(backend: Backend): string[] {
+  return [...(standing.get(backend) ?? [])];
+}
+
 /**
  * A repository lock: shared for commands that only add or read, exclusive for those that
  * remove. Held as a `locks/<id>` object that is refreshed while the command runs.
@@ -138,6 +160,7 @@ export class RepositoryLock {
     };
     const bytes = Buffer.from(JSON.stringify(info));
     const key = `locks/${hashBytes(bytes)}`;
+    track(backend, key);
     await backend.put(key, bytes);
     return new RepositoryLock(backend, key, info);
   }
@@ -160,12 +183,7 @@ export class RepositoryLock {
     const fresh = await RepositoryLock.write(this.backend, this.info.exclusive);
     const old = this.key;
     this.key = fresh.key;
-    await this.backend.delete(old);
-  }
-
-  /** The lock object now standing for this lock (a refresh replaces it). */
-  get objectKey(): string {
-    return this.key;
+    await removeLockObject(this.backend, old);
   }
 
   async release(): Promise<void> {
@@ -173,7 +191,7 @@ export class RepositoryLock {
     if (this.timer) clearInterval(this.timer);
     // A refresh under way would leave the object it is writing behind: it finishes first.
     await this.refreshing?.catch(() => undefined);
-    await this.backend.delete(this.key);
+    await removeLockObject(this.backend, this.key);
   }
 }
 
