@@ -1,8 +1,8 @@
 // `cairn copy`: snapshots and the data they need, from one repository into another (a second
 // disk, say), checked, deduplicated, and safe to interrupt and run again.
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { copySnapshots } from "../../src/copy/snapshot-copier.js";
 import { openLocalRepository } from "../../src/store/open-local.js";
@@ -10,6 +10,7 @@ import { packKey } from "../../src/store/pack/pack-format.js";
 import { parseTree } from "../../src/store/tree/tree-codec.js";
 import { runCairn, tempDir } from "../support/cli.js";
 import { expectOk, expectUsageError } from "../support/cli-expect.js";
+import { manifest } from "../support/test-data.js";
 
 let work: { path: string; cleanup: () => Promise<void> };
 let src: string;
@@ -27,17 +28,6 @@ interface Snap {
 }
 
 const snapshotsOf = async (repo: string) => JSON.parse(expectOk(await runCairn(["-r", repo, "snapshots", "--json"])).stdout) as Snap[];
-
-/** Every file below `dir`, relative path to SHA-256. */
-async function digests(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  for (const entry of await fs.readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const path = join(entry.parentPath, entry.name);
-    out[relative(dir, path)] = createHash("sha256").update(await fs.readFile(path)).digest("hex");
-  }
-  return out;
-}
 
 async function newRepository(name: string): Promise<string> {
   const repo = join(work.path, name);
@@ -77,7 +67,7 @@ describe("cairn copy", () => {
     expect(expectOk(await runCairn(["-r", to, "check", "--read-data"])).stdout).toContain("no errors found");
     const target = join(work.path, "restored");
     expectOk(await runCairn(["-r", to, "restore", "latest", "--target", target]));
-    expect(await digests(join(target, src))).toEqual(await digests(src));
+    expect(await manifest(join(target, src))).toEqual(await manifest(src));
   });
 
   it("copies nothing twice: a second run finds every snapshot there, and a later snapshot adds only its new data", async () => {
