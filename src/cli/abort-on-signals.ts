@@ -1,4 +1,4 @@
-import { ExitCode } from "../errors.js";
+import { ExitCode, type ExitCodeValue } from "../errors.js";
 
 /** abortOnSignals calls running now: a signal then goes to them. */
 let cancellable = 0;
@@ -36,6 +36,22 @@ export function atInterruptExit(cleanup: () => void): () => void {
 }
 
 /**
+ * Ends the process now, as a crash would (the repository is built to stay consistent through
+ * one), after the cleanups atInterruptExit registered, with one line on stderr.
+ */
+export function exitAtOnce(message: string, code: ExitCodeValue): never {
+  for (const cleanup of exitCleanups) {
+    try {
+      cleanup();
+    } catch {
+      // Best effort: the process is going anyway, and a lock left behind goes stale.
+    }
+  }
+  process.stderr.write(`cairn: ${message}\n`);
+  process.exit(code);
+}
+
+/**
  * For the whole of a command: a SIGINT or SIGTERM outside cancellable work (taking the lock,
  * opening the index database, commands that have no safe point to stop at), or a second one
  * during it, exits at once with 130, but first removes what atInterruptExit registered, so no
@@ -45,15 +61,7 @@ export function atInterruptExit(cleanup: () => void): () => void {
 export function handleInterrupts(): () => void {
   const onSignal = () => {
     if (cancellable > 0 && received++ === 0) return;
-    for (const cleanup of exitCleanups) {
-      try {
-        cleanup();
-      } catch {
-        // Best effort: the process is going anyway, and a lock left behind goes stale.
-      }
-    }
-    process.stderr.write("cairn: interrupted\n");
-    process.exit(ExitCode.interrupted);
+    exitAtOnce("interrupted", ExitCode.interrupted);
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);

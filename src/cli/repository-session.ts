@@ -1,12 +1,12 @@
 import { rmSync } from "node:fs";
 import * as path from "node:path";
-import { CairnError, IoError, RepositoryNotFoundError, UsageError } from "../errors.js";
+import { CairnError, ExitCode, IoError, RepositoryNotFoundError, UsageError } from "../errors.js";
 import { LocalBackend } from "../store/backend/local-backend.js";
 import { RepositoryLock, standingLockObjects } from "../store/lock/repository-lock.js";
 import { initLocalRepository, openLocalRepository } from "../store/open-local.js";
 import { Repository } from "../store/repository.js";
 import { defaultRepositoryPath } from "../store/repository-location.js";
-import { atInterruptExit } from "./abort-on-signals.js";
+import { atInterruptExit, exitAtOnce } from "./abort-on-signals.js";
 import type { GlobalOptions } from "./global-options.js";
 import type { Output } from "./output.js";
 
@@ -27,7 +27,13 @@ async function acquire(backend: LocalBackend, globals: GlobalOptions, out: Outpu
     for (const key of standingLockObjects(backend)) rmSync(path.join(backend.root, key), { force: true });
   });
   try {
-    const taken = await RepositoryLock.acquire(backend, { exclusive: lock === "exclusive", waitMs: globals.retryLock, onWait: (m) => out.info(m) });
+    const taken = await RepositoryLock.acquire(backend, {
+      exclusive: lock === "exclusive",
+      waitMs: globals.retryLock,
+      onWait: (m) => out.info(m),
+      // As restic does: going on without the lock could let a prune elsewhere delete what this adds or reads.
+      onLost: (message) => exitAtOnce(`${message}; stopped at once`, ExitCode.lockFailed),
+    });
     return {
       release: async () => {
         await taken.release();

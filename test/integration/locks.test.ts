@@ -5,7 +5,7 @@ import { once } from "node:events";
 import * as fs from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { LocalBackend } from "../../src/store/backend/local-backend.js";
 import { hashBytes } from "../../src/store/id.js";
 import { listLocks, RepositoryLock, type LockInfo } from "../../src/store/lock/repository-lock.js";
@@ -168,6 +168,33 @@ describe("a held lock", () => {
     expect(after[0]!.key).not.toBe(before!.key);
     expect(Date.parse(after[0]!.time)).toBeGreaterThan(Date.parse(before!.time));
     await lock.release();
+    expect(await listLocks(backend)).toEqual([]);
+  });
+
+  it("is found lost at its next refresh when another process removed it, or when it went unrefreshed for 20 minutes: nothing is written then", async () => {
+    await clearLocks();
+    const lost: string[] = [];
+    const removed = await RepositoryLock.acquire(backend, { exclusive: true, waitMs: 0, onLost: (m) => lost.push(m) });
+    await clearLocks();
+    await removed.refresh();
+    expect(lost).toEqual(["the repository lock was removed by another process (cairn unlock --remove-all?)"]);
+    expect(await listLocks(backend)).toEqual([]);
+    await removed.refresh();
+    expect(lost).toHaveLength(1);
+    await removed.release();
+
+    const stalled = await RepositoryLock.acquire(backend, { exclusive: false, waitMs: 0, onLost: (m) => lost.push(m) });
+    const [before] = await listLocks(backend);
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(Date.now() + 21 * 60 * 1000);
+      await stalled.refresh();
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(lost[1]).toBe("the repository lock was not refreshed for 21 minutes, so other hosts may take it for stale");
+    expect((await listLocks(backend)).map((l) => l.key)).toEqual([before!.key]);
+    await stalled.release();
     expect(await listLocks(backend)).toEqual([]);
   });
 

@@ -8,6 +8,8 @@ import { processCommand } from "../process-command.js";
 /** A lock not refreshed for this long belongs to a process that is gone. */
 export const STALE_AFTER_MS = 30 * 60 * 1000;
 const REFRESH_EVERY_MS = 5 * 60 * 1000;
+/** A holder that has not refreshed for this long (a stalled process, a hung store) counts its lock as lost: others take it for stale at STALE_AFTER_MS. */
+const LOST_AFTER_MS = STALE_AFTER_MS - 2 * REFRESH_EVERY_MS;
 
 export interface LockInfo {
   time: string;
@@ -28,6 +30,12 @@ export interface LockOptions {
   /** How long to keep retrying while a conflicting lock is held. */
   waitMs: number;
   onWait?: (message: string) => void;
+  /**
+   * Told, once, that the lock was lost while held: its object was removed by another process
+   * (`unlock --remove-all`), or it went unrefreshed so long that others may have taken it for
+   * stale. The holder must stop changing the repository at once; the lock is no longer refreshed.
+   */
+  onLost?: (message: string) => void;
 }
 
 function processAlive(pid: number): boolean {
@@ -113,6 +121,9 @@ export class RepositoryLock {
   private timer: NodeJS.Timeout | undefined;
   private released = false;
   private refreshing: Promise<void> | undefined;
+  private refreshed = Date.now();
+  private lost = false;
+  private onLost: LockOptions["onLost"];
 
   private constructor(
     private readonly backend: Backend,
@@ -130,6 +141,7 @@ export class RepositoryLock {
         // Someone may have locked at the same moment: look again, and back off if so.
         const race = await findConflict(backend, options.exclusive, lock.key);
         if (!race) {
+          lock.onLost = options.onLost;
           lock.startRefreshing();
           return lock;
         }
@@ -172,18 +184,31 @@ export class RepositoryLock {
     this.timer.unref();
   }
 
-  /** Writes a fresh lock object, then removes the old one, so the lock never lapses. */
+  /**
+   * Writes a fresh lock object, then removes the old one, so the lock never lapses; first checks
+   * that the lock is still held (see LockOptions.onLost).
+   */
   async refresh(): Promise<void> {
-    if (this.released) return;
+    if (this.released || this.lost) return;
     this.refreshing = this.replaceLockObject();
     await this.refreshing;
   }
 
   private async replaceLockObject(): Promise<void> {
+    const silent = Date.now() - this.refreshed;
+    if (silent > LOST_AFTER_MS) return this.lose(`the repository lock was not refreshed for ${Math.round(silent / 60_000)} minutes, so other hosts may take it for stale`);
+    if (!(await this.backend.stat(this.key))) return this.lose("the repository lock was removed by another process (cairn unlock --remove-all?)");
     const fresh = await RepositoryLock.write(this.backend, this.info.exclusive);
+    this.refreshed = Date.now();
     const old = this.key;
     this.key = fresh.key;
     await removeLockObject(this.backend, old);
+  }
+
+  private lose(message: string): void {
+    this.lost = true;
+    if (this.timer) clearInterval(this.timer);
+    this.onLost?.(message);
   }
 
   async release(): Promise<void> {
