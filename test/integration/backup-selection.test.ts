@@ -84,6 +84,15 @@ describe("backup --files-from", () => {
     expect((await cairn(["dump", "latest", join(work.path, "docker:notes")])).stdout).toBe("a file, not a container\n");
   });
 
+  it("reads a list as restic does: a byte-order mark, UTF-16, Unicode white space around a line", async () => {
+    await fs.writeFile(join(work.path, "bom"), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(`src/etc/hosts\u0085\n\u3000src/var/log\n`)]));
+    expectOk(await cairn(["backup", "--files-from", "bom"]));
+    expect((await snapshots()).at(-1)!.paths).toEqual([join(src, "etc/hosts"), join(src, "var/log")]);
+    await fs.writeFile(join(work.path, "utf16"), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from("src/home/bob\r\n", "utf16le")]));
+    expectOk(await cairn(["backup", "--files-from", "utf16"]));
+    expect((await snapshots()).at(-1)!.paths).toEqual([join(src, "home/bob")]);
+  });
+
   it("refuses bad lists in one line, before anything is written", async () => {
     const before = (await snapshots()).length;
     await fs.writeFile(join(work.path, "unended"), Buffer.from(`${src}/etc`));
@@ -94,6 +103,10 @@ describe("backup --files-from", () => {
     expectUsageError(await cairn(["backup", "--files-from-raw", "unended"]), /last name is not ended by a NUL byte/);
     expectUsageError(await cairn(["backup", "--files-from-raw", "empty-name"]), /an empty name in the list/);
     expectUsageError(await cairn(["backup", "--files-from", "-", "--files-from-verbatim", "-"], "x\n"), /one --files-from option only/);
+    await fs.writeFile(join(work.path, "long-line"), `src/etc\n${"x".repeat(70_000)}\n`);
+    expectUsageError(await cairn(["backup", "--files-from", "long-line"]), /--files-from long-line: a line is longer than 64 KiB/);
+    await fs.writeFile(join(work.path, "malformed"), "src/etc\nsrc/[\n");
+    expectUsageError(await cairn(["backup", "--files-from", "malformed"]), /--files-from: "src\/\[" is not a well-formed pattern/);
     expectUsageError(await cairn(["backup", "--stdin", "--files-from", "no-match"], "data"), /cannot be used with --stdin/);
     const nothing = await cairn(["backup", "--files-from", "no-match"]);
     expect(nothing.stderr).toContain("src/none* matches nothing, skipped");
