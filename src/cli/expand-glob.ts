@@ -25,7 +25,7 @@ export async function expandGlob(pattern: Buffer): Promise<Buffer[]> {
   let current = pattern;
   let found: Buffer[];
   for (;;) {
-    checkGlobPattern(current);
+    checkGlobPattern(current, pattern);
     if (parts.length === MAX_LEVELS) throw new UsageError(`--files-from: ${JSON.stringify(pattern.toString("utf8"))} has more than ${MAX_LEVELS} levels`);
     if (!hasMeta(current)) {
       found = (await exists(current)) ? [current] : [];

@@ -80,9 +80,16 @@ export function globMatch(pattern: Buffer, name: Buffer): boolean {
   return s === name.length;
 }
 
-/** Checks `pattern` is well formed (Go's Glob does this first); throws a UsageError if not. */
-export function checkGlobPattern(pattern: Buffer): void {
-  globMatch(pattern, NOTHING);
+/**
+ * Checks `pattern` is well formed (Go's Glob does this first, for the whole pattern and each
+ * directory level of it); throws a UsageError naming `line`, the whole pattern, if not.
+ */
+export function checkGlobPattern(pattern: Buffer, line: Buffer = pattern): void {
+  try {
+    globMatch(pattern, NOTHING);
+  } catch (err) {
+    throw err instanceof UsageError ? badPattern(line) : err;
+  }
 }
 
 /** Leading stars from `p`, then the chunk up to the next star outside a class. */

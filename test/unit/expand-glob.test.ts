@@ -56,6 +56,8 @@ describe("expandGlob", () => {
   it("matches nothing for a pattern ending in a slash, and refuses a malformed one in one line", async () => {
     expect(await glob(join(root, "ho*/"))).toEqual([]);
     for (const bad of ["odd/[", "odd/a[", "odd/[]a]", "odd/[a-]", "odd/x\\"]) await expect(glob(join(root, bad))).rejects.toThrow(/is not a well-formed pattern/);
+    // Bad only as a directory level (a[ before the slash): the message names the whole line.
+    await expect(glob("odd/a[/]b")).rejects.toThrow('--files-from: "odd/a[/]b" is not a well-formed pattern');
   });
 
   it("returns names as the file system has them, bytes that are not UTF-8 included", async () => {
