@@ -4,7 +4,7 @@ import { decodeBlobTransient, type CompressionCode } from "../store/blob-codec.j
 import type { Id } from "../store/id.js";
 import type { BlobLocation } from "../store/index/blob-location.js";
 import { packKey } from "../store/pack/pack-format.js";
-import { readRanges } from "../store/pack/read-ranges.js";
+import { BULK_READ_GAP, BULK_READ_MAX, readRanges } from "../store/pack/read-ranges.js";
 import type { Repository } from "../store/repository.js";
 import type { Snapshot, StoredSnapshot } from "../store/snapshot/snapshot.js";
 import { parseTree } from "../store/tree/tree-codec.js";
@@ -31,9 +31,6 @@ export interface CopyResult {
 
 /** Data blobs gathered before they are read pack by pack: bounds memory for any snapshot. */
 const BLOBS_PER_ROUND = 65_536;
-/** Source ranges read as one when the stored blobs are closer than this; reads stay under MAX_READ. */
-const MERGE_GAP = 1024 * 1024;
-const MAX_READ = 4 * 1024 * 1024;
 const PACK_READS_IN_FLIGHT = 3;
 
 /**
@@ -160,7 +157,7 @@ async function copyData(source: Repository, destination: Repository, blobs: read
     while (next < packs.length && !stop) {
       throwIfInterrupted(signal);
       const [packId, inPack] = packs[next++]!;
-      for (const range of readRanges(inPack, (blob) => blob.location, MERGE_GAP, MAX_READ)) {
+      for (const range of readRanges(inPack, (blob) => blob.location, BULK_READ_GAP, BULK_READ_MAX)) {
         let bytes: Buffer | undefined;
         try {
           bytes = await ranges.read(packKey(packId), { offset: range.offset, length: range.length });

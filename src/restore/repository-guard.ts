@@ -12,29 +12,30 @@ import type { Repository } from "../store/repository.js";
  * read as one.
  */
 export class RepositoryGuard {
-  private constructor(private readonly repository: string | undefined) {}
+  private constructor(private readonly repository: string) {}
 
   /**
-   * The guard for restoring `repo` into `target`; a target inside the repository (or the
-   * repository itself) is refused.
+   * The guard for restoring `repo` into `target`, or undefined when the repository is not
+   * inside the target (nothing to guard); a target inside the repository (or the repository
+   * itself) is refused.
    */
-  static async forTarget(repo: Repository, target: string): Promise<RepositoryGuard> {
-    if (!(repo.backend instanceof LocalBackend)) return new RepositoryGuard(undefined);
+  static async forTarget(repo: Repository, target: string): Promise<RepositoryGuard | undefined> {
+    if (!(repo.backend instanceof LocalBackend)) return undefined;
     const repositoryReal = await realOrResolved(repo.backend.root);
     const targetReal = await realOrResolved(target);
     if (isOrIsBelow(targetReal, repositoryReal)) throw new CairnError(`cannot restore into ${target}: it is inside the repository`);
-    if (!isOrIsBelow(repositoryReal, targetReal)) return new RepositoryGuard(undefined);
+    if (!isOrIsBelow(repositoryReal, targetReal)) return undefined;
     return new RepositoryGuard(clean(`${target}/${path.relative(targetReal, repositoryReal)}`));
   }
 
   /** Whether `entry` is the repository or inside it: nothing may be written there. */
   holds(entry: Buffer): boolean {
-    return this.repository !== undefined && isOrIsBelow(clean(entry.toString()), this.repository);
+    return isOrIsBelow(clean(entry.toString()), this.repository);
   }
 
   /** Whether removing `entry` would remove the repository. */
   protects(entry: Buffer): boolean {
-    return this.repository !== undefined && isOrIsBelow(this.repository, clean(entry.toString()));
+    return isOrIsBelow(this.repository, clean(entry.toString()));
   }
 }
 

@@ -21,7 +21,7 @@ export interface FileTarget {
   /** Owner, mode, times and extended attributes, set after the file's last write. */
   metadata: RestoredMetadata;
   /** Bytes of it written so far (counted in the restore's total). */
-  bytesWritten?: number;
+  bytesWritten: number;
   /** Blobs not yet written; when it reaches zero the file is complete. */
   pending: number;
   /** Writes not yet queued (at least one: an empty file is created by one); the last carries the metadata. */

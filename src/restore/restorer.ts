@@ -6,7 +6,7 @@ import { findNode, snapshotPathNames } from "../store/tree/tree-walker.js";
 import { decodeBlobInto } from "../store/blob-codec.js";
 import type { Id } from "../store/id.js";
 import { packKey } from "../store/pack/pack-format.js";
-import { readRanges } from "../store/pack/read-ranges.js";
+import { BULK_READ_GAP, BULK_READ_MAX, readRanges } from "../store/pack/read-ranges.js";
 import { RangeReader } from "../store/backend/range-reader.js";
 import type { Repository } from "../store/repository.js";
 import { parseNanos } from "../store/tree/time.js";
@@ -21,9 +21,6 @@ import { RepositoryGuard } from "./repository-guard.js";
 import { unsafeNameReason } from "./safe-name.js";
 import { verifyRestoredFile } from "./verify-restored.js";
 
-const MERGE_GAP = 1024 * 1024;
-/** Larger reads save no time worth having and hold more memory (one buffer per read in flight). */
-const MAX_READ = 4 * 1024 * 1024;
 const PACK_READS_IN_FLIGHT = 3;
 const FILES_PER_ROUND = 65_536;
 const ANCHOR_AFTER = 3072;
@@ -445,7 +442,7 @@ export class Restorer {
 
   /** `replaces`: something stands at `path`, which the file is to take the place of once it is whole. */
   private async planFile(node: TreeNode, path: Buffer, snapshotPath: string, replaces: boolean): Promise<void> {
-    const file: FileTarget = { path, display: snapshotPath, size: node.size ?? 0, content: this.options.verify ? node.content : undefined, metadata: restoredMetadata(node), pending: 0, unqueued: 0, damaged: false };
+    const file: FileTarget = { path, display: snapshotPath, size: node.size ?? 0, content: this.options.verify ? node.content : undefined, metadata: restoredMetadata(node), bytesWritten: 0, pending: 0, unqueued: 0, damaged: false };
     // The overwrite policy holds for every name of a hard-linked file; the others are linked to
     // the first name this restore writes.
     if (!(await this.shouldWrite(node, path))) {
@@ -460,18 +457,18 @@ export class Restorer {
     this.hardlinks.add(node, file);
     this.files.push(file);
     const content = node.content ?? [];
-    const locations = content.map((id) => this.repo.lookupBlob(id));
     if (replaces && content.length > 0) {
       file.temporary = temporarySibling(path, this.temporaries++);
-      const missing = locations.findIndex((location) => location === undefined);
-      if (missing >= 0) {
-        this.markDamaged(file, `blob ${content[missing]} is missing from the repository`);
+      // What stands there is replaced only by the whole file: with a blob missing, not at all.
+      const missing = content.find((id) => !this.repo.hasBlob(id));
+      if (missing !== undefined) {
+        this.markDamaged(file, `blob ${missing} is missing from the repository`);
         return;
       }
     }
     let offset = 0;
-    for (const [i, id] of content.entries()) {
-      const location = locations[i];
+    for (const id of content) {
+      const location = this.repo.lookupBlob(id);
       if (!location) {
         this.markDamaged(file, `blob ${id} is missing from the repository`);
         break;
@@ -561,7 +558,7 @@ export class Restorer {
   }
 
   private async restorePack(reader: RangeReader, packId: Id, blobs: PlannedBlob[], corrupt: FailedBlob[]): Promise<void> {
-    for (const range of readRanges(blobs, (blob) => blob.location, MERGE_GAP, MAX_READ)) {
+    for (const range of readRanges(blobs, (blob) => blob.location, BULK_READ_GAP, BULK_READ_MAX)) {
       let bytes: Buffer | undefined;
       let readError = "";
       try {
@@ -640,7 +637,7 @@ export class Restorer {
       const release = discard ? { discard: true } : { metadata: file.metadata, ...(file.temporary ? { renameTo: file.path } : {}) };
       // Told after every earlier write into the file (batches settle in order): its bytes are all counted by then.
       const settled = () => {
-        if (discard) this.result.bytes -= file.bytesWritten ?? 0;
+        if (discard) this.result.bytes -= file.bytesWritten;
       };
       await this.queue().write(0, () => [{ ...this.laterWriteInto(file, 0, settled), release: true, ...release }]);
     }
@@ -661,7 +658,7 @@ export class Restorer {
 
   private blobWritten(file: FileTarget, bytes: number): void {
     this.result.bytes += bytes;
-    file.bytesWritten = (file.bytesWritten ?? 0) + bytes;
+    file.bytesWritten += bytes;
     file.pending--;
     if (file.pending === 0) this.options.onFileDone?.(file.display, file.size);
   }

@@ -1,3 +1,11 @@
+/**
+ * For reading many blobs of a pack in turn (restore, copy): blobs closer than this are read in
+ * one request with the bytes between them.
+ */
+export const BULK_READ_GAP = 1024 * 1024;
+/** Larger reads save no time worth having and hold more memory (one buffer per read in flight). */
+export const BULK_READ_MAX = 4 * 1024 * 1024;
+
 /** Where a blob's stored bytes are in its pack. */
 export interface StoredPlace {
   offset: number;
