@@ -74,6 +74,15 @@ async function allBlobs(repo: Repository): Promise<Map<Id, BlobLocation>> {
   return blobs;
 }
 
+/** Made-up blobs and packs, for what the database does with index files alone. */
+const id = (n: number) => hashBytes(Buffer.from(`blob ${n}`));
+const pack = (n: number, blobs: number[]) => ({
+  id: hashBytes(Buffer.from(`pack ${n}`)),
+  type: "data" as const,
+  size: 4096,
+  entries: blobs.map((b, i) => ({ id: id(b), type: "data" as const, offset: i * 100, storedLength: 100, plainLength: 200, compression: 1 })),
+});
+
 beforeEach(async () => {
   work = await fs.mkdtemp(join(tmpdir(), "cairn-indexdb-"));
   repoDir = join(work, "repo");
@@ -110,13 +119,6 @@ describe("queries", () => {
 });
 
 describe("duplicate copies", () => {
-  const id = (n: number) => hashBytes(Buffer.from(`blob ${n}`));
-  const pack = (n: number, blobs: number[]) => ({
-    id: hashBytes(Buffer.from(`pack ${n}`)),
-    type: "data" as const,
-    size: 4096,
-    entries: blobs.map((b, i) => ({ id: id(b), type: "data" as const, offset: i * 100, storedLength: 100, plainLength: 200, compression: 1 })),
-  });
 
   it("keeps a blob's first location, records its other copies, swaps them on request, and forgets them when cleared", async () => {
     const repo = await openRepo();
@@ -188,13 +190,14 @@ describe("rebuilding", () => {
     expect((await fs.readdir(repoDir)).filter((n) => n.includes(".discarded-"))).toEqual([]);
   });
 
-  it("rebuilds when an index file it reflects was replaced, as prune does", async () => {
+  it("follows index files that prune merged without a rebuild, and holds what a rebuild would", async () => {
     const a = await makeTree("a", 1);
     const b = await makeTree("b", 2);
     const repo = await openRepo();
     const first = await backUp(repo, a);
     const second = await backUp(repo, b);
     const before = await allBlobs(repo);
+    await repo.markCompleteTrees([first.snapshot.tree]);
     await closeAll();
 
     // Prune rewrites index files: here, all of them merged into one, the old ones deleted.
@@ -204,15 +207,95 @@ describe("rebuilding", () => {
     const merged = compressDocument(serializeIndexFile({ packs }));
     await repo.backend.put(`index/${hashBytes(merged)}`, merged);
     for (const id of old) await repo.backend.delete(`index/${id}`);
-    expect(await syncIndexDb(db, repo.backend)).toBe("rebuilt");
+    expect(await syncIndexDb(db, repo.backend)).toBe("updated");
     expect(await db.indexFiles()).toEqual(new Set([hashBytes(merged)]));
+    // No pack went, so nothing was taken out: the marks stay.
+    expect(db.isCompleteTree(first.snapshot.tree)).toBe(true);
     await db.close();
 
     const reopened = await openRepo();
+    expect(reopened.indexStatus.sync).toBe("current");
     expect(await allBlobs(reopened)).toEqual(before);
     await expectRestores(reopened, first, a);
     await expectRestores(reopened, second, b);
   });
+
+  it("takes out the packs only gone index files listed, moving their blobs to copies that stay, as a rebuild would", async () => {
+    const file = (packs: ReturnType<typeof pack>[]) => compressDocument(serializeIndexFile({ packs }));
+    const repo = await openRepo();
+    const put = async (stored: Buffer) => {
+      await repo.backend.put(`index/${hashBytes(stored)}`, stored);
+      return hashBytes(stored);
+    };
+    // Blob 2 is in p1 and p2, blob 5 in p1 and p4; p3 is listed by two files.
+    const [p1, p2, p3, p4] = [pack(1, [1, 2, 5]), pack(2, [2, 3]), pack(3, [4]), pack(4, [5, 6])];
+    const fileA = await put(file([p1, p3]));
+    await put(file([p2]));
+    const fileC = await put(file([p3]));
+    await closeAll();
+    const db = await IndexDb.open(dbPath, { waitMs: 0 });
+    expect(await syncIndexDb(db, repo.backend)).toBe("rebuilt");
+    await db.markCompleteTrees([id(100)]);
+    expect(db.lookup(id(2))?.packId).toBe(p1.id);
+
+    // Prune deletes p1 (its blob 5 repacked into p4) and rewrites fileA without it, as one file
+    // with p3 and p4; fileC, which listed p3 again, goes too.
+    await put(file([p3, p4]));
+    for (const gone of [fileA, fileC]) await repo.backend.delete(`index/${gone}`);
+    expect(await syncIndexDb(db, repo.backend)).toBe("updated");
+    expect(db.lookup(id(1))).toBeUndefined();
+    expect(db.lookup(id(2))?.packId).toBe(p2.id);
+    expect(db.lookup(id(5))?.packId).toBe(p4.id);
+    expect(db.lookup(id(4))?.packId).toBe(p3.id);
+    expect(db.hasPack(p1.id)).toBe(false);
+    expect(db.isCompleteTree(id(100))).toBe(false);
+    const state = async (index: IndexDb) => {
+      const blobs = new Map<Id, BlobLocation>();
+      for await (const [blob, location] of index.blobs()) blobs.set(blob, location);
+      const copies: [Id, Id][] = [];
+      for await (const [blob, location] of index.duplicates()) copies.push([blob, location.packId]);
+      const packIds: Id[] = [];
+      for await (const summary of index.packs()) packIds.push(summary.id);
+      return { blobs, copies, packIds, files: await index.indexFiles() };
+    };
+    const updated = await state(db);
+    expect(updated.copies).toEqual([]);
+    expect(updated.packIds.sort()).toEqual([p2.id, p3.id, p4.id].sort());
+    expect(db.rebuildPending()).toBe(false);
+    await db.close();
+
+    await fs.rm(dbPath, { recursive: true });
+    const rebuilt = await IndexDb.open(dbPath, { waitMs: 0 });
+    expect(await syncIndexDb(rebuilt, repo.backend)).toBe("rebuilt");
+    expect(await state(rebuilt)).toEqual(updated);
+    await rebuilt.close();
+  });
+
+  it("rebuilds a database that does not record which packs its index files list (an older cairn's)", async () => {
+    const a = await makeTree("a", 1);
+    const b = await makeTree("b", 2);
+    let repo = await openRepo();
+    const first = await backUp(repo, a);
+    const filesOfA = await listIndexFiles(repo.backend);
+    const second = await backUp(repo, b);
+    await closeAll();
+    await recordAsOlderCairn();
+    const gone = await pruneAway(repo, first, filesOfA);
+
+    repo = await openRepo();
+    expect(repo.indexStatus.sync).toBe("rebuilt");
+    for (const id of gone) expect(repo.lookupBlob(id)).toBeUndefined();
+    expect([...(await repo.index.indexFileRecords()).values()].every((packs) => packs !== undefined && packs.length > 0)).toBe(true);
+    await expectRestores(repo, second, b);
+  });
+
+  /** What an older cairn wrote: every index file recorded with an empty value (no pack list). */
+  async function recordAsOlderCairn(): Promise<void> {
+    const db = await IndexDb.open(dbPath, { waitMs: 0 });
+    const level = (db as unknown as { db: { put: (key: string, value: Uint8Array) => Promise<void> } }).db;
+    for (const file of await db.indexFiles()) await level.put(`i/${file}`, new Uint8Array(0));
+    await db.close();
+  }
 
   /** Removes snapshot `result` with its index files and packs, as prune does for data nothing else uses. */
   async function pruneAway(repo: Repository, result: BackupResult, indexFiles: Id[]): Promise<Set<Id>> {
@@ -247,7 +330,7 @@ describe("rebuilding", () => {
     await expectRestores(repo, again, a);
   });
 
-  it("finishes a rebuild that a crash interrupted part-way through clearing", async () => {
+  it("finishes a rebuild (of an older cairn's database) that a crash interrupted part-way through clearing", async () => {
     const a = await makeTree("a", 1);
     const b = await makeTree("b", 2);
     let repo = await openRepo();
@@ -255,6 +338,7 @@ describe("rebuilding", () => {
     const filesOfA = await listIndexFiles(repo.backend);
     const second = await backUp(repo, b);
     await closeAll();
+    await recordAsOlderCairn();
     const gone = await pruneAway(repo, first, filesOfA);
 
     // The rebuild this triggers dies after clearing its first key range (LevelDB clears in
@@ -271,6 +355,43 @@ describe("rebuilding", () => {
     await db.close();
 
     repo = await openRepo();
+    for (const id of gone) expect(repo.lookupBlob(id)).toBeUndefined();
+    await expectRestores(repo, second, b);
+    const again = await backUp(repo, a);
+    expect(again.snapshot.summary!.dataBlobs).toBeGreaterThan(0);
+    await expectRestores(repo, again, a);
+  });
+  it("rebuilds after a crash part-way through taking packs out", async () => {
+    const a = await makeTree("a", 1);
+    const b = await makeTree("b", 2);
+    let repo = await openRepo();
+    const first = await backUp(repo, a);
+    const filesOfA = await listIndexFiles(repo.backend);
+    const second = await backUp(repo, b);
+    await closeAll();
+    const gone = await pruneAway(repo, first, filesOfA);
+    expect(gone.size).toBeGreaterThan(10);
+
+    // The removal dies after its first pack: some of the gone blobs are still located.
+    const db = await IndexDb.open(dbPath, { waitMs: 0 });
+    const level = (db as unknown as { db: { batch: () => { write: () => Promise<void> } } }).db;
+    const batch = level.batch.bind(level);
+    let writes = 0;
+    level.batch = () => {
+      const real = batch();
+      const write = real.write.bind(real);
+      real.write = async () => {
+        if (writes++ > 0) throw new Error("simulated crash");
+        await write();
+      };
+      return real;
+    };
+    await expect(syncIndexDb(db, repo.backend)).rejects.toThrow("simulated crash");
+    expect([...gone].some((id) => db.lookup(id) !== undefined)).toBe(true);
+    await db.close();
+
+    repo = await openRepo();
+    expect(repo.indexStatus.sync).toBe("rebuilt");
     for (const id of gone) expect(repo.lookupBlob(id)).toBeUndefined();
     await expectRestores(repo, second, b);
     const again = await backUp(repo, a);

@@ -6,6 +6,7 @@ import { CairnError, ioError, LockError } from "../../errors.js";
 import { blobTypeCode, blobTypeFromCode, type BlobType } from "../blob-type.js";
 import { ID_BYTES, type Id } from "../id.js";
 import { processCommand } from "../process-command.js";
+import type { BlobIdFilter } from "./blob-id-filter.js";
 import type { BlobLocation } from "./blob-location.js";
 import type { IndexedPack } from "./index-file.js";
 
@@ -16,14 +17,20 @@ const INDEX_FILE_PREFIX = "i/";
 const COMPLETE_TREE_PREFIX = "t/";
 /** Further copies of a blob, in packs other than the one its location names: key d/<blob id><pack id>. */
 const DUPLICATE_PREFIX = "d/";
+/** The blob ids a pack holds, 32 bytes each: what taking the pack out must remove. */
+const PACK_BLOBS_PREFIX = "c/";
+/** First byte of an index file's record, before the ids of the packs it lists; an empty record predates them. */
+const INDEX_FILE_RECORD_VERSION = 1;
 const HOLDER_FILE = "cairn-holder.json";
 /** How long a waiter looks for the holder's record before naming it "another process". */
 const HOLDER_GRACE_MS = 1000;
-/** Present while a rebuild is under way: clearing is not atomic, so a crash part-way must start it over. */
+/** Present while a rebuild or a removal of packs is under way: neither is atomic, so a crash part-way means a rebuild. */
 const REBUILD_KEY = "rebuilding";
 /** Present while a process writes packs; left behind only when a writer died before indexing them all. */
 const WRITER_KEY = "writer";
 const LOCATION_BYTES = ID_BYTES + 2 + 12;
+/** Blobs moved to their copies per write while packs are removed. */
+const REMOVAL_BATCH = 1000;
 
 export interface PackSummary {
   id: Id;
@@ -208,29 +215,94 @@ export class IndexDb {
   async markCompleteTrees(ids: readonly Id[]): Promise<void> {
     const batch = this.db.batch();
     for (const id of ids) batch.put(COMPLETE_TREE_PREFIX + id, new Uint8Array(0));
-    await batch.write().catch((err: unknown) => Promise.reject(databaseError(this.location, "write", err)));
+    await this.commit(batch);
   }
 
   /**
    * Records the packs of one index file. A blob already known keeps its first location; a copy
-   * in another pack is recorded as a duplicate (see duplicates).
+   * in another pack is recorded as a duplicate (see duplicates). `recorded`, while filling a
+   * database that started without blobs, holds every blob id added so far: only those it might
+   * hold are looked up (most lookups are of blobs not there, and they cost most of a rebuild).
    */
-  async addIndexFile(indexFileId: Id, packs: readonly IndexedPack[]): Promise<void> {
+  async addIndexFile(indexFileId: Id, packs: readonly IndexedPack[], recorded?: BlobIdFilter): Promise<void> {
     const batch = this.db.batch();
     // Locations this batch adds, which getSync does not see until it is written.
     const added = new Map<Id, Id>();
+    const record = Buffer.allocUnsafe(1 + packs.length * ID_BYTES);
+    record.writeUInt8(INDEX_FILE_RECORD_VERSION, 0);
+    packs.forEach((pack, i) => record.write(pack.id, 1 + i * ID_BYTES, ID_BYTES, "hex"));
     for (const pack of packs) {
       const summary = { type: pack.type, size: pack.size, blobCount: pack.entries.length };
       batch.put(PACK_PREFIX + pack.id, Buffer.from(JSON.stringify(summary)));
+      const members = Buffer.allocUnsafe(pack.entries.length * ID_BYTES);
+      pack.entries.forEach((entry, i) => members.write(entry.id, i * ID_BYTES, ID_BYTES, "hex"));
+      batch.put(PACK_BLOBS_PREFIX + pack.id, members);
       for (const entry of pack.entries) {
-        const known = added.get(entry.id) ?? this.lookup(entry.id)?.packId;
+        const known = added.get(entry.id) ?? (recorded === undefined || recorded.mightHold(entry.id) ? this.lookup(entry.id)?.packId : undefined);
+        recorded?.add(entry.id);
         if (known === pack.id) continue;
         if (known === undefined) added.set(entry.id, pack.id);
         batch.put(known === undefined ? BLOB_PREFIX + entry.id : DUPLICATE_PREFIX + entry.id + pack.id, encodeLocation({ packId: pack.id, ...entry }));
       }
     }
-    batch.put(INDEX_FILE_PREFIX + indexFileId, new Uint8Array(0));
-    await batch.write().catch((err: unknown) => Promise.reject(databaseError(this.location, "write", err)));
+    batch.put(INDEX_FILE_PREFIX + indexFileId, record);
+    await this.commit(batch);
+  }
+
+  /**
+   * Takes packs out: their summaries, and the locations and copies of the blobs in them. A blob
+   * located in one of them moves to a copy in a pack that stays, if it has one, and is forgotten
+   * otherwise. The complete-tree marks go too, since the blobs they vouch for may be gone. Not
+   * atomic: callers mark a rebuild pending around it (setRebuildPending). Every pack must be one
+   * whose blobs are known (knowsPackBlobs).
+   */
+  async removePacks(gone: ReadonlySet<Id>): Promise<void> {
+    if (gone.size === 0) return;
+    // Copies first, so a blob whose location goes finds its copy already promoted.
+    let batch = this.db.batch();
+    // Moved by this batch, which lookups do not see until it is written: a blob with two copies that stay moves once.
+    const moved = new Set<Id>();
+    for await (const [id, copy] of this.duplicates()) {
+      if (gone.has(copy.packId) || moved.has(id)) continue;
+      const location = this.lookup(id);
+      if (location === undefined || !gone.has(location.packId)) continue;
+      batch.put(BLOB_PREFIX + id, encodeLocation(copy));
+      batch.del(DUPLICATE_PREFIX + id + copy.packId);
+      moved.add(id);
+      if (moved.size >= REMOVAL_BATCH) {
+        await this.commit(batch);
+        batch = this.db.batch();
+        moved.clear();
+      }
+    }
+    await this.commit(batch);
+    for (const packId of gone) {
+      const members = this.read(PACK_BLOBS_PREFIX + packId);
+      if (members === undefined) throw new CairnError(`index database ${this.location}: the blobs of pack ${packId} are not recorded`);
+      const ids = Buffer.from(members.buffer, members.byteOffset, members.byteLength);
+      const removal = this.db.batch();
+      for (let at = 0; at < ids.length; at += ID_BYTES) {
+        const id = ids.toString("hex", at, at + ID_BYTES);
+        if (this.lookup(id)?.packId === packId) removal.del(BLOB_PREFIX + id);
+        removal.del(DUPLICATE_PREFIX + id + packId);
+      }
+      removal.del(PACK_PREFIX + packId);
+      removal.del(PACK_BLOBS_PREFIX + packId);
+      await this.commit(removal);
+    }
+    await this.db.clear({ gte: COMPLETE_TREE_PREFIX, lt: COMPLETE_TREE_PREFIX + "~" });
+  }
+
+  /** Whether the database knows which blobs a pack holds (a database written before it recorded them does not). */
+  knowsPackBlobs(id: Id): boolean {
+    return this.read(PACK_BLOBS_PREFIX + id) !== undefined;
+  }
+
+  /** Drops index files from the ones the database reflects (their packs are removed apart, by removePacks). */
+  async forgetIndexFiles(ids: readonly Id[]): Promise<void> {
+    const batch = this.db.batch();
+    for (const id of ids) batch.del(INDEX_FILE_PREFIX + id);
+    await this.commit(batch);
   }
 
   hasPack(id: Id): boolean {
@@ -255,6 +327,23 @@ export class IndexDb {
 
   async clearWriterMarker(): Promise<void> {
     await this.db.del(WRITER_KEY, { sync: true }).catch((err: unknown) => Promise.reject(databaseError(this.location, "write", err)));
+  }
+
+  /** The index files the database reflects, each with the packs it lists (undefined where recorded before the database kept them). */
+  async indexFileRecords(): Promise<Map<Id, Id[] | undefined>> {
+    const records = new Map<Id, Id[] | undefined>();
+    for await (const [key, value] of this.db.iterator({ gte: INDEX_FILE_PREFIX, lt: INDEX_FILE_PREFIX + "~" })) {
+      const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      const packs = bytes.length > 0 && bytes[0] === INDEX_FILE_RECORD_VERSION ? Array.from({ length: (bytes.length - 1) / ID_BYTES }, (_, i) => bytes.toString("hex", 1 + i * ID_BYTES, 1 + (i + 1) * ID_BYTES)) : undefined;
+      records.set(key.slice(INDEX_FILE_PREFIX.length), packs);
+    }
+    return records;
+  }
+
+  /** Whether no blob is recorded (a new database, or one just cleared). */
+  async holdsNoBlobs(): Promise<boolean> {
+    for await (const key of this.db.keys({ gte: BLOB_PREFIX, lt: BLOB_PREFIX + "~", limit: 1 })) return key === undefined;
+    return true;
   }
 
   async indexFiles(): Promise<Set<Id>> {
@@ -302,13 +391,18 @@ export class IndexDb {
     batch.put(BLOB_PREFIX + id, encodeLocation(to));
     batch.del(DUPLICATE_PREFIX + id + to.packId);
     batch.put(DUPLICATE_PREFIX + id + from.packId, encodeLocation(from));
-    await batch.write().catch((err: unknown) => Promise.reject(databaseError(this.location, "write", err)));
+    await this.commit(batch);
   }
 
   /** Empties the database for a rebuild; until finishRebuild, it stays marked as needing one. */
   async clear(): Promise<void> {
-    await this.db.put(REBUILD_KEY, new Uint8Array(0));
-    for (const prefix of [COMPLETE_TREE_PREFIX, INDEX_FILE_PREFIX, BLOB_PREFIX, DUPLICATE_PREFIX, PACK_PREFIX]) await this.db.clear({ gte: prefix, lt: prefix + "~" });
+    await this.setRebuildPending();
+    for (const prefix of [COMPLETE_TREE_PREFIX, INDEX_FILE_PREFIX, BLOB_PREFIX, DUPLICATE_PREFIX, PACK_PREFIX, PACK_BLOBS_PREFIX]) await this.db.clear({ gte: prefix, lt: prefix + "~" });
+  }
+
+  /** Until finishRebuild, the next sync rebuilds the database from scratch (whatever happens meanwhile). */
+  async setRebuildPending(): Promise<void> {
+    await this.db.put(REBUILD_KEY, new Uint8Array(0), { sync: true });
   }
 
   rebuildPending(): boolean {
@@ -317,6 +411,11 @@ export class IndexDb {
 
   async finishRebuild(): Promise<void> {
     await this.db.del(REBUILD_KEY);
+  }
+
+  /** Writes a batch; a LevelDB failure becomes a one-line error naming the database. */
+  private async commit(batch: { write(): Promise<void> }): Promise<void> {
+    await batch.write().catch((err: unknown) => Promise.reject(databaseError(this.location, "write", err)));
   }
 
   /** A key's value; a damaged table file makes a one-line error naming the database, not a crash. */
