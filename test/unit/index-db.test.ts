@@ -271,6 +271,27 @@ describe("rebuilding", () => {
     await rebuilt.close();
   });
 
+  it("rebuilds when a pack is listed anew with other entries, as repair index lists a pack from its trailer", async () => {
+    const repo = await openRepo();
+    const wrong = pack(1, [1, 2]);
+    const stored = compressDocument(serializeIndexFile({ packs: [wrong] }));
+    await repo.backend.put(`index/${hashBytes(stored)}`, stored);
+    await closeAll();
+    const db = await IndexDb.open(dbPath, { waitMs: 0 });
+    await syncIndexDb(db, repo.backend);
+    expect(db.lookup(id(2))?.offset).toBe(100);
+
+    // The same pack, its entries as its trailer has them: blob 2 elsewhere in it, blob 3 too.
+    const right = { ...wrong, entries: [wrong.entries[0]!, { ...wrong.entries[1]!, offset: 300 }, { ...wrong.entries[1]!, id: id(3), offset: 500 }] };
+    const fixed = compressDocument(serializeIndexFile({ packs: [right] }));
+    await repo.backend.put(`index/${hashBytes(fixed)}`, fixed);
+    await repo.backend.delete(`index/${hashBytes(stored)}`);
+    expect(await syncIndexDb(db, repo.backend)).toBe("rebuilt");
+    expect(db.lookup(id(2))?.offset).toBe(300);
+    expect(db.lookup(id(3))?.offset).toBe(500);
+    await db.close();
+  });
+
   it("rebuilds a database that does not record which packs its index files list (an older cairn's)", async () => {
     const a = await makeTree("a", 1);
     const b = await makeTree("b", 2);

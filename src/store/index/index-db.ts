@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -17,7 +18,10 @@ const INDEX_FILE_PREFIX = "i/";
 const COMPLETE_TREE_PREFIX = "t/";
 /** Further copies of a blob, in packs other than the one its location names: key d/<blob id><pack id>. */
 const DUPLICATE_PREFIX = "d/";
-/** The blob ids a pack holds, 32 bytes each: what taking the pack out must remove. */
+/**
+ * A pack's listing: the SHA-256 of its entries as an index file gave them, then the ids of its
+ * blobs, 32 bytes each (what taking the pack out must remove).
+ */
 const PACK_BLOBS_PREFIX = "c/";
 /** First byte of an index file's record, before the ids of the packs it lists; an empty record predates them. */
 const INDEX_FILE_RECORD_VERSION = 1;
@@ -29,6 +33,7 @@ const REBUILD_KEY = "rebuilding";
 /** Present while a process writes packs; left behind only when a writer died before indexing them all. */
 const WRITER_KEY = "writer";
 const LOCATION_BYTES = ID_BYTES + 2 + 12;
+const DIGEST_BYTES = 32;
 /** Blobs moved to their copies per write while packs are removed. */
 const REMOVAL_BATCH = 1000;
 
@@ -64,6 +69,23 @@ function encodeLocation(loc: BlobLocation): Buffer {
   value.writeUInt32LE(loc.storedLength, ID_BYTES + 6);
   value.writeUInt32LE(loc.plainLength, ID_BYTES + 10);
   return value;
+}
+
+/** What identifies a pack's listing in an index file: its type and size, and every entry. */
+function listingDigest(pack: IndexedPack): Buffer {
+  const entryBytes = ID_BYTES + 1 + 12;
+  const bytes = Buffer.allocUnsafe(5 + pack.entries.length * entryBytes);
+  bytes.writeUInt8(blobTypeCode(pack.type), 0);
+  bytes.writeUInt32LE(pack.size, 1);
+  pack.entries.forEach((entry, i) => {
+    const at = 5 + i * entryBytes;
+    bytes.write(entry.id, at, ID_BYTES, "hex");
+    bytes.writeUInt8(entry.compression, at + ID_BYTES);
+    bytes.writeUInt32LE(entry.offset, at + ID_BYTES + 1);
+    bytes.writeUInt32LE(entry.storedLength, at + ID_BYTES + 5);
+    bytes.writeUInt32LE(entry.plainLength, at + ID_BYTES + 9);
+  });
+  return createHash("sha256").update(bytes).digest();
 }
 
 function decodeLocation(value: Uint8Array): BlobLocation {
@@ -220,23 +242,34 @@ export class IndexDb {
 
   /**
    * Records the packs of one index file. A blob already known keeps its first location; a copy
-   * in another pack is recorded as a duplicate (see duplicates). `recorded`, while filling a
-   * database that started without blobs, holds every blob id added so far: only those it might
-   * hold are looked up (most lookups are of blobs not there, and they cost most of a rebuild).
+   * in another pack is recorded as a duplicate (see duplicates); a pack already recorded is left
+   * as it is, and false is returned if this file lists it differently (the database no longer
+   * matches the index files then: rebuild it). `recorded`, while filling a database that started
+   * without blobs, holds every blob id added so far: only those it might hold are looked up (most
+   * lookups are of blobs not there, and they cost most of a rebuild).
    */
-  async addIndexFile(indexFileId: Id, packs: readonly IndexedPack[], recorded?: BlobIdFilter): Promise<void> {
+  async addIndexFile(indexFileId: Id, packs: readonly IndexedPack[], recorded?: BlobIdFilter): Promise<boolean> {
     const batch = this.db.batch();
     // Locations this batch adds, which getSync does not see until it is written.
     const added = new Map<Id, Id>();
     const record = Buffer.allocUnsafe(1 + packs.length * ID_BYTES);
     record.writeUInt8(INDEX_FILE_RECORD_VERSION, 0);
     packs.forEach((pack, i) => record.write(pack.id, 1 + i * ID_BYTES, ID_BYTES, "hex"));
+    let agrees = true;
     for (const pack of packs) {
+      const digest = listingDigest(pack);
+      const recordedListing = this.read(PACK_BLOBS_PREFIX + pack.id);
+      if (recordedListing !== undefined) {
+        // Listed again, as prune lists the packs it keeps: its blobs are all recorded already.
+        if (!digest.equals(recordedListing.subarray(0, DIGEST_BYTES))) agrees = false;
+        continue;
+      }
       const summary = { type: pack.type, size: pack.size, blobCount: pack.entries.length };
       batch.put(PACK_PREFIX + pack.id, Buffer.from(JSON.stringify(summary)));
-      const members = Buffer.allocUnsafe(pack.entries.length * ID_BYTES);
-      pack.entries.forEach((entry, i) => members.write(entry.id, i * ID_BYTES, ID_BYTES, "hex"));
-      batch.put(PACK_BLOBS_PREFIX + pack.id, members);
+      const listing = Buffer.allocUnsafe(DIGEST_BYTES + pack.entries.length * ID_BYTES);
+      digest.copy(listing, 0);
+      pack.entries.forEach((entry, i) => listing.write(entry.id, DIGEST_BYTES + i * ID_BYTES, ID_BYTES, "hex"));
+      batch.put(PACK_BLOBS_PREFIX + pack.id, listing);
       for (const entry of pack.entries) {
         const known = added.get(entry.id) ?? (recorded === undefined || recorded.mightHold(entry.id) ? this.lookup(entry.id)?.packId : undefined);
         recorded?.add(entry.id);
@@ -247,6 +280,7 @@ export class IndexDb {
     }
     batch.put(INDEX_FILE_PREFIX + indexFileId, record);
     await this.commit(batch);
+    return agrees;
   }
 
   /**
@@ -281,7 +315,7 @@ export class IndexDb {
       if (members === undefined) throw new CairnError(`index database ${this.location}: the blobs of pack ${packId} are not recorded`);
       const ids = Buffer.from(members.buffer, members.byteOffset, members.byteLength);
       const removal = this.db.batch();
-      for (let at = 0; at < ids.length; at += ID_BYTES) {
+      for (let at = DIGEST_BYTES; at < ids.length; at += ID_BYTES) {
         const id = ids.toString("hex", at, at + ID_BYTES);
         if (this.lookup(id)?.packId === packId) removal.del(BLOB_PREFIX + id);
         removal.del(DUPLICATE_PREFIX + id + packId);
@@ -342,8 +376,8 @@ export class IndexDb {
 
   /** Whether no blob is recorded (a new database, or one just cleared). */
   async holdsNoBlobs(): Promise<boolean> {
-    for await (const key of this.db.keys({ gte: BLOB_PREFIX, lt: BLOB_PREFIX + "~", limit: 1 })) return key === undefined;
-    return true;
+    const keys = await this.db.keys({ gte: BLOB_PREFIX, lt: BLOB_PREFIX + "~", limit: 1 }).all();
+    return keys.length === 0;
   }
 
   async indexFiles(): Promise<Set<Id>> {

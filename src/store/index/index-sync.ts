@@ -64,17 +64,20 @@ export async function syncIndexDb(db: IndexDb, backend: Backend, onDamaged?: (id
   const goneFiles = new Set([...records.keys()].filter((id) => !presentSet.has(id)));
   const rebuild = db.rebuildPending();
   const gonePacks = rebuild || goneFiles.size === 0 ? undefined : packsOnlyIn(goneFiles, records, db);
-  if (rebuild || (goneFiles.size > 0 && gonePacks === undefined)) {
+  const rebuildFromScratch = async () => {
     await db.clear();
     await ingest(db, backend, present, onDamaged, filterFor(present));
     await db.finishRebuild();
-    return "rebuilt";
-  }
+    return "rebuilt" as const;
+  };
+  if (rebuild || (goneFiles.size > 0 && gonePacks === undefined)) return rebuildFromScratch();
   const toIngest = present.filter((id) => !records.has(id));
   if (gonePacks !== undefined) await db.setRebuildPending();
   // New files first: a pack they list again stays, and their copies of blobs in packs that go are promoted.
   const fresh = records.size === 0 && (await db.holdsNoBlobs());
-  const listed = await ingest(db, backend, toIngest, onDamaged, fresh ? filterFor(toIngest) : undefined);
+  const { listed, agrees } = await ingest(db, backend, toIngest, onDamaged, fresh ? filterFor(toIngest) : undefined);
+  // A pack listed anew with other entries (repair index rewrote its listing from its trailer): what the database holds for it cannot be patched.
+  if (!agrees) return rebuildFromScratch();
   if (gonePacks !== undefined) {
     for (const pack of listed) gonePacks.delete(pack);
     await db.removePacks(gonePacks);
@@ -86,9 +89,16 @@ export async function syncIndexDb(db: IndexDb, backend: Backend, onDamaged?: (id
   return toIngest.length > 0 ? "updated" : "current";
 }
 
-/** Records `files` in the database; returns the packs they list. */
-async function ingest(db: IndexDb, backend: Backend, files: readonly Id[], onDamaged: ((id: Id, err: IntegrityError) => void) | undefined, recorded?: BlobIdFilter): Promise<Set<Id>> {
+/** Records `files` in the database; returns the packs they list, and whether each pack already recorded was listed as it was then. */
+async function ingest(
+  db: IndexDb,
+  backend: Backend,
+  files: readonly Id[],
+  onDamaged: ((id: Id, err: IntegrityError) => void) | undefined,
+  recorded?: BlobIdFilter,
+): Promise<{ listed: Set<Id>; agrees: boolean }> {
   const listed = new Set<Id>();
+  let agrees = true;
   for (const id of files) {
     let content: IndexFileContent;
     try {
@@ -98,8 +108,8 @@ async function ingest(db: IndexDb, backend: Backend, files: readonly Id[], onDam
       onDamaged(id, err);
       continue;
     }
-    await db.addIndexFile(id, content.packs, recorded);
+    if (!(await db.addIndexFile(id, content.packs, recorded))) agrees = false;
     for (const pack of content.packs) listed.add(pack.id);
   }
-  return listed;
+  return { listed, agrees };
 }
