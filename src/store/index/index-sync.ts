@@ -68,6 +68,7 @@ export async function syncIndexDb(db: IndexDb, backend: Backend, onDamaged?: (id
     await db.clear();
     await ingest(db, backend, present, onDamaged, filterFor(present));
     await db.finishRebuild();
+    await db.compactBlobs();
     return "rebuilt" as const;
   };
   if (rebuild || (goneFiles.size > 0 && gonePacks === undefined)) return rebuildFromScratch();
@@ -85,7 +86,10 @@ export async function syncIndexDb(db: IndexDb, backend: Backend, onDamaged?: (id
     await db.finishRebuild();
     return "updated";
   }
-  if (records.size === 0 && toIngest.length > 0) return "rebuilt";
+  if (fresh && toIngest.length > 0) {
+    await db.compactBlobs();
+    return "rebuilt";
+  }
   return toIngest.length > 0 ? "updated" : "current";
 }
 
