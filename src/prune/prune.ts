@@ -65,14 +65,14 @@ export interface PruneResult {
  *     pack being removed (without those packs) — all durable before anything is deleted;
  *  3. delete the replaced index files (packs they listed are now unindexed but still present);
  *  4. delete the packs: unused, repacked, and those no index file ever listed;
- *  5. rebuild the index database, since index files it reflects are gone.
+ *  5. take the deleted packs out of the index database (see syncIndexDb).
  *
  * A crash after 1 leaves unindexed packs, after 2 duplicate index entries, after 3 unindexed
  * packs: the next prune removes each (of a blob's copies it keeps the one in the pack most
  * densely used, see preferDenserCopies). The caller must hold the exclusive repository lock.
  */
 export async function prune(repo: Repository, options: PruneOptions): Promise<PruneResult> {
-  await checkIndexFiles(repo);
+  const packsByFile = await checkIndexFiles(repo);
   const phase = options.onPhase ?? (() => undefined);
   const scratchDir = path.dirname(repo.index.location);
   if (!options.dryRun) await BlobIdSet.removeStale(scratchDir);
@@ -133,7 +133,7 @@ export async function prune(repo: Repository, options: PruneOptions): Promise<Pr
       phase("rewriting the index");
       const fresh = new Set(writer.written);
       for (const id of await listIndexFiles(repo.backend)) {
-        if (fresh.has(id)) continue;
+        if (fresh.has(id) || packsByFile.get(id)?.every((pack) => !dropped.has(pack))) continue;
         const content = await readIndexFile(repo.backend, id);
         if (!content.packs.some((pack) => dropped.has(pack.id))) continue;
         replaced.push(id);
@@ -161,19 +161,23 @@ export async function prune(repo: Repository, options: PruneOptions): Promise<Pr
 /**
  * Refuses to start while an index file is damaged: the packs it lists would look unindexed,
  * and unindexed packs are deleted; and the index is rewritten from these files at the end.
+ * Returns the packs each file lists, so that only the files listing a pack that goes are read
+ * again then.
  */
-async function checkIndexFiles(repo: Repository): Promise<void> {
+async function checkIndexFiles(repo: Repository): Promise<Map<Id, Id[]>> {
   const damaged = (id: Id, message: string) => new IntegrityError(`index file ${shortId(id)} is damaged (${message}); nothing was deleted: run cairn repair index first`);
   const skipped = repo.indexStatus.damagedIndexFiles[0];
   if (skipped) throw damaged(skipped.id, skipped.message);
+  const packsByFile = new Map<Id, Id[]>();
   for (const id of await listIndexFiles(repo.backend)) {
     try {
-      await readIndexFile(repo.backend, id);
+      packsByFile.set(id, (await readIndexFile(repo.backend, id)).packs.map((pack) => pack.id));
     } catch (err) {
       if (!(err instanceof IntegrityError)) throw err;
       throw damaged(id, err.message);
     }
   }
+  return packsByFile;
 }
 
 /**
