@@ -227,20 +227,20 @@ describe("rebuilding", () => {
       await repo.backend.put(`index/${hashBytes(stored)}`, stored);
       return hashBytes(stored);
     };
-    // Blob 2 is in p1 and p2, blob 5 in p1 and p4; p3 is listed by two files.
+    // Blob 2 is in p1 and p2, blob 5 in p1 and p4; p3 is listed by three files.
     const [p1, p2, p3, p4] = [pack(1, [1, 2, 5]), pack(2, [2, 3]), pack(3, [4]), pack(4, [5, 6])];
     const fileA = await put(file([p1, p3]));
-    await put(file([p2]));
+    await put(file([p2, p3]));
     const fileC = await put(file([p3]));
     await closeAll();
     const db = await IndexDb.open(dbPath, { waitMs: 0 });
     expect(await syncIndexDb(db, repo.backend)).toBe("rebuilt");
     await db.markCompleteTrees([id(100)]);
-    expect(db.lookup(id(2))?.packId).toBe(p1.id);
+    expect(db.lookup(id(5))?.packId).toBe(p1.id);
 
-    // Prune deletes p1 (its blob 5 repacked into p4) and rewrites fileA without it, as one file
-    // with p3 and p4; fileC, which listed p3 again, goes too.
-    await put(file([p3, p4]));
+    // Prune deletes p1 (its blob 5 repacked into p4), writes p4's file, and deletes fileA and
+    // fileC: p3 stays, listed by the file that remains.
+    await put(file([p4]));
     for (const gone of [fileA, fileC]) await repo.backend.delete(`index/${gone}`);
     expect(await syncIndexDb(db, repo.backend)).toBe("updated");
     expect(db.lookup(id(1))).toBeUndefined();
