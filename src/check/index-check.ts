@@ -130,6 +130,9 @@ export class IndexChecker {
     if (!summary || summary.type !== pack.type || summary.size !== pack.size || summary.blobCount !== pack.entries.length) {
       this.log.error("index-db-mismatch", `the index database ${summary ? "describes pack " + shortId(pack.id) + " differently" : "lacks pack " + shortId(pack.id)} (cairn repair index rebuilds it)`, { pack: pack.id });
     }
+    if (this.db.recordsListing(pack) === false) {
+      this.log.error("index-db-mismatch", `the index database records the blobs of pack ${shortId(pack.id)} differently (cairn repair index rebuilds it)`, { pack: pack.id });
+    }
     if (absent > 0 || different > 0) {
       this.log.error("index-db-mismatch", `the index database lacks ${absent} and misdescribes ${different} of the ${pack.entries.length} blobs of pack ${shortId(pack.id)} (cairn repair index rebuilds it)`, { pack: pack.id });
     }

@@ -157,6 +157,20 @@ describe("checkRepository", () => {
     expect(report.findings[1]!.pack).toBe(pack.id);
   });
 
+  it("finds an index database whose record of a pack's blobs disagrees with the index files (prune takes packs out by it)", async () => {
+    const r = await open();
+    await snapshotOf(r, { a: randomBytes(1000) });
+    let pack: string | undefined;
+    for await (const summary of r.index.packs()) if (summary.type === "data") pack = summary.id;
+    const level = (r.index as unknown as { db: { getSync: (key: string) => Uint8Array; put: (key: string, value: Uint8Array) => Promise<void> } }).db;
+    const record = Buffer.from(level.getSync(`c/${pack!}`));
+    record[record.length - 1]! ^= 1;
+    await level.put(`c/${pack!}`, record);
+    const report = await checkRepository(heldRepository(r));
+    expect(report.findings.map((f) => [f.kind, f.pack])).toEqual([["index-db-mismatch", pack]]);
+    expect(report.findings[0]!.message).toMatch(/records the blobs of pack .* differently \(cairn repair index rebuilds it\)/);
+  });
+
   it("reports a damaged index file, which opening skips with a warning instead of failing", async () => {
     const r = await open();
     const { blobs } = await snapshotOf(r, { a: randomBytes(1000) });

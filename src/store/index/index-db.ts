@@ -88,6 +88,14 @@ function listingDigest(pack: IndexedPack): Buffer {
   return createHash("sha256").update(bytes).digest();
 }
 
+/** The value of a pack's `c/` key: its listing's digest, then its blob ids. */
+function listingRecord(pack: IndexedPack, digest = listingDigest(pack)): Buffer {
+  const record = Buffer.allocUnsafe(DIGEST_BYTES + pack.entries.length * ID_BYTES);
+  digest.copy(record, 0);
+  pack.entries.forEach((entry, i) => record.write(entry.id, DIGEST_BYTES + i * ID_BYTES, ID_BYTES, "hex"));
+  return record;
+}
+
 function decodeLocation(value: Uint8Array): BlobLocation {
   const buf = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   return {
@@ -266,10 +274,7 @@ export class IndexDb {
       }
       const summary = { type: pack.type, size: pack.size, blobCount: pack.entries.length };
       batch.put(PACK_PREFIX + pack.id, Buffer.from(JSON.stringify(summary)));
-      const listing = Buffer.allocUnsafe(DIGEST_BYTES + pack.entries.length * ID_BYTES);
-      digest.copy(listing, 0);
-      pack.entries.forEach((entry, i) => listing.write(entry.id, DIGEST_BYTES + i * ID_BYTES, ID_BYTES, "hex"));
-      batch.put(PACK_BLOBS_PREFIX + pack.id, listing);
+      batch.put(PACK_BLOBS_PREFIX + pack.id, listingRecord(pack, digest));
       for (const entry of pack.entries) {
         const known = added.get(entry.id) ?? (recorded === undefined || recorded.mightHold(entry.id) ? this.lookup(entry.id)?.packId : undefined);
         recorded?.add(entry.id);
@@ -325,6 +330,15 @@ export class IndexDb {
       await this.commit(removal);
     }
     await this.db.clear({ gte: COMPLETE_TREE_PREFIX, lt: COMPLETE_TREE_PREFIX + "~" });
+  }
+
+  /**
+   * Whether the database records `pack` as an index file lists it (what taking the pack out
+   * relies on); undefined when it records no listing for it (a database an older cairn wrote).
+   */
+  recordsListing(pack: IndexedPack): boolean | undefined {
+    const recorded = this.read(PACK_BLOBS_PREFIX + pack.id);
+    return recorded === undefined ? undefined : listingRecord(pack).equals(recorded);
   }
 
   /** Whether the database knows which blobs a pack holds (a database written before it recorded them does not). */
