@@ -12,6 +12,7 @@ import { runBackup, type BackupResult } from "../../src/backup/archiver.js";
 import { PathSource } from "../../src/backup/path-source.js";
 import { ExitCode, LockError } from "../../src/errors.js";
 import { restoreSnapshot } from "../../src/restore/restorer.js";
+import { LocalBackend } from "../../src/store/backend/local-backend.js";
 import { compressDocument } from "../../src/store/document-codec.js";
 import { hashBytes, type Id } from "../../src/store/id.js";
 import type { BlobLocation } from "../../src/store/index/blob-location.js";
@@ -293,21 +294,11 @@ describe("rebuilding", () => {
   });
 
   it("rebuilds a database that does not record which packs its index files list (an older cairn's)", async () => {
-    const a = await makeTree("a", 1);
-    const b = await makeTree("b", 2);
-    let repo = await openRepo();
-    const first = await backUp(repo, a);
-    const filesOfA = await listIndexFiles(repo.backend);
-    const second = await backUp(repo, b);
-    await closeAll();
-    await recordAsOlderCairn();
-    const gone = await pruneAway(repo, first, filesOfA);
-
-    repo = await openRepo();
+    const pruned = await firstPrunedAway({ olderCairn: true });
+    const repo = await openRepo();
     expect(repo.indexStatus.sync).toBe("rebuilt");
-    for (const id of gone) expect(repo.lookupBlob(id)).toBeUndefined();
+    await expectOnlySecondLeft(repo, pruned);
     expect([...(await repo.index.indexFileRecords()).values()].every((packs) => packs !== undefined && packs.length > 0)).toBe(true);
-    await expectRestores(repo, second, b);
   });
 
   /** What an older cairn wrote: every index file recorded with an empty value (no pack list). */
@@ -316,6 +307,34 @@ describe("rebuilding", () => {
     const level = (db as unknown as { db: { put: (key: string, value: Uint8Array) => Promise<void> } }).db;
     for (const file of await db.indexFiles()) await level.put(`i/${file}`, new Uint8Array(0));
     await db.close();
+  }
+
+  /**
+   * Two backups of different trees, then the first removed with its index files and packs, as
+   * prune does for data nothing else uses; the repository is left closed. `olderCairn`: the
+   * database records its index files as an older cairn did, before the removal.
+   */
+  async function firstPrunedAway(options: { olderCairn?: boolean } = {}) {
+    const a = await makeTree("a", 1);
+    const b = await makeTree("b", 2);
+    const repo = await openRepo();
+    const first = await backUp(repo, a);
+    const filesOfA = await listIndexFiles(repo.backend);
+    const second = await backUp(repo, b);
+    await closeAll();
+    if (options.olderCairn) await recordAsOlderCairn();
+    const gone = await pruneAway(repo, first, filesOfA);
+    expect(gone.size).toBeGreaterThan(10);
+    return { a, b, second, gone };
+  }
+
+  /** The removed blobs are unknown, the second snapshot restores, and backing the first tree up again stores its data again. */
+  async function expectOnlySecondLeft(repo: Repository, { a, b, second, gone }: Awaited<ReturnType<typeof firstPrunedAway>>): Promise<void> {
+    for (const id of gone) expect(repo.lookupBlob(id)).toBeUndefined();
+    await expectRestores(repo, second, b);
+    const again = await backUp(repo, a);
+    expect(again.snapshot.summary!.dataBlobs).toBeGreaterThan(0);
+    await expectRestores(repo, again, a);
   }
 
   /** Removes snapshot `result` with its index files and packs, as prune does for data nothing else uses. */
@@ -333,34 +352,14 @@ describe("rebuilding", () => {
   }
 
   it("forgets blobs whose packs and index file are gone, so a new backup stores them again", async () => {
-    const a = await makeTree("a", 1);
-    const b = await makeTree("b", 2);
-    let repo = await openRepo();
-    const first = await backUp(repo, a);
-    const filesOfA = await listIndexFiles(repo.backend);
-    const second = await backUp(repo, b);
-    await closeAll();
-    const gone = await pruneAway(repo, first, filesOfA);
-    expect(gone.size).toBeGreaterThan(10);
-
-    repo = await openRepo();
-    for (const id of gone) expect(repo.lookupBlob(id)).toBeUndefined();
-    await expectRestores(repo, second, b);
-    const again = await backUp(repo, a);
-    expect(again.snapshot.summary!.dataBlobs).toBeGreaterThan(0);
-    await expectRestores(repo, again, a);
+    const pruned = await firstPrunedAway();
+    const repo = await openRepo();
+    expect(repo.indexStatus.sync).toBe("updated");
+    await expectOnlySecondLeft(repo, pruned);
   });
 
   it("finishes a rebuild (of an older cairn's database) that a crash interrupted part-way through clearing", async () => {
-    const a = await makeTree("a", 1);
-    const b = await makeTree("b", 2);
-    let repo = await openRepo();
-    const first = await backUp(repo, a);
-    const filesOfA = await listIndexFiles(repo.backend);
-    const second = await backUp(repo, b);
-    await closeAll();
-    await recordAsOlderCairn();
-    const gone = await pruneAway(repo, first, filesOfA);
+    const pruned = await firstPrunedAway({ olderCairn: true });
 
     // The rebuild this triggers dies after clearing its first key range (LevelDB clears in
     // batches, so a crash can stop it anywhere).
@@ -372,26 +371,13 @@ describe("rebuilding", () => {
       if (calls++ > 0) throw new Error("simulated crash");
       await clear(range);
     };
-    await expect(syncIndexDb(db, repo.backend)).rejects.toThrow("simulated crash");
+    await expect(syncIndexDb(db, new LocalBackend(repoDir))).rejects.toThrow("simulated crash");
     await db.close();
-
-    repo = await openRepo();
-    for (const id of gone) expect(repo.lookupBlob(id)).toBeUndefined();
-    await expectRestores(repo, second, b);
-    const again = await backUp(repo, a);
-    expect(again.snapshot.summary!.dataBlobs).toBeGreaterThan(0);
-    await expectRestores(repo, again, a);
+    await expectOnlySecondLeft(await openRepo(), pruned);
   });
+
   it("rebuilds after a crash part-way through taking packs out", async () => {
-    const a = await makeTree("a", 1);
-    const b = await makeTree("b", 2);
-    let repo = await openRepo();
-    const first = await backUp(repo, a);
-    const filesOfA = await listIndexFiles(repo.backend);
-    const second = await backUp(repo, b);
-    await closeAll();
-    const gone = await pruneAway(repo, first, filesOfA);
-    expect(gone.size).toBeGreaterThan(10);
+    const pruned = await firstPrunedAway();
 
     // The removal dies after its first pack: some of the gone blobs are still located.
     const db = await IndexDb.open(dbPath, { waitMs: 0 });
@@ -407,17 +393,13 @@ describe("rebuilding", () => {
       };
       return real;
     };
-    await expect(syncIndexDb(db, repo.backend)).rejects.toThrow("simulated crash");
-    expect([...gone].some((id) => db.lookup(id) !== undefined)).toBe(true);
+    await expect(syncIndexDb(db, new LocalBackend(repoDir))).rejects.toThrow("simulated crash");
+    expect([...pruned.gone].some((id) => db.lookup(id) !== undefined)).toBe(true);
     await db.close();
 
-    repo = await openRepo();
+    const repo = await openRepo();
     expect(repo.indexStatus.sync).toBe("rebuilt");
-    for (const id of gone) expect(repo.lookupBlob(id)).toBeUndefined();
-    await expectRestores(repo, second, b);
-    const again = await backUp(repo, a);
-    expect(again.snapshot.summary!.dataBlobs).toBeGreaterThan(0);
-    await expectRestores(repo, again, a);
+    await expectOnlySecondLeft(repo, pruned);
   });
 });
 
