@@ -287,7 +287,11 @@ describe("rebuilding", () => {
     const fixed = compressDocument(serializeIndexFile({ packs: [right] }));
     await repo.backend.put(`index/${hashBytes(fixed)}`, fixed);
     await repo.backend.delete(`index/${hashBytes(stored)}`);
-    expect(await syncIndexDb(db, repo.backend)).toBe("rebuilt");
+    // A damaged file beside it is reported once, though the rebuild reads every file again.
+    await repo.backend.put(`index/${hashBytes(Buffer.from("elsewhere"))}`, Buffer.from("not this"));
+    const damaged: Id[] = [];
+    expect(await syncIndexDb(db, repo.backend, (file) => damaged.push(file))).toBe("rebuilt");
+    expect(damaged).toEqual([hashBytes(Buffer.from("elsewhere"))]);
     expect(db.lookup(id(2))?.offset).toBe(300);
     expect(db.lookup(id(3))?.offset).toBe(500);
     await db.close();

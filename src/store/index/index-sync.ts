@@ -58,6 +58,15 @@ export async function syncIndexDb(db: IndexDb, backend: Backend, onDamaged?: (id
   const sizes = await indexFileSizes(backend);
   const present = [...sizes.keys()];
   const records = await db.indexFileRecords();
+  // Told once per file, though a sync that finds it must rebuild reads the files again.
+  const told = new Set<Id>();
+  const tell =
+    onDamaged &&
+    ((id: Id, err: IntegrityError) => {
+      if (told.has(id)) return;
+      told.add(id);
+      onDamaged(id, err);
+    });
   // Filled from nothing, the database needs a lookup only for blobs this run may have added.
   const filterFor = (files: readonly Id[]) => new BlobIdFilter(files.reduce((n, id) => n + sizes.get(id)!, 0) * MAX_BLOBS_PER_STORED_BYTE);
   const presentSet = new Set(present);
@@ -66,7 +75,7 @@ export async function syncIndexDb(db: IndexDb, backend: Backend, onDamaged?: (id
   const gonePacks = rebuild || goneFiles.size === 0 ? undefined : packsOnlyIn(goneFiles, records, db);
   const rebuildFromScratch = async () => {
     await db.clear();
-    await ingest(db, backend, present, onDamaged, filterFor(present));
+    await ingest(db, backend, present, tell, filterFor(present));
     await db.finishRebuild();
     await db.compactBlobs();
     return "rebuilt" as const;
@@ -76,7 +85,7 @@ export async function syncIndexDb(db: IndexDb, backend: Backend, onDamaged?: (id
   if (gonePacks !== undefined) await db.setRebuildPending();
   // New files first: a pack they list again stays, and their copies of blobs in packs that go are promoted.
   const fresh = records.size === 0 && (await db.holdsNoBlobs());
-  const { listed, agrees } = await ingest(db, backend, toIngest, onDamaged, fresh ? filterFor(toIngest) : undefined);
+  const { listed, agrees } = await ingest(db, backend, toIngest, tell, fresh ? filterFor(toIngest) : undefined);
   // A pack listed anew with other entries (repair index rewrote its listing from its trailer): what the database holds for it cannot be patched.
   if (!agrees) return rebuildFromScratch();
   if (gonePacks !== undefined) {
