@@ -30,6 +30,8 @@ const HOLDER_FILE = "cairn-holder.json";
 const HOLDER_GRACE_MS = 1000;
 /** Present while a rebuild or a removal of packs is under way: neither is atomic, so a crash part-way means a rebuild. */
 const REBUILD_KEY = "rebuilding";
+/** Present once an index file listed a pack differently from its recorded listing; cleared with everything else. */
+const CONFLICTING_LISTINGS_KEY = "conflicting-listings";
 /** Present while a process writes packs; left behind only when a writer died before indexing them all. */
 const WRITER_KEY = "writer";
 const LOCATION_BYTES = ID_BYTES + 2 + 12;
@@ -250,31 +252,39 @@ export class IndexDb {
 
   /**
    * Records the packs of one index file. A blob already known keeps its first location; a copy
-   * in another pack is recorded as a duplicate (see duplicates); a pack already recorded is left
-   * as it is, and false is returned if this file lists it differently (the database no longer
-   * matches the index files then: rebuild it). `recorded`, while filling a database that started
-   * without blobs, holds every blob id added so far: only those it might hold are looked up (most
-   * lookups are of blobs not there, and they cost most of a rebuild).
+   * in another pack is recorded as a duplicate (see duplicates). A pack recorded already with the
+   * same listing is left as it is (prune lists every pack it keeps again). One listed differently
+   * (an interrupted repair index leaves a pack's old listing beside the one from its trailer)
+   * keeps its first listing's record, its blobs that only this listing names are located too,
+   * and the database is marked as holding such packs (hasConflictingListings); false is returned
+   * then. `recorded`, while filling a database that started without blobs, holds every blob id
+   * added so far: only those it might hold are looked up (most lookups are of blobs not there,
+   * and they cost most of a rebuild).
    */
   async addIndexFile(indexFileId: Id, packs: readonly IndexedPack[], recorded?: BlobIdFilter): Promise<boolean> {
     const batch = this.db.batch();
-    // Locations this batch adds, which getSync does not see until it is written.
+    // Locations and listings this batch adds, which getSync does not see until it is written.
     const added = new Map<Id, Id>();
+    const listings = new Map<Id, Buffer>();
     const record = Buffer.allocUnsafe(1 + packs.length * ID_BYTES);
     record.writeUInt8(INDEX_FILE_RECORD_VERSION, 0);
     packs.forEach((pack, i) => record.write(pack.id, 1 + i * ID_BYTES, ID_BYTES, "hex"));
     let agrees = true;
     for (const pack of packs) {
       const digest = listingDigest(pack);
-      const recordedListing = this.read(PACK_BLOBS_PREFIX + pack.id);
-      if (recordedListing !== undefined) {
-        // Listed again, as prune lists the packs it keeps: its blobs are all recorded already.
-        if (!digest.equals(recordedListing.subarray(0, DIGEST_BYTES))) agrees = false;
+      const recordedListing = listings.get(pack.id) ?? this.recordedListing(pack.id);
+      if (recordedListing === undefined) {
+        const summary = { type: pack.type, size: pack.size, blobCount: pack.entries.length };
+        batch.put(PACK_PREFIX + pack.id, Buffer.from(JSON.stringify(summary)));
+        const listing = listingRecord(pack, digest);
+        batch.put(PACK_BLOBS_PREFIX + pack.id, listing);
+        listings.set(pack.id, listing);
+      } else if (digest.equals(recordedListing.subarray(0, DIGEST_BYTES))) {
         continue;
+      } else {
+        agrees = false;
+        batch.put(CONFLICTING_LISTINGS_KEY, new Uint8Array(0));
       }
-      const summary = { type: pack.type, size: pack.size, blobCount: pack.entries.length };
-      batch.put(PACK_PREFIX + pack.id, Buffer.from(JSON.stringify(summary)));
-      batch.put(PACK_BLOBS_PREFIX + pack.id, listingRecord(pack, digest));
       for (const entry of pack.entries) {
         const known = added.get(entry.id) ?? (recorded === undefined || recorded.mightHold(entry.id) ? this.lookup(entry.id)?.packId : undefined);
         recorded?.add(entry.id);
@@ -286,6 +296,20 @@ export class IndexDb {
     batch.put(INDEX_FILE_PREFIX + indexFileId, record);
     await this.commit(batch);
     return agrees;
+  }
+
+  /** A pack's listing record, if the pack is recorded (a listing an older cairn left behind without the pack does not count). */
+  private recordedListing(id: Id): Buffer | undefined {
+    const listing = this.read(PACK_BLOBS_PREFIX + id);
+    return listing === undefined || !this.hasPack(id) ? undefined : Buffer.from(listing.buffer, listing.byteOffset, listing.byteLength);
+  }
+
+  /**
+   * Whether some pack is listed in more than one way by the index files: taking packs out by
+   * their recorded listings cannot be trusted then, and syncIndexDb rebuilds instead.
+   */
+  hasConflictingListings(): boolean {
+    return this.read(CONFLICTING_LISTINGS_KEY) !== undefined;
   }
 
   /**
@@ -337,13 +361,13 @@ export class IndexDb {
    * relies on); undefined when it records no listing for it (a database an older cairn wrote).
    */
   recordsListing(pack: IndexedPack): boolean | undefined {
-    const recorded = this.read(PACK_BLOBS_PREFIX + pack.id);
+    const recorded = this.recordedListing(pack.id);
     return recorded === undefined ? undefined : listingRecord(pack).equals(recorded);
   }
 
   /** Whether the database knows which blobs a pack holds (a database written before it recorded them does not). */
   knowsPackBlobs(id: Id): boolean {
-    return this.read(PACK_BLOBS_PREFIX + id) !== undefined;
+    return this.recordedListing(id) !== undefined;
   }
 
   /** Drops index files from the ones the database reflects (their packs are removed apart, by removePacks). */
@@ -455,6 +479,7 @@ export class IndexDb {
   async clear(): Promise<void> {
     await this.setRebuildPending();
     for (const prefix of [COMPLETE_TREE_PREFIX, INDEX_FILE_PREFIX, BLOB_PREFIX, DUPLICATE_PREFIX, PACK_PREFIX, PACK_BLOBS_PREFIX]) await this.db.clear({ gte: prefix, lt: prefix + "~" });
+    await this.db.del(CONFLICTING_LISTINGS_KEY);
   }
 
   /** Until finishRebuild, the next sync rebuilds the database from scratch (whatever happens meanwhile). */

@@ -32,9 +32,12 @@ const MAX_BLOBS_PER_STORED_BYTE = 1 / 32;
 /**
  * The packs that only `goneFiles` list among the files the database reflects, or undefined if the
  * database cannot take them out by itself (it was written before it recorded which packs each file
- * lists and which blobs each pack holds): it is rebuilt then.
+ * lists and which blobs each pack holds, or a pack is listed in more than one way): it is
+ * rebuilt then.
  */
 function packsOnlyIn(goneFiles: ReadonlySet<Id>, records: ReadonlyMap<Id, Id[] | undefined>, db: IndexDb): Set<Id> | undefined {
+  // Which of a pack's listings the remaining files hold is not recorded.
+  if (db.hasConflictingListings()) return undefined;
   const gone = new Set<Id>();
   const kept = new Set<Id>();
   for (const [file, packs] of records) {
@@ -68,7 +71,10 @@ export async function syncIndexDb(db: IndexDb, backend: Backend, onDamaged?: (id
       onDamaged(id, err);
     });
   // Filled from nothing, the database needs a lookup only for blobs this run may have added.
-  const filterFor = (files: readonly Id[]) => new BlobIdFilter(files.reduce((n, id) => n + sizes.get(id)!, 0) * MAX_BLOBS_PER_STORED_BYTE);
+  const filterFor = (files: readonly Id[]) => {
+    const capacity = files.reduce((n, id) => n + sizes.get(id)!, 0) * MAX_BLOBS_PER_STORED_BYTE;
+    return Number.isFinite(capacity) ? new BlobIdFilter(capacity) : undefined;
+  };
   const presentSet = new Set(present);
   const goneFiles = new Set([...records.keys()].filter((id) => !presentSet.has(id)));
   const rebuild = db.rebuildPending();
