@@ -188,6 +188,7 @@ export class IndexChecker {
       if (!this.packs.has(location.packId)) elsewhere++;
     }
     if (elsewhere > 0) this.log.error("index-db-mismatch", `the index database locates ${elsewhere} blobs in packs that no index file lists`);
-    else if (blobs !== this.located) this.log.error("index-db-mismatch", `the index database locates ${blobs - this.located} blobs where no index file puts them`);
+    // A pack listed in more than one way has blobs located that only a later listing names (reported as index-conflict).
+    else if (blobs !== this.located && !this.db.hasConflictingListings()) this.log.error("index-db-mismatch", `the index database locates ${blobs - this.located} blobs where no index file puts them`);
   }
 }

@@ -18,7 +18,8 @@ import { withRequiredCallsOnly } from "../support/backends.js";
 import { encodeBlob } from "../../src/store/blob-codec.js";
 import { compressDocument } from "../../src/store/document-codec.js";
 import { hashBytes, type Id } from "../../src/store/id.js";
-import { listIndexFiles } from "../../src/store/index/index-sync.js";
+import { serializeIndexFile } from "../../src/store/index/index-file.js";
+import { listIndexFiles, readIndexFile } from "../../src/store/index/index-sync.js";
 import { initLocalRepository, openLocalRepository } from "../../src/store/open-local.js";
 import { PackBuilder } from "../../src/store/pack/pack-builder.js";
 import { packKey } from "../../src/store/pack/pack-format.js";
@@ -169,6 +170,23 @@ describe("checkRepository", () => {
     const report = await checkRepository(heldRepository(r));
     expect(report.findings.map((f) => [f.kind, f.pack])).toEqual([["index-db-mismatch", pack]]);
     expect(report.findings[0]!.message).toMatch(/records the blobs of pack .* differently \(cairn repair index rebuilds it\)/);
+  });
+
+  it("reports a pack two index files list differently as a conflict, not as an index database that disagrees", async () => {
+    const r = await open();
+    await snapshotOf(r, { a: randomBytes(1000), b: randomBytes(1000) });
+    await r.flush();
+    const [file] = await listIndexFiles(r.backend);
+    const data = (await readIndexFile(r.backend, file!)).packs.find((pack) => pack.type === "data")!;
+    // An interrupted repair index leaves a listing beside the old one: here one with a blob left out.
+    const stored = compressDocument(serializeIndexFile({ packs: [{ ...data, entries: data.entries.slice(1) }] }));
+    await r.backend.put(`index/${hashBytes(stored)}`, stored);
+    await close();
+    const reopened = await open();
+    expect(reopened.indexStatus.sync).toBe("rebuilt");
+    const report = await checkRepository(heldRepository(reopened));
+    expect(report.findings.map((f) => f.kind)).toContain("index-conflict");
+    expect(report.findings.filter((f) => f.kind === "index-db-mismatch")).toEqual([]);
   });
 
   it("reports a damaged index file, which opening skips with a warning instead of failing", async () => {

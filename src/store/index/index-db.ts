@@ -256,8 +256,8 @@ export class IndexDb {
    * same listing is left as it is (prune lists every pack it keeps again). One listed differently
    * (an interrupted repair index leaves a pack's old listing beside the one from its trailer)
    * keeps its first listing's record, its blobs that only this listing names are located too,
-   * and the database is marked as holding such packs (hasConflictingListings); false is returned
-   * then. `recorded`, while filling a database that started without blobs, holds every blob id
+   * the database is marked as holding such packs (hasConflictingListings) and as needing a
+   * rebuild, and false is returned. `recorded`, while filling a database that started without blobs, holds every blob id
    * added so far: only those it might hold are looked up (most lookups are of blobs not there,
    * and they cost most of a rebuild).
    */
@@ -266,6 +266,7 @@ export class IndexDb {
     // Locations and listings this batch adds, which getSync does not see until it is written.
     const added = new Map<Id, Id>();
     const listings = new Map<Id, Buffer>();
+    const copies = new Set<string>();
     const record = Buffer.allocUnsafe(1 + packs.length * ID_BYTES);
     record.writeUInt8(INDEX_FILE_RECORD_VERSION, 0);
     packs.forEach((pack, i) => record.write(pack.id, 1 + i * ID_BYTES, ID_BYTES, "hex"));
@@ -284,13 +285,25 @@ export class IndexDb {
       } else {
         agrees = false;
         batch.put(CONFLICTING_LISTINGS_KEY, new Uint8Array(0));
+        // What is held now depends on the order the listings came in; a rebuild reads them in
+        // name order. Set in this batch, so that a writer, or a crash before the sync's own
+        // rebuild, leaves the next sync to rebuild.
+        batch.put(REBUILD_KEY, new Uint8Array(0));
       }
       for (const entry of pack.entries) {
         const known = added.get(entry.id) ?? (recorded === undefined || recorded.mightHold(entry.id) ? this.lookup(entry.id)?.packId : undefined);
         recorded?.add(entry.id);
         if (known === pack.id) continue;
-        if (known === undefined) added.set(entry.id, pack.id);
-        batch.put(known === undefined ? BLOB_PREFIX + entry.id : DUPLICATE_PREFIX + entry.id + pack.id, encodeLocation({ packId: pack.id, ...entry }));
+        if (known === undefined) {
+          added.set(entry.id, pack.id);
+          batch.put(BLOB_PREFIX + entry.id, encodeLocation({ packId: pack.id, ...entry }));
+          continue;
+        }
+        // A copy already recorded in this pack keeps its first listing's offset, as a location does.
+        const copyKey = DUPLICATE_PREFIX + entry.id + pack.id;
+        if (copies.has(copyKey) || this.read(copyKey) !== undefined) continue;
+        copies.add(copyKey);
+        batch.put(copyKey, encodeLocation({ packId: pack.id, ...entry }));
       }
     }
     batch.put(INDEX_FILE_PREFIX + indexFileId, record);
