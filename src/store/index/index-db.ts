@@ -90,6 +90,21 @@ function listingDigest(pack: IndexedPack): Buffer {
   return createHash("sha256").update(bytes).digest();
 }
 
+/** The value of an index file's `i/` key: the record's version, then the ids of the packs it lists. */
+function indexFileRecord(packs: readonly IndexedPack[]): Buffer {
+  const record = Buffer.allocUnsafe(1 + packs.length * ID_BYTES);
+  record.writeUInt8(INDEX_FILE_RECORD_VERSION, 0);
+  packs.forEach((pack, i) => record.write(pack.id, 1 + i * ID_BYTES, ID_BYTES, "hex"));
+  return record;
+}
+
+/** The pack ids of an `i/` value; undefined for the empty value an older cairn wrote. */
+function packsOfIndexFileRecord(value: Uint8Array): Id[] | undefined {
+  const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (bytes.length === 0 || bytes[0] !== INDEX_FILE_RECORD_VERSION) return undefined;
+  return Array.from({ length: (bytes.length - 1) / ID_BYTES }, (_, i) => bytes.toString("hex", 1 + i * ID_BYTES, 1 + (i + 1) * ID_BYTES));
+}
+
 /** The value of a pack's `c/` key: its listing's digest, then its blob ids. */
 function listingRecord(pack: IndexedPack, digest = listingDigest(pack)): Buffer {
   const record = Buffer.allocUnsafe(DIGEST_BYTES + pack.entries.length * ID_BYTES);
@@ -257,9 +272,9 @@ export class IndexDb {
    * (an interrupted repair index leaves a pack's old listing beside the one from its trailer)
    * keeps its first listing's record, its blobs that only this listing names are located too,
    * the database is marked as holding such packs (hasConflictingListings) and as needing a
-   * rebuild, and false is returned. `recorded`, while filling a database that started without blobs, holds every blob id
-   * added so far: only those it might hold are looked up (most lookups are of blobs not there,
-   * and they cost most of a rebuild).
+   * rebuild, and false is returned. `recorded`, while filling a database that started without
+   * blobs, holds every blob id added so far: only those it might hold are looked up (most
+   * lookups are of blobs not there, and they cost most of a rebuild).
    */
   async addIndexFile(indexFileId: Id, packs: readonly IndexedPack[], recorded?: BlobIdFilter): Promise<boolean> {
     const batch = this.db.batch();
@@ -267,9 +282,6 @@ export class IndexDb {
     const added = new Map<Id, Id>();
     const listings = new Map<Id, Buffer>();
     const copies = new Set<string>();
-    const record = Buffer.allocUnsafe(1 + packs.length * ID_BYTES);
-    record.writeUInt8(INDEX_FILE_RECORD_VERSION, 0);
-    packs.forEach((pack, i) => record.write(pack.id, 1 + i * ID_BYTES, ID_BYTES, "hex"));
     let agrees = true;
     for (const pack of packs) {
       const digest = listingDigest(pack);
@@ -306,7 +318,7 @@ export class IndexDb {
         batch.put(copyKey, encodeLocation({ packId: pack.id, ...entry }));
       }
     }
-    batch.put(INDEX_FILE_PREFIX + indexFileId, record);
+    batch.put(INDEX_FILE_PREFIX + indexFileId, indexFileRecord(packs));
     await this.commit(batch);
     return agrees;
   }
@@ -353,9 +365,8 @@ export class IndexDb {
     }
     await this.commit(batch);
     for (const packId of gone) {
-      const members = this.read(PACK_BLOBS_PREFIX + packId);
-      if (members === undefined) throw new CairnError(`index database ${this.location}: the blobs of pack ${packId} are not recorded`);
-      const ids = Buffer.from(members.buffer, members.byteOffset, members.byteLength);
+      const ids = this.recordedListing(packId);
+      if (ids === undefined) throw new CairnError(`index database ${this.location}: the blobs of pack ${packId} are not recorded`);
       const removal = this.db.batch();
       for (let at = DIGEST_BYTES; at < ids.length; at += ID_BYTES) {
         const id = ids.toString("hex", at, at + ID_BYTES);
@@ -418,9 +429,7 @@ export class IndexDb {
   async indexFileRecords(): Promise<Map<Id, Id[] | undefined>> {
     const records = new Map<Id, Id[] | undefined>();
     for await (const [key, value] of this.db.iterator({ gte: INDEX_FILE_PREFIX, lt: INDEX_FILE_PREFIX + "~" })) {
-      const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-      const packs = bytes.length > 0 && bytes[0] === INDEX_FILE_RECORD_VERSION ? Array.from({ length: (bytes.length - 1) / ID_BYTES }, (_, i) => bytes.toString("hex", 1 + i * ID_BYTES, 1 + (i + 1) * ID_BYTES)) : undefined;
-      records.set(key.slice(INDEX_FILE_PREFIX.length), packs);
+      records.set(key.slice(INDEX_FILE_PREFIX.length), packsOfIndexFileRecord(value));
     }
     return records;
   }
@@ -441,11 +450,7 @@ export class IndexDb {
   }
 
   async indexFiles(): Promise<Set<Id>> {
-    const ids = new Set<Id>();
-    for await (const key of this.db.keys({ gte: INDEX_FILE_PREFIX, lt: INDEX_FILE_PREFIX + "~" })) {
-      ids.add(key.slice(INDEX_FILE_PREFIX.length));
-    }
-    return ids;
+    return new Set((await this.indexFileRecords()).keys());
   }
 
   async *packs(): AsyncIterable<PackSummary> {
